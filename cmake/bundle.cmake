@@ -1,0 +1,31 @@
+# Bundle pure-Lua modules into a read-only image linked into the binary:
+# each lua/ file is compiled to bytecode by a luac built from the same Lua
+# source and configuration, then emitted as a sorted C table that
+# shared/bundle.c searches by module name.
+#
+# luaos_bundle(OUT <file.c> ROOT <dir> [STRIP] [EXTRA <name>=<file> ...])
+function(luaos_bundle)
+  cmake_parse_arguments(B "STRIP" "OUT;ROOT" "EXTRA" ${ARGN})
+  file(GLOB_RECURSE _files CONFIGURE_DEPENDS ${B_ROOT}/*.lua)
+  set(_specs)
+  foreach(f ${_files})
+    file(RELATIVE_PATH rel ${B_ROOT} ${f})
+    string(REGEX REPLACE "\\.lua$" "" mod ${rel})
+    string(REGEX REPLACE "/init$" "" mod ${mod})
+    string(REPLACE "/" "." mod ${mod})
+    list(APPEND _specs "${mod}=${f}")
+  endforeach()
+  set(_deps ${_files})
+  foreach(e ${B_EXTRA})
+    list(APPEND _specs ${e})
+    string(REGEX REPLACE "^[^=]*=" "" ef ${e})
+    list(APPEND _deps ${ef})
+  endforeach()
+  string(REPLACE ";" "|" _specs_arg "${_specs}")
+  add_custom_command(OUTPUT ${B_OUT}
+    COMMAND ${CMAKE_COMMAND} -DLUAC=${LUAOS_LUAC} -DOUT=${B_OUT} -DSTRIP=${B_STRIP}
+            "-DSPECS=${_specs_arg}" -P ${CMAKE_SOURCE_DIR}/cmake/bundle-gen.cmake
+    DEPENDS ${_deps} ${LUAOS_LUAC_DEP} ${CMAKE_SOURCE_DIR}/cmake/bundle-gen.cmake
+    COMMENT "Bundling Lua modules into ${B_OUT}"
+    VERBATIM)
+endfunction()

@@ -1,0 +1,55 @@
+# Lua 5.4 from the Debian source package, unpacked into the build tree at
+# configure time. Host and board compile the same files with the same
+# configuration header (shared/include/luaos_luaconf.h).
+set(LUAOS_DEPS_DIR ${CMAKE_BINARY_DIR}/_deps CACHE PATH "Where Debian source packages are unpacked")
+file(GLOB _lua_dirs ${LUAOS_DEPS_DIR}/lua5.4-*)
+if(NOT _lua_dirs)
+  message(STATUS "Fetching Debian source package lua5.4")
+  execute_process(
+    COMMAND ${CMAKE_SOURCE_DIR}/tools/fetch-deb-source.sh lua5.4 ${LUAOS_DEPS_DIR}
+    RESULT_VARIABLE _rc)
+  if(NOT _rc EQUAL 0)
+    message(FATAL_ERROR "could not fetch the lua5.4 source package (run tools/setup.sh)")
+  endif()
+  file(GLOB _lua_dirs ${LUAOS_DEPS_DIR}/lua5.4-*)
+endif()
+list(GET _lua_dirs 0 LUA_SRC_DIR)
+set(LUA_SRC_DIR ${LUA_SRC_DIR}/src CACHE INTERNAL "")
+
+set(_lua_core lapi lcode lctype ldebug ldo ldump lfunc lgc llex lmem lobject
+    lopcodes lparser lstate lstring ltable ltm lundump lvm lzio
+    lauxlib lbaselib lcorolib ldblib lmathlib lstrlib ltablib lutf8lib
+    loadlib linit)
+if(LUAOS_HOST)
+  list(APPEND _lua_core liolib loslib)
+endif()
+set(LUA_LIB_SOURCES)
+foreach(f ${_lua_core})
+  list(APPEND LUA_LIB_SOURCES ${LUA_SRC_DIR}/${f}.c)
+endforeach()
+
+# Debian's luaconf.h patch includes a header its build generates.
+execute_process(COMMAND ${CMAKE_C_COMPILER} -print-multiarch
+  OUTPUT_VARIABLE _multiarch OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+if(NOT _multiarch)
+  set(_multiarch "none")
+endif()
+file(WRITE ${CMAKE_BINARY_DIR}/generated/lua5.4-deb-multiarch.h.tmp
+  "#define DEB_HOST_MULTIARCH \"${_multiarch}\"\n")
+file(COPY_FILE ${CMAKE_BINARY_DIR}/generated/lua5.4-deb-multiarch.h.tmp
+  ${CMAKE_BINARY_DIR}/generated/lua5.4-deb-multiarch.h ONLY_IF_DIFFERENT)
+
+add_library(luaos_lua STATIC ${LUA_LIB_SOURCES})
+target_include_directories(luaos_lua PUBLIC ${LUA_SRC_DIR} ${CMAKE_SOURCE_DIR}/shared/include
+  ${CMAKE_BINARY_DIR}/generated)
+target_compile_definitions(luaos_lua PUBLIC "LUA_USER_H=\"luaos_luaconf.h\"")
+if(LUAOS_HOST)
+  # dlopen for the C modules Busted needs (lfs, term, system) on the host.
+  target_compile_definitions(luaos_lua PUBLIC LUA_USE_LINUX)
+  target_link_libraries(luaos_lua PUBLIC m ${CMAKE_DL_LIBS})
+  # Host-only luac; the cross build compiles its own host luac (same config).
+  add_executable(luaos-luac ${LUA_SRC_DIR}/luac.c)
+  target_link_libraries(luaos-luac PRIVATE luaos_lua)
+  set(LUAOS_LUAC $<TARGET_FILE:luaos-luac>)
+  set(LUAOS_LUAC_DEP luaos-luac)
+endif()

@@ -1,0 +1,182 @@
+/* log: leveled messages with per-module tags, levels changeable at run time. */
+#include <stdio.h>
+#include <string.h>
+
+#include "hal/hal_console.h"
+#include "lauxlib.h"
+#include "modreg.h"
+#include "sched.h"
+
+enum { LV_DEBUG, LV_INFO, LV_WARN, LV_ERROR, LV_OFF };
+static const char *const level_names[] = {"debug", "info", "warn", "error", "off", NULL};
+static const char level_letters[] = "DIWE";
+
+static const char levels_key = 'l'; /* registry: tag -> level index */
+static const char sink_key = 's';   /* registry: sink function or nil */
+static const char tags_key = 't';   /* registry: tag -> logger table (cache) */
+
+static int log_default_level = LV_INFO;
+
+static int tag_level(lua_State *L, const char *tag) {
+  if (!tag) return log_default_level;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &levels_key);
+  int lv = log_default_level;
+  if (lua_getfield(L, -1, tag) == LUA_TNUMBER) lv = (int)lua_tointeger(L, -1);
+  lua_pop(L, 2);
+  return lv;
+}
+
+/* Format the message from args starting at `first`: a lone value is
+ * tostring'ed; with more args the first is a string.format pattern. */
+static void push_message(lua_State *L, int first) {
+  int n = lua_gettop(L) - first + 1;
+  if (n <= 1) {
+    luaL_tolstring(L, first, NULL);
+    return;
+  }
+  int last = lua_gettop(L);
+  lua_getglobal(L, "string");
+  lua_getfield(L, -1, "format");
+  lua_remove(L, -2);
+  for (int i = first; i <= last; i++) lua_pushvalue(L, i);
+  lua_call(L, n, 1);
+}
+
+static int emit(lua_State *L, int level, const char *tag, int first) {
+  if (level < tag_level(L, tag)) return 0;
+  luaL_checkany(L, first);
+  push_message(L, first);
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &sink_key) == LUA_TFUNCTION) {
+    lua_pushstring(L, level_names[level]);
+    if (tag)
+      lua_pushstring(L, tag);
+    else
+      lua_pushnil(L);
+    lua_pushvalue(L, -4);
+    lua_call(L, 3, 0);
+    return 0;
+  }
+  lua_pop(L, 1);
+  uint64_t us = sched_now();
+  char head[48];
+  int len = snprintf(head, sizeof head, "[%6lu.%03lu] %c ", (unsigned long)(us / 1000000u),
+                     (unsigned long)((us / 1000u) % 1000u), level_letters[level]);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  luaL_addlstring(&b, head, (size_t)len);
+  if (tag) {
+    luaL_addstring(&b, tag);
+    luaL_addstring(&b, ": ");
+  }
+  lua_pushvalue(L, -2);
+  luaL_addvalue(&b);
+  luaL_addchar(&b, '\n');
+  luaL_pushresult(&b);
+  size_t n;
+  const char *s = lua_tolstring(L, -1, &n);
+  hal_console_write(s, n);
+  return 0;
+}
+
+#define PLAIN(name, lv) \
+  static int log_##name(lua_State *L) { return emit(L, lv, NULL, 1); }
+PLAIN(debug, LV_DEBUG)
+PLAIN(info, LV_INFO)
+PLAIN(warn, LV_WARN)
+PLAIN(error, LV_ERROR)
+
+/* Tagged loggers carry (tag, logger) as upvalues; both lg.info(...) and
+ * lg:info(...) work. */
+static int self_args(lua_State *L) {
+  return lua_rawequal(L, 1, lua_upvalueindex(2)) ? 2 : 1;
+}
+#define TAGGED(name, lv)                                                        \
+  static int tag_##name(lua_State *L) {                                         \
+    return emit(L, lv, lua_tostring(L, lua_upvalueindex(1)), self_args(L));     \
+  }
+TAGGED(debug, LV_DEBUG)
+TAGGED(info, LV_INFO)
+TAGGED(warn, LV_WARN)
+TAGGED(error, LV_ERROR)
+
+/* level() -> default; level(lv) sets default; level(tag, lv) sets a tag's;
+ * level(tag, nil) clears it. Returns the previous level. */
+static int log_level(lua_State *L) {
+  int n = lua_gettop(L);
+  if (n == 0) {
+    lua_pushstring(L, level_names[log_default_level]);
+    return 1;
+  }
+  if (n == 1) {
+    int lv = luaL_checkoption(L, 1, NULL, level_names);
+    lua_pushstring(L, level_names[log_default_level]);
+    log_default_level = lv;
+    return 1;
+  }
+  const char *tag = luaL_checkstring(L, 1);
+  lua_pushstring(L, level_names[tag_level(L, tag)]);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &levels_key);
+  if (lua_isnil(L, 2))
+    lua_pushnil(L);
+  else
+    lua_pushinteger(L, luaL_checkoption(L, 2, NULL, level_names));
+  lua_setfield(L, -2, tag);
+  lua_pop(L, 1);
+  return 1;
+}
+
+static int tag_level_fn(lua_State *L) {
+  if (self_args(L) == 2) lua_remove(L, 1);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  if (lua_gettop(L) == 1) {
+    lua_pushstring(L, level_names[tag_level(L, lua_tostring(L, 1))]);
+    return 1;
+  }
+  lua_settop(L, 2);
+  return log_level(L);
+}
+
+/* log.tag(name) -> logger with debug/info/warn/error/level */
+static int log_tag(lua_State *L) {
+  const char *tag = luaL_checkstring(L, 1);
+  luaL_argcheck(L, tag[0] != '\0', 1, "tag must not be empty");
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &tags_key);
+  if (lua_getfield(L, -1, tag) == LUA_TTABLE) return 1;
+  lua_pop(L, 1);
+  static const luaL_Reg m[] = {{"debug", tag_debug}, {"info", tag_info}, {"warn", tag_warn},
+                               {"error", tag_error}, {"level", tag_level_fn}, {NULL, NULL}};
+  lua_createtable(L, 0, 6);
+  lua_pushvalue(L, 1);
+  lua_pushvalue(L, -2);
+  luaL_setfuncs(L, m, 2);
+  lua_pushvalue(L, 1);
+  lua_setfield(L, -2, "name");
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -3, tag);
+  return 1;
+}
+
+/* log.sink(fn) routes messages to fn(level, tag, msg) instead of the
+ * console; log.sink(nil) restores the console. */
+static int log_sink(lua_State *L) {
+  if (!lua_isnoneornil(L, 1)) luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_settop(L, 1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &sink_key);
+  return 0;
+}
+
+int luaopen_log(lua_State *L) {
+  static const luaL_Reg f[] = {{"debug", log_debug}, {"info", log_info}, {"warn", log_warn},
+                               {"error", log_error}, {"level", log_level}, {"tag", log_tag},
+                               {"sink", log_sink},   {NULL, NULL}};
+  log_default_level = LV_INFO;
+  lua_newtable(L);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &levels_key);
+  lua_newtable(L);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &tags_key);
+  luaL_newlib(L, f);
+  lua_pushliteral(L, "1.0");
+  lua_setfield(L, -2, "_VERSION");
+  return 1;
+}

@@ -1,0 +1,312 @@
+/* task: spawn, sleep, yield, wait/signal, channels, task handles. */
+#include <string.h>
+
+#include "lauxlib.h"
+#include "modreg.h"
+#include "luaos.h"
+#include "sched.h"
+
+#define CHANNEL_MT "luaos.channel"
+
+static sched_task_t *check_task(lua_State *L, int arg) {
+  return luaL_checkudata(L, arg, SCHED_TASK_MT);
+}
+
+static int task_spawn(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  sched_spawn(L, lua_gettop(L) - 1);
+  return 1;
+}
+
+static int task_sleep(lua_State *L) {
+  uint64_t us = luaos_check_ms(L, 1);
+  return sched_sleep(L, us);
+}
+
+static int task_yield(lua_State *L) { return sched_yield(L); }
+
+static int check_key(lua_State *L, int arg) {
+  luaL_checkany(L, arg);
+  luaL_argcheck(L, !lua_isnil(L, arg), arg, "event must not be nil");
+  if (lua_type(L, arg) == LUA_TNUMBER) {
+    lua_Number n = lua_tonumber(L, arg);
+    luaL_argcheck(L, n == n, arg, "event must not be NaN");
+  }
+  return arg;
+}
+
+/* wait(event [, timeout_ms]) -> signalled values (true if none) | nil, "timeout" */
+static int task_wait(lua_State *L) {
+  check_key(L, 1);
+  uint64_t timeout = luaos_opt_ms(L, 2, UINT64_MAX);
+  if (timeout == 0) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "timeout");
+    return 2;
+  }
+  lua_settop(L, 1);
+  return sched_wait(L, 1, timeout, 0, NULL);
+}
+
+/* signal(event, ...) -> number of tasks woken */
+static int task_signal(lua_State *L) {
+  check_key(L, 1);
+  int n = sched_signal(L, 1, lua_gettop(L) - 1);
+  lua_pushinteger(L, n);
+  return 1;
+}
+
+static int task_current(lua_State *L) {
+  sched_task_t *t = sched_current(L);
+  if (!t || !sched_push_task(L, t)) return 0;
+  return 1;
+}
+
+static int task_count(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)sched_task_count());
+  return 1;
+}
+
+/* ---- task handle ---- */
+
+static int t_cancel(lua_State *L) {
+  sched_task_t *t = check_task(L, 1);
+  luaL_argcheck(L, sched_current(L) != t, 1, "a task cannot cancel itself; return instead");
+  sched_cancel(L, t, 1);
+  return 0;
+}
+
+static int t_status(lua_State *L) {
+  lua_pushstring(L, sched_task_status(check_task(L, 1)));
+  return 1;
+}
+
+static int t_id(lua_State *L) {
+  lua_pushinteger(L, sched_task_id(check_task(L, 1)));
+  return 1;
+}
+
+/* join([timeout_ms]) -> true, results... | nil, error | nil, "timeout" */
+static int t_join(lua_State *L) {
+  sched_task_t *t = check_task(L, 1);
+  uint64_t timeout = luaos_opt_ms(L, 2, UINT64_MAX);
+  if (strcmp(sched_task_status(t), "dead") == 0) {
+    lua_getiuservalue(L, 1, 3);
+    lua_getfield(L, -1, "n");
+    int n = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    for (int i = 1; i <= n; i++) lua_rawgeti(L, -i, i);
+    return n;
+  }
+  luaL_argcheck(L, sched_current(L) != t, 1, "a task cannot join itself");
+  if (timeout == 0) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "timeout");
+    return 2;
+  }
+  lua_settop(L, 1);
+  return sched_wait(L, 1, timeout, 0, NULL);
+}
+
+static int t_tostring(lua_State *L) {
+  sched_task_t *t = check_task(L, 1);
+  lua_pushfstring(L, "task %d (%s)", (int)sched_task_id(t), sched_task_status(t));
+  return 1;
+}
+
+/* ---- channels ---- */
+
+typedef struct {
+  lua_Integer head, count, cap;
+  int closed;
+} channel_t;
+
+/* Uservalues: 1 buffer table, 2 "readable" event key, 3 "writable" key. */
+
+static channel_t *check_channel(lua_State *L, int arg) {
+  return luaL_checkudata(L, arg, CHANNEL_MT);
+}
+
+static int task_channel(lua_State *L) {
+  lua_Integer cap = luaL_optinteger(L, 1, 1);
+  luaL_argcheck(L, cap >= 1 && cap <= 1000000, 1, "capacity must be 1..1000000");
+  channel_t *c = lua_newuserdatauv(L, sizeof *c, 3);
+  c->head = 0;
+  c->count = 0;
+  c->cap = cap;
+  c->closed = 0;
+  luaL_setmetatable(L, CHANNEL_MT);
+  lua_createtable(L, (int)(cap < 64 ? cap : 64), 0);
+  lua_setiuservalue(L, -2, 1);
+  lua_newtable(L);
+  lua_setiuservalue(L, -2, 2);
+  lua_newtable(L);
+  lua_setiuservalue(L, -2, 3);
+  return 1;
+}
+
+static void signal_slot(lua_State *L, int ch, int slot) {
+  lua_getiuservalue(L, ch, slot);
+  sched_signal(L, -1, 0);
+  lua_pop(L, 1);
+}
+
+/* Timeout bookkeeping lives on the C stack frame, which survives yields:
+ * slot 3 holds the absolute deadline (integer us, -1: none). */
+static bool deadline_passed(lua_State *L, uint64_t *left) {
+  lua_Integer dl = lua_tointeger(L, 3);
+  if (dl < 0) {
+    *left = UINT64_MAX;
+    return false;
+  }
+  uint64_t now = sched_now();
+  if ((uint64_t)dl <= now) return true;
+  *left = (uint64_t)dl - now;
+  return false;
+}
+
+static int ch_send_k(lua_State *L, int status, lua_KContext ctx);
+
+static int ch_send_body(lua_State *L) {
+  channel_t *c = lua_touserdata(L, 1);
+  lua_settop(L, 3);
+  if (c->closed) return luaL_error(L, "send on a closed channel");
+  if (c->count < c->cap) {
+    lua_getiuservalue(L, 1, 1);
+    lua_pushvalue(L, 2);
+    lua_rawseti(L, -2, (c->head + c->count) % c->cap + 1);
+    c->count++;
+    lua_pop(L, 1);
+    signal_slot(L, 1, 2);
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  uint64_t left;
+  if (deadline_passed(L, &left) || left == 0) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "timeout");
+    return 2;
+  }
+  lua_getiuservalue(L, 1, 3);
+  return sched_wait(L, -1, left, 0, ch_send_k);
+}
+
+static int ch_send_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  return ch_send_body(L);
+}
+
+static int push_deadline(lua_State *L, int arg) {
+  uint64_t t = luaos_opt_ms(L, arg, UINT64_MAX);
+  if (t == UINT64_MAX)
+    lua_pushinteger(L, -1);
+  else
+    lua_pushinteger(L, (lua_Integer)(sched_now() + t));
+  return 1;
+}
+
+/* ch:send(value [, timeout_ms]) -> true | nil, "timeout" */
+static int ch_send(lua_State *L) {
+  check_channel(L, 1);
+  luaL_checkany(L, 2);
+  luaL_argcheck(L, !lua_isnil(L, 2), 2, "cannot send nil");
+  lua_settop(L, 3);
+  push_deadline(L, 3);
+  lua_replace(L, 3);
+  return ch_send_body(L);
+}
+
+static int ch_recv_k(lua_State *L, int status, lua_KContext ctx);
+
+static int ch_recv_body(lua_State *L) {
+  channel_t *c = lua_touserdata(L, 1);
+  lua_settop(L, 3);
+  if (c->count > 0) {
+    lua_getiuservalue(L, 1, 1);
+    lua_rawgeti(L, -1, c->head + 1);
+    lua_pushnil(L);
+    lua_rawseti(L, -3, c->head + 1);
+    c->head = (c->head + 1) % c->cap;
+    c->count--;
+    signal_slot(L, 1, 3);
+    return 1;
+  }
+  if (c->closed) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "closed");
+    return 2;
+  }
+  uint64_t left;
+  if (deadline_passed(L, &left) || left == 0) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "timeout");
+    return 2;
+  }
+  lua_getiuservalue(L, 1, 2);
+  return sched_wait(L, -1, left, 0, ch_recv_k);
+}
+
+static int ch_recv_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  return ch_recv_body(L);
+}
+
+/* ch:recv([timeout_ms]) -> value | nil, "timeout" | nil, "closed" */
+static int ch_recv(lua_State *L) {
+  check_channel(L, 1);
+  lua_settop(L, 2);
+  push_deadline(L, 2); /* slot 3 */
+  return ch_recv_body(L);
+}
+
+static int ch_close(lua_State *L) {
+  channel_t *c = check_channel(L, 1);
+  c->closed = 1;
+  signal_slot(L, 1, 2);
+  signal_slot(L, 1, 3);
+  return 0;
+}
+
+static int ch_len(lua_State *L) {
+  lua_pushinteger(L, check_channel(L, 1)->count);
+  return 1;
+}
+
+static int ch_tostring(lua_State *L) {
+  channel_t *c = check_channel(L, 1);
+  lua_pushfstring(L, "channel (%d/%d%s)", (int)c->count, (int)c->cap,
+                  c->closed ? ", closed" : "");
+  return 1;
+}
+
+int luaopen_task(lua_State *L) {
+  static const luaL_Reg f[] = {{"spawn", task_spawn},     {"sleep", task_sleep},
+                               {"yield", task_yield},     {"wait", task_wait},
+                               {"signal", task_signal},   {"current", task_current},
+                               {"count", task_count},     {"channel", task_channel},
+                               {NULL, NULL}};
+  static const luaL_Reg tm[] = {{"cancel", t_cancel}, {"status", t_status}, {"id", t_id},
+                                {"join", t_join},     {NULL, NULL}};
+  static const luaL_Reg cm[] = {{"send", ch_send}, {"recv", ch_recv}, {"close", ch_close},
+                                {NULL, NULL}};
+  luaL_newmetatable(L, SCHED_TASK_MT);
+  luaL_newlib(L, tm);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, t_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pop(L, 1);
+  luaL_newmetatable(L, CHANNEL_MT);
+  luaL_newlib(L, cm);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, ch_len);
+  lua_setfield(L, -2, "__len");
+  lua_pushcfunction(L, ch_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pop(L, 1);
+  luaL_newlib(L, f);
+  lua_pushliteral(L, "1.0");
+  lua_setfield(L, -2, "_VERSION");
+  return 1;
+}

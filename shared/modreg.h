@@ -1,0 +1,50 @@
+/* Module system: one static registry of native modules (the same list on
+ * host and boards, plus the port's own), the bundle of pure-Lua modules,
+ * and on the host a development path on disk that takes precedence. Core
+ * modules are also globals, opened on first use. */
+#ifndef MODREG_H
+#define MODREG_H
+
+#include <stdbool.h>
+
+#include "lua.h"
+
+typedef struct {
+  const char *name;
+  lua_CFunction open;
+} modreg_entry_t;
+
+typedef struct {
+  /* More native modules: drivers/ (drivers_modules) and the port's own;
+   * each list NULL-terminated, unused slots NULL. */
+  const modreg_entry_t *extra[3];
+  const char *devpath;  /* host: package.path prefix searched before the bundle */
+  const char *syspath;  /* host: further Lua path (system libraries), may be NULL */
+  const char *cpath;    /* host: C module path, NULL on boards */
+} modreg_config_t;
+
+/* The core's native modules, NULL-terminated. */
+extern const modreg_entry_t modreg_core[];
+
+/* Open the base libraries and install searchers and lazy globals. */
+void modreg_open(lua_State *L, const modreg_config_t *cfg);
+
+/* Is `name` a native module (core or port)? */
+bool modreg_is_native(lua_State *L, const char *name);
+
+/* Reload a loaded module in place (see docs/sys.md). Pushes true, or nil
+ * and an error message; returns the number of values pushed. */
+int modreg_reload(lua_State *L, const char *name);
+
+/* Registry field mapping module name -> file it was loaded from (host). */
+#define MODREG_SOURCES "luaos.sources"
+
+/* Native module openers (shared/lua_*.c). */
+int luaopen_gpio(lua_State *L);
+int luaopen_spi(lua_State *L);
+int luaopen_task(lua_State *L);
+int luaopen_timer(lua_State *L);
+int luaopen_log(lua_State *L);
+int luaopen_sys(lua_State *L);
+
+#endif

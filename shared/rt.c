@@ -1,0 +1,95 @@
+#include "rt.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hal/hal_clock.h"
+#include "lauxlib.h"
+#include "modreg.h"
+
+/* The allocator's bookkeeping lives with the state (its `ud`), so several
+ * states could coexist; nothing here is global. */
+typedef struct {
+  rt_memstats_t stats;
+} rt_alloc_t;
+
+static void *rt_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  rt_alloc_t *a = ud;
+  /* When ptr is NULL, osize is a type tag, not a size. */
+  size_t old = ptr ? osize : 0;
+  if (nsize == 0) {
+    free(ptr);
+    a->stats.used -= old;
+    return NULL;
+  }
+  if (nsize > old && a->stats.limit && a->stats.used - old + nsize > a->stats.limit) {
+    a->stats.fails++;
+    return NULL; /* Lua collects garbage and retries, then raises "not enough memory" */
+  }
+  void *p = realloc(ptr, nsize);
+  if (!p) {
+    a->stats.fails++;
+    return NULL;
+  }
+  a->stats.used = a->stats.used - old + nsize;
+  if (a->stats.used > a->stats.peak) a->stats.peak = a->stats.used;
+  return p;
+}
+
+static int rt_panic(lua_State *L) {
+  const char *msg = lua_tostring(L, -1);
+  hal_panic(msg ? msg : "unprotected Lua error (no message)");
+  return 0;
+}
+
+lua_State *rt_open(size_t limit) {
+  rt_alloc_t *a = calloc(1, sizeof *a);
+  if (!a) return NULL;
+  a->stats.limit = limit;
+  lua_State *L = lua_newstate(rt_alloc, a);
+  if (!L) {
+    free(a);
+    return NULL;
+  }
+  lua_atpanic(L, rt_panic);
+  /* Lua 5.4's default generational settings are tuned for big heaps;
+   * incremental with a lower pause keeps small-device peaks down. */
+  lua_gc(L, LUA_GCINC, 150, 100, 0);
+  return L;
+}
+
+void rt_close(lua_State *L) {
+  void *ud;
+  lua_getallocf(L, &ud);
+  lua_close(L);
+  free(ud);
+}
+
+rt_memstats_t *rt_memstats(lua_State *L) {
+  void *ud;
+  lua_getallocf(L, &ud);
+  return &((rt_alloc_t *)ud)->stats;
+}
+
+bool rt_load(lua_State *L, const char *buf, size_t len, const char *name) {
+  return luaL_loadbuffer(L, buf, len, name) == LUA_OK;
+}
+
+int rt_traceback(lua_State *L) {
+  const char *msg = lua_tostring(L, 1);
+  if (msg == NULL) {
+    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
+    msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  }
+  luaL_traceback(L, L, msg, 1);
+  return 1;
+}
+
+bool rt_pcall(lua_State *L, int nargs, int nresults) {
+  int base = lua_gettop(L) - nargs;
+  lua_pushcfunction(L, rt_traceback);
+  lua_insert(L, base);
+  int st = lua_pcall(L, nargs, nresults, base);
+  lua_remove(L, base);
+  return st == LUA_OK;
+}

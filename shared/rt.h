@@ -1,0 +1,33 @@
+/* Runtime: creates the Lua state with a counting allocator, installs the
+ * panic handler, opens the module system, and runs chunks with tracebacks. */
+#ifndef RT_H
+#define RT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lua.h"
+
+typedef struct {
+  size_t used;   /* bytes in use */
+  size_t peak;   /* high-water mark */
+  size_t limit;  /* 0: none; allocations past it fail cleanly */
+  size_t fails;  /* allocations refused */
+} rt_memstats_t;
+
+/* Create a state. limit 0 = unlimited. Returns NULL if even that fails. */
+lua_State *rt_open(size_t limit);
+void rt_close(lua_State *L);
+rt_memstats_t *rt_memstats(lua_State *L);
+
+/* Load a chunk from memory/file; on error leaves the message, returns false. */
+bool rt_load(lua_State *L, const char *buf, size_t len, const char *name);
+
+/* Message handler for lua_pcall that appends a traceback. */
+int rt_traceback(lua_State *L);
+
+/* Run the function below `nargs` args under a traceback handler; on error
+ * leaves the message with its traceback and returns false. */
+bool rt_pcall(lua_State *L, int nargs, int nresults);
+
+#endif

@@ -1,0 +1,339 @@
+#define _GNU_SOURCE
+#include "cli.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "board.h"
+#include "drivers.h"
+#include "lauxlib.h"
+#include "lua_sim.h"
+#include "luaos.h"
+#include "modreg.h"
+#include "rt.h"
+#include "sched.h"
+
+#ifndef LUAOS_SOURCE_DIR
+#error "LUAOS_SOURCE_DIR must be defined by the build"
+#endif
+#ifndef LUAOS_MULTIARCH
+#define LUAOS_MULTIARCH "x86_64-linux-gnu"
+#endif
+
+static const modreg_entry_t sim_modules[] = {{"sim", luaopen_sim}, {NULL, NULL}};
+
+/* Paths must outlive the state: modreg keeps the config pointer. */
+static struct {
+  modreg_config_t mcfg;
+  char devpath[PATH_MAX * 3];
+} C;
+
+void cli_defaults(cli_opts_t *o, const char *exe) {
+  memset(o, 0, sizeof *o);
+  o->exe = exe;
+  o->jobs = 1;
+}
+
+static char *read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  size_t cap = 4096, n = 0;
+  char *buf = malloc(cap);
+  while (buf) {
+    size_t r = fread(buf + n, 1, cap - n, f);
+    n += r;
+    if (n < cap) break;
+    char *nb = realloc(buf, cap *= 2);
+    if (!nb) {
+      free(buf);
+      buf = NULL;
+    }
+    buf = nb;
+  }
+  fclose(f);
+  if (buf) *len = n;
+  return buf;
+}
+
+/* A board argument is a file, or the name of one in virtual-hw/boards. */
+static bool resolve_board(const char *arg, char *out, size_t outlen) {
+  struct stat st;
+  if (strchr(arg, '/') || strstr(arg, ".lua")) {
+    snprintf(out, outlen, "%s", arg);
+    return stat(out, &st) == 0;
+  }
+  const char *dir = getenv("LUAOS_BOARDS");
+  snprintf(out, outlen, "%s/%s.lua", dir ? dir : LUAOS_SOURCE_DIR "/virtual-hw/boards", arg);
+  return stat(out, &st) == 0;
+}
+
+int cli_list_boards(const cli_opts_t *o) {
+  (void)o;
+  const char *dir = getenv("LUAOS_BOARDS");
+  if (!dir) dir = LUAOS_SOURCE_DIR "/virtual-hw/boards";
+  DIR *d = opendir(dir);
+  if (!d) {
+    fprintf(stderr, "luaos boards: cannot open %s: %s\n", dir, strerror(errno));
+    return 1;
+  }
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    size_t n = strlen(e->d_name);
+    if (n > 4 && strcmp(e->d_name + n - 4, ".lua") == 0)
+      printf("%.*s\t%s/%s\n", (int)(n - 4), e->d_name, dir, e->d_name);
+  }
+  closedir(d);
+  return 0;
+}
+
+static bool on_task_error(lua_State *L, void *ud) {
+  (void)ud;
+  (void)L;
+  return false; /* an app's uncaught error ends the run */
+}
+
+lua_State *cli_boot(const cli_opts_t *o, const char *app_dir) {
+  char board_path[PATH_MAX];
+  const char *barg = o->board ? o->board : "devkit";
+  if (!resolve_board(barg, board_path, sizeof board_path)) {
+    fprintf(stderr, "luaos: board '%s' not found (a file, or a name from 'luaos boards')\n",
+            barg);
+    return NULL;
+  }
+  size_t blen;
+  char *btext = read_file(board_path, &blen);
+  if (!btext) {
+    fprintf(stderr, "luaos: cannot read board file %s: %s\n", board_path, strerror(errno));
+    return NULL;
+  }
+  lua_State *L = rt_open(o->mem_limit);
+  if (!L) {
+    free(btext);
+    fprintf(stderr, "luaos: cannot create the Lua state\n");
+    return NULL;
+  }
+  sched_init(L, o->virtual_time);
+  char err[512];
+  bool ok = board_load(btext, blen, board_path, err, sizeof err);
+  free(btext);
+  if (!ok) {
+    fprintf(stderr, "luaos: %s\n", err);
+    rt_close(L);
+    return NULL;
+  }
+  luaos_set_board(board_name());
+
+  /* Development path: the app's folder, then lua/ in the source tree, so
+   * edit-and-rerun needs no rebuild; the bundle comes after. */
+  const char *extra = getenv("LUAOS_PATH");
+  snprintf(C.devpath, sizeof C.devpath, "%s%s%s/?.lua;%s/?/init.lua;" LUAOS_SOURCE_DIR
+           "/lua/?.lua;" LUAOS_SOURCE_DIR "/lua/?/init.lua",
+           extra ? extra : "", extra ? ";" : "", app_dir ? app_dir : ".",
+           app_dir ? app_dir : ".");
+  memset(&C.mcfg, 0, sizeof C.mcfg);
+  C.mcfg.extra[0] = drivers_modules;
+  C.mcfg.extra[1] = sim_modules;
+  C.mcfg.devpath = o->no_devpath ? NULL : C.devpath;
+  /* Debian's Lua libraries (Busted and its helpers) for specs on the host. */
+  C.mcfg.syspath = "/usr/local/share/lua/5.4/?.lua;/usr/local/share/lua/5.4/?/init.lua;"
+                   "/usr/share/lua/5.4/?.lua;/usr/share/lua/5.4/?/init.lua";
+  C.mcfg.cpath = "/usr/local/lib/lua/5.4/?.so;/usr/lib/" LUAOS_MULTIARCH
+                 "/lua/5.4/?.so;/usr/lib/lua/5.4/?.so";
+  modreg_open(L, &C.mcfg);
+  sched_set_error_handler(on_task_error, NULL);
+  return L;
+}
+
+void cli_shutdown(lua_State *L) {
+  rt_close(L);
+  board_unload();
+}
+
+static int report(lua_State *L, sched_result_t r) {
+  switch (r) {
+    case SCHED_ERROR:
+      fprintf(stderr, "luaos: %s\n", lua_tostring(L, -1));
+      return 1;
+    case SCHED_DEADLOCK:
+      fprintf(stderr,
+              "luaos: %u task(s) wait for events that nothing can deliver (no timers, no "
+              "interrupt handlers)\n",
+              (unsigned)sched_task_count());
+      return 1;
+    default: return 0;
+  }
+}
+
+static void set_arg(lua_State *L, const char *script, char **args, int n) {
+  lua_createtable(L, n, 1);
+  lua_pushstring(L, script);
+  lua_rawseti(L, -2, 0);
+  for (int i = 0; i < n; i++) {
+    lua_pushstring(L, args[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_setglobal(L, "arg");
+}
+
+int cli_run(const cli_opts_t *o) {
+  char tmp[PATH_MAX];
+  snprintf(tmp, sizeof tmp, "%s", o->app);
+  lua_State *L = cli_boot(o, dirname(tmp));
+  if (!L) return 1;
+  set_arg(L, o->app, o->app_args, o->n_app_args);
+  if (luaL_loadfile(L, o->app) != LUA_OK) {
+    fprintf(stderr, "luaos: %s\n", lua_tostring(L, -1));
+    cli_shutdown(L);
+    return 1;
+  }
+  for (int i = 0; i < o->n_app_args; i++) lua_pushstring(L, o->app_args[i]);
+  sched_spawn(L, o->n_app_args);
+  lua_pop(L, 1);
+  if (o->watch) watch_start(L, o->app);
+  uint64_t until = o->has_for ? sched_now() + o->run_for : UINT64_MAX;
+  int rc = report(L, sched_run(L, until));
+  cli_shutdown(L);
+  return rc;
+}
+
+int cli_repl(const cli_opts_t *o) {
+  lua_State *L = cli_boot(o, ".");
+  if (!L) return 1;
+  set_arg(L, "repl", NULL, 0);
+  int rc = repl_host_run(L);
+  cli_shutdown(L);
+  return rc;
+}
+
+/* ---- tests ---- */
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Spec files: arguments as given; folders searched (one level deep and
+ * their sub-folders) for *_spec.lua. */
+static void collect(const char *path, char ***list, int *n, int *cap) {
+  struct stat st;
+  if (stat(path, &st) != 0) {
+    fprintf(stderr, "luaos test: %s: %s\n", path, strerror(errno));
+    return;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    DIR *d = opendir(path);
+    if (!d) return;
+    struct dirent *e;
+    char **local = NULL;
+    int ln = 0, lcap = 0;
+    while ((e = readdir(d)) != NULL) {
+      if (e->d_name[0] == '.') continue;
+      char sub[PATH_MAX];
+      snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+      size_t len = strlen(e->d_name);
+      struct stat ss;
+      if (stat(sub, &ss) != 0) continue;
+      if (S_ISDIR(ss.st_mode) || (len > 9 && strcmp(e->d_name + len - 9, "_spec.lua") == 0)) {
+        if (ln == lcap) local = realloc(local, sizeof *local * (size_t)(lcap = lcap * 2 + 8));
+        local[ln++] = strdup(sub);
+      }
+    }
+    closedir(d);
+    qsort(local, (size_t)ln, sizeof *local, cmp_str);
+    for (int i = 0; i < ln; i++) {
+      collect(local[i], list, n, cap);
+      free(local[i]);
+    }
+    free(local);
+    return;
+  }
+  if (*n == *cap) *list = realloc(*list, sizeof **list * (size_t)(*cap = *cap * 2 + 8));
+  (*list)[(*n)++] = strdup(path);
+}
+
+/* In the child: boot, then run Busted on one file as the first task. */
+static int run_spec_child(const cli_opts_t *o, const char *file) {
+  char tmp[PATH_MAX];
+  snprintf(tmp, sizeof tmp, "%s", file);
+  lua_State *L = cli_boot(o, dirname(tmp));
+  if (!L) return 1;
+  char *args[4];
+  int n = 0;
+  args[n++] = (char *)file;
+  if (o->output) {
+    args[n++] = "-o";
+    args[n++] = (char *)o->output;
+  }
+  set_arg(L, "luaos-test", args, n);
+  static const char boot[] =
+      "require('busted.runner')({ standalone = false })\n";
+  if (luaL_loadbuffer(L, boot, sizeof boot - 1, "@luaos-test") != LUA_OK) {
+    fprintf(stderr, "luaos test: %s\n", lua_tostring(L, -1));
+    return 1;
+  }
+  sched_spawn(L, 0);
+  lua_pop(L, 1);
+  int rc = report(L, sched_run(L, UINT64_MAX));
+  fflush(stdout);
+  /* Busted exits the process itself when something failed; reaching here
+   * means every test passed (or the runner itself failed: rc). */
+  cli_shutdown(L);
+  return rc;
+}
+
+int cli_test(const cli_opts_t *o) {
+  char **files = NULL;
+  int n = 0, cap = 0;
+  if (o->n_specs == 0) {
+    struct stat st;
+    const char *def = stat("tests/lua", &st) == 0 ? "tests/lua" : "spec";
+    collect(def, &files, &n, &cap);
+  }
+  for (int i = 0; i < o->n_specs; i++) collect(o->specs[i], &files, &n, &cap);
+  if (n == 0) {
+    fprintf(stderr, "luaos test: no spec files found\n");
+    return 1;
+  }
+  int failed = 0, running = 0, next = 0;
+  pid_t *pids = calloc((size_t)n, sizeof *pids);
+  while (next < n || running > 0) {
+    while (next < n && running < o->jobs) {
+      fflush(stdout);
+      pid_t pid = fork();
+      if (pid == 0) _exit(run_spec_child(o, files[next]));
+      if (pid < 0) {
+        perror("luaos test: fork");
+        return 1;
+      }
+      pids[next++] = pid;
+      running++;
+    }
+    int status;
+    pid_t done = wait(&status);
+    if (done < 0) break;
+    running--;
+    for (int i = 0; i < next; i++)
+      if (pids[i] == done) {
+        bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        if (!ok) {
+          failed++;
+          if (WIFSIGNALED(status))
+            fprintf(stderr, "luaos test: %s: crashed (signal %d)\n", files[i], WTERMSIG(status));
+          else
+            fprintf(stderr, "luaos test: %s: FAILED\n", files[i]);
+        }
+      }
+  }
+  printf("luaos test: %d spec file(s), %d passed, %d failed\n", n, n - failed, failed);
+  for (int i = 0; i < n; i++) free(files[i]);
+  free(files);
+  free(pids);
+  return failed ? 1 : 0;
+}

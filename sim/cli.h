@@ -1,0 +1,48 @@
+/* The simulator's commands: boot a Lua OS instance on a virtual board and
+ * run an app, a REPL or Busted specs in it. */
+#ifndef SIM_CLI_H
+#define SIM_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lua.h"
+
+#define CLI_MAX_SPECS 256
+
+typedef struct {
+  const char *exe;
+  const char *board;
+  bool virtual_time;
+  bool no_devpath;
+  size_t mem_limit;
+  /* run */
+  const char *app;
+  char **app_args;
+  int n_app_args;
+  bool has_for;
+  uint64_t run_for;
+  bool watch;
+  /* test */
+  const char *specs[CLI_MAX_SPECS];
+  int n_specs;
+  const char *output;
+  int jobs;
+} cli_opts_t;
+
+void cli_defaults(cli_opts_t *o, const char *exe);
+int cli_run(const cli_opts_t *o);
+int cli_repl(const cli_opts_t *o);
+int cli_test(const cli_opts_t *o);
+int cli_list_boards(const cli_opts_t *o);
+
+/* Boot: state, scheduler, modules, board. NULL (message printed) on error. */
+lua_State *cli_boot(const cli_opts_t *o, const char *app_dir);
+void cli_shutdown(lua_State *L);
+
+/* host REPL (repl_host.c) and module watcher (watch.c) */
+int repl_host_run(lua_State *L);
+void watch_start(lua_State *L, const char *app);
+
+#endif

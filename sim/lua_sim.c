@@ -1,0 +1,300 @@
+/* sim: the control API tests use to act as the physical world: set what
+ * sensors measure, press buttons, look at LEDs, read bus traces. Only in
+ * the simulator build. */
+#include <string.h>
+
+#include "board.h"
+#include "hal/hal_gpio.h"
+#include "lauxlib.h"
+#include "lua_sim.h"
+#include "sched.h"
+
+#define PART_MT "luaos.sim.part"
+
+typedef struct {
+  vhw_part_t *p;
+} part_ref_t;
+
+static vhw_part_t *check_part(lua_State *L, int arg) {
+  part_ref_t *r = luaL_checkudata(L, arg, PART_MT);
+  return r->p;
+}
+
+static vhw_part_t *part_by_name(lua_State *L, int arg) {
+  const char *name = luaL_checkstring(L, arg);
+  vhw_part_t *p = board_find_part(name);
+  if (!p)
+    luaL_argerror(L, arg, lua_pushfstring(L, "no part named '%s' on board '%s'", name,
+                                          board_name()));
+  return p;
+}
+
+static void push_keys(lua_State *L, vhw_part_t *p) {
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (const char *const *k = p->ops->keys; k && *k; k++) {
+    if (k != p->ops->keys) luaL_addstring(&b, ", ");
+    luaL_addstring(&b, *k);
+  }
+  luaL_pushresult(&b);
+}
+
+static void set_one(lua_State *L, vhw_part_t *p, const char *key, int vidx) {
+  double v;
+  if (lua_isboolean(L, vidx))
+    v = lua_toboolean(L, vidx);
+  else if (lua_type(L, vidx) == LUA_TNUMBER)
+    v = lua_tonumber(L, vidx);
+  else {
+    luaL_error(L, "%s.%s: value must be a number or boolean, got %s", p->name, key,
+               luaL_typename(L, vidx));
+    return;
+  }
+  int rc = p->ops->set ? p->ops->set(p, key, v) : VHW_EKEY;
+  if (rc == VHW_EKEY) {
+    push_keys(L, p);
+    luaL_error(L, "%s (%s) has no settable '%s' (known: %s)", p->name, p->ops->type, key,
+               lua_tostring(L, -1));
+  } else if (rc != VHW_OK) {
+    luaL_error(L, "%s.%s: value %f out of range", p->name, key, v);
+  }
+}
+
+/* part:set{k = v, ...} or part:set(k, v) */
+static int part_set(lua_State *L) {
+  vhw_part_t *p = check_part(L, 1);
+  if (lua_istable(L, 2)) {
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {
+      if (lua_type(L, -2) != LUA_TSTRING) luaL_argerror(L, 2, "keys must be strings");
+      set_one(L, p, lua_tostring(L, -2), lua_gettop(L));
+      lua_pop(L, 1);
+    }
+    return 0;
+  }
+  const char *key = luaL_checkstring(L, 2);
+  luaL_checkany(L, 3);
+  set_one(L, p, key, 3);
+  return 0;
+}
+
+static int part_get(lua_State *L) {
+  vhw_part_t *p = check_part(L, 1);
+  const char *key = luaL_checkstring(L, 2);
+  double v;
+  int rc = p->ops->get ? p->ops->get(p, key, &v) : VHW_EKEY;
+  if (rc != VHW_OK) {
+    push_keys(L, p);
+    return luaL_error(L, "%s (%s) has no '%s' (known: %s)", p->name, p->ops->type, key,
+                      lua_tostring(L, -1));
+  }
+  lua_pushnumber(L, v);
+  return 1;
+}
+
+static int part_index(lua_State *L) {
+  vhw_part_t *p = check_part(L, 1);
+  const char *k = luaL_checkstring(L, 2);
+  if (strcmp(k, "name") == 0) lua_pushstring(L, p->name);
+  else if (strcmp(k, "type") == 0) lua_pushstring(L, p->ops->type);
+  else if (strcmp(k, "bus") == 0 && p->bus >= 0) lua_pushinteger(L, p->bus);
+  else if (strcmp(k, "cs") == 0 && p->cs >= 0) lua_pushinteger(L, p->cs);
+  else if (strcmp(k, "pin") == 0 && p->pin >= 0) lua_pushinteger(L, p->pin);
+  else if (strcmp(k, "irq") == 0 && p->irq_pin >= 0) lua_pushinteger(L, p->irq_pin);
+  else if (strcmp(k, "set") == 0) lua_pushcfunction(L, part_set);
+  else if (strcmp(k, "get") == 0) lua_pushcfunction(L, part_get);
+  else lua_pushnil(L);
+  return 1;
+}
+
+static int part_tostring(lua_State *L) {
+  vhw_part_t *p = check_part(L, 1);
+  lua_pushfstring(L, "part %s (%s)", p->name, p->ops->type);
+  return 1;
+}
+
+static void push_part(lua_State *L, vhw_part_t *p) {
+  part_ref_t *r = lua_newuserdatauv(L, sizeof *r, 0);
+  r->p = p;
+  luaL_setmetatable(L, PART_MT);
+}
+
+static int sim_part(lua_State *L) {
+  push_part(L, part_by_name(L, 1));
+  return 1;
+}
+
+static int sim_parts(lua_State *L) {
+  lua_createtable(L, board_part_count(), 0);
+  for (int i = 0; i < board_part_count(); i++) {
+    push_part(L, board_part(i));
+    lua_rawseti(L, -2, i + 1);
+  }
+  return 1;
+}
+
+static vhw_part_t *part_of_type(lua_State *L, int arg, const char *type) {
+  vhw_part_t *p = part_by_name(L, arg);
+  if (strcmp(p->ops->type, type) != 0)
+    luaL_argerror(L, arg, lua_pushfstring(L, "'%s' is a %s, not a %s", p->name, p->ops->type,
+                                          type));
+  return p;
+}
+
+static int sim_press(lua_State *L) {
+  vhw_part_t *p = part_of_type(L, 1, "button");
+  p->ops->set(p, "pressed", 1);
+  return 0;
+}
+
+static int sim_release(lua_State *L) {
+  vhw_part_t *p = part_of_type(L, 1, "button");
+  p->ops->set(p, "pressed", 0);
+  return 0;
+}
+
+static int sim_switch(lua_State *L) {
+  vhw_part_t *p = part_of_type(L, 1, "switch");
+  luaL_checkany(L, 2);
+  p->ops->set(p, "on", lua_toboolean(L, 2));
+  return 0;
+}
+
+static int sim_led(lua_State *L) {
+  vhw_part_t *p = part_of_type(L, 1, "led");
+  double v = 0;
+  p->ops->get(p, "lit", &v);
+  lua_pushboolean(L, v != 0);
+  return 1;
+}
+
+static int check_pin(lua_State *L, int arg) {
+  int isnum;
+  lua_Integer pin = lua_tointegerx(L, arg, &isnum);
+  if (!isnum && lua_type(L, arg) == LUA_TSTRING) {
+    pin = hal_gpio_find(lua_tostring(L, arg));
+    if (pin < 0) return luaL_argerror(L, arg, "no pin with that name");
+  } else if (!isnum) {
+    return luaL_typeerror(L, arg, "pin number or name");
+  }
+  if (board_pin_level((int)pin) < 0) return luaL_argerror(L, arg, "no such pin");
+  return (int)pin;
+}
+
+/* sim.pin(pin) -> level on the wire */
+static int sim_pin(lua_State *L) {
+  lua_pushinteger(L, board_pin_level(check_pin(L, 1)));
+  return 1;
+}
+
+/* sim.drive(pin, 0|1|nil): drive a pin from outside (nil lets go). */
+static int sim_drive(lua_State *L) {
+  int pin = check_pin(L, 1);
+  if (lua_isnoneornil(L, 2)) {
+    board_pin_drive(pin, -1);
+    return 0;
+  }
+  int level;
+  if (lua_isboolean(L, 2))
+    level = lua_toboolean(L, 2);
+  else {
+    lua_Integer v = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, v == 0 || v == 1, 2, "level must be 0, 1, true, false or nil");
+    level = (int)v;
+  }
+  board_pin_drive(pin, level);
+  return 0;
+}
+
+static int sim_spi_trace(lua_State *L) {
+  const board_spi_rec_t *recs;
+  size_t first, n = board_spi_trace(&recs, &first);
+  lua_createtable(L, (int)(n - first), 0);
+  for (size_t i = first; i < n; i++) {
+    const board_spi_rec_t *r = &recs[i % BOARD_TRACE_MAX];
+    size_t kept = r->len < BOARD_TRACE_BYTES ? r->len : BOARD_TRACE_BYTES;
+    lua_createtable(L, 0, 7);
+    lua_pushinteger(L, r->bus);
+    lua_setfield(L, -2, "bus");
+    lua_pushinteger(L, r->cs);
+    lua_setfield(L, -2, "cs");
+    lua_pushlstring(L, (const char *)r->tx, kept);
+    lua_setfield(L, -2, "tx");
+    lua_pushlstring(L, (const char *)r->rx, kept);
+    lua_setfield(L, -2, "rx");
+    lua_pushinteger(L, r->len);
+    lua_setfield(L, -2, "len");
+    lua_pushnumber(L, (lua_Number)r->t_us / 1000.0);
+    lua_setfield(L, -2, "t");
+    if (r->fault) {
+      lua_pushstring(L, r->fault == 1 ? "no device" : "bad mode or speed");
+      lua_setfield(L, -2, "fault");
+    }
+    lua_rawseti(L, -2, (lua_Integer)(i - first + 1));
+  }
+  return 1;
+}
+
+static int sim_spi_trace_clear(lua_State *L) {
+  (void)L;
+  board_spi_trace_clear();
+  return 0;
+}
+
+static int sim_gpio_trace(lua_State *L) {
+  const board_gpio_rec_t *recs;
+  size_t first, n = board_gpio_trace(&recs, &first);
+  lua_createtable(L, (int)(n - first), 0);
+  for (size_t i = first; i < n; i++) {
+    const board_gpio_rec_t *r = &recs[i % BOARD_TRACE_MAX];
+    lua_createtable(L, 0, 4);
+    lua_pushinteger(L, r->pin);
+    lua_setfield(L, -2, "pin");
+    lua_pushinteger(L, r->level);
+    lua_setfield(L, -2, "level");
+    lua_pushboolean(L, r->output);
+    lua_setfield(L, -2, "output");
+    lua_pushnumber(L, (lua_Number)r->t_us / 1000.0);
+    lua_setfield(L, -2, "t");
+    lua_rawseti(L, -2, (lua_Integer)(i - first + 1));
+  }
+  return 1;
+}
+
+static int sim_gpio_trace_clear(lua_State *L) {
+  (void)L;
+  board_gpio_trace_clear();
+  return 0;
+}
+
+static int sim_board(lua_State *L) {
+  lua_pushstring(L, board_name());
+  return 1;
+}
+
+int luaopen_sim(lua_State *L) {
+  static const luaL_Reg f[] = {{"part", sim_part},
+                               {"parts", sim_parts},
+                               {"press", sim_press},
+                               {"release", sim_release},
+                               {"switch", sim_switch},
+                               {"led", sim_led},
+                               {"pin", sim_pin},
+                               {"drive", sim_drive},
+                               {"spi_trace", sim_spi_trace},
+                               {"spi_trace_clear", sim_spi_trace_clear},
+                               {"gpio_trace", sim_gpio_trace},
+                               {"gpio_trace_clear", sim_gpio_trace_clear},
+                               {"board", sim_board},
+                               {NULL, NULL}};
+  luaL_newmetatable(L, PART_MT);
+  lua_pushcfunction(L, part_index);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, part_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pop(L, 1);
+  luaL_newlib(L, f);
+  lua_pushliteral(L, "1.0");
+  lua_setfield(L, -2, "_VERSION");
+  return 1;
+}

@@ -1,0 +1,8 @@
+#ifndef SIM_LUA_SIM_H
+#define SIM_LUA_SIM_H
+
+#include "lua.h"
+
+int luaopen_sim(lua_State *L);
+
+#endif

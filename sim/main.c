@@ -1,0 +1,215 @@
+/* luaos: the host simulator command. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "duration.h"
+#include "luaos.h"
+
+/* ---- option parsing ---- */
+
+static void usage_main(FILE *f) {
+  fputs("usage: luaos COMMAND [options]\n"
+        "\n"
+        "commands:\n"
+        "  run APP.lua [args]   run an app on the virtual board\n"
+        "  repl                 interactive prompt (tasks keep running)\n"
+        "  test [SPEC...]       run Busted specs inside the simulator\n"
+        "  boards               list the board files that come with Lua OS\n"
+        "  version              print the version\n"
+        "\n"
+        "'luaos COMMAND --help' describes each command's options.\n",
+        f);
+}
+
+static void usage_common(FILE *f) {
+  fputs("  --board FILE|NAME    board description (default: devkit)\n"
+        "  --virtual-time       device time jumps to the next timer when all tasks wait\n"
+        "  --mem-limit BYTES    cap the Lua heap (k/M suffixes); allocation past it fails\n"
+        "  --no-devpath         load modules only from the bundled image, not lua/ on disk\n",
+        f);
+}
+
+static void usage_run(FILE *f) {
+  fputs("usage: luaos run APP.lua [options] [-- args...]\n"
+        "Runs APP.lua as the first task. Exits 0 when every task has finished and\n"
+        "nothing is pending (or when --for has passed), 1 on an uncaught error.\n"
+        "\n"
+        "options:\n"
+        "  --for DURATION       stop after this much device time (10s, 500ms, 2m, 1h)\n"
+        "  --watch              reload changed Lua modules while running\n",
+        f);
+  usage_common(f);
+}
+
+static void usage_repl(FILE *f) {
+  fputs("usage: luaos repl [options]\n"
+        "Interactive Lua prompt; each line runs as a task while the scheduler keeps\n"
+        "running other tasks and timers. '=expr' or 'expr' prints the value.\n"
+        "\noptions:\n",
+        f);
+  usage_common(f);
+}
+
+static void usage_test(FILE *f) {
+  fputs("usage: luaos test [options] [SPEC.lua|DIR ...]\n"
+        "Runs Busted specs inside the simulator, each spec file in a fresh process\n"
+        "with a fresh virtual board. Default: tests/lua (or spec/) below the\n"
+        "current directory. Virtual time is on unless --real-time is given.\n"
+        "\noptions:\n"
+        "  --real-time          run specs against the wall clock\n"
+        "  -o, --output NAME    Busted output handler (default: plainTerminal/utfTerminal)\n"
+        "  -j N                 run N spec files in parallel (default 1)\n",
+        f);
+  usage_common(f);
+}
+
+static int bad_usage(const char *cmd, const char *fmt, const char *arg) {
+  fprintf(stderr, "luaos %s: ", cmd);
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\n(try 'luaos %s --help')\n", cmd);
+  return 2;
+}
+
+static bool parse_bytes(const char *s, size_t *out) {
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (end == s || errno || *s == '-') return false;
+  if (*end == 'k' || *end == 'K') v *= 1024, end++;
+  else if (*end == 'M') v *= 1024 * 1024, end++;
+  if (*end) return false;
+  *out = (size_t)v;
+  return true;
+}
+
+/* Options shared by commands; returns consumed count (0: not ours, -1: error). */
+static int parse_common(const char *cmd, cli_opts_t *o, int argc, char **argv, int i) {
+  const char *a = argv[i];
+  if (strcmp(a, "--board") == 0) {
+    if (i + 1 >= argc) return bad_usage(cmd, "%s needs a file or board name", a), -1;
+    o->board = argv[i + 1];
+    return 2;
+  }
+  if (strcmp(a, "--virtual-time") == 0) {
+    o->virtual_time = true;
+    return 1;
+  }
+  if (strcmp(a, "--no-devpath") == 0) {
+    o->no_devpath = true;
+    return 1;
+  }
+  if (strcmp(a, "--mem-limit") == 0) {
+    if (i + 1 >= argc || !parse_bytes(argv[i + 1], &o->mem_limit))
+      return bad_usage(cmd, "%s needs a byte count (e.g. 65536, 64k, 2M)", a), -1;
+    return 2;
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  cli_opts_t o;
+  cli_defaults(&o, argv[0]);
+  if (argc < 2) {
+    usage_main(stderr);
+    return 2;
+  }
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+    usage_main(stdout);
+    return 0;
+  }
+  if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+    printf("luaos %s (%s, simulator)\n", LUAOS_VERSION, LUA_RELEASE);
+    return 0;
+  }
+  if (strcmp(cmd, "boards") == 0) return cli_list_boards(&o);
+
+  if (strcmp(cmd, "run") == 0) {
+    for (int i = 2; i < argc; i++) {
+      const char *a = argv[i];
+      if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        usage_run(stdout);
+        return 0;
+      }
+      int n = parse_common(cmd, &o, argc, argv, i);
+      if (n < 0) return 2;
+      if (n > 0) {
+        i += n - 1;
+      } else if (strcmp(a, "--for") == 0) {
+        if (i + 1 >= argc || !duration_parse(argv[i + 1], &o.run_for))
+          return bad_usage(cmd, "%s needs a duration such as 10s, 500ms, 2m", a);
+        o.has_for = true;
+        i++;
+      } else if (strcmp(a, "--watch") == 0) {
+        o.watch = true;
+      } else if (strcmp(a, "--") == 0) {
+        o.app_args = argv + i + 1;
+        o.n_app_args = argc - i - 1;
+        break;
+      } else if (a[0] == '-') {
+        return bad_usage(cmd, "unknown option '%s'", a);
+      } else if (!o.app) {
+        o.app = a;
+      } else {
+        o.app_args = argv + i;
+        o.n_app_args = argc - i;
+        break;
+      }
+    }
+    if (!o.app) return bad_usage(cmd, "%s", "which app? (luaos run APP.lua)");
+    return cli_run(&o);
+  }
+
+  if (strcmp(cmd, "repl") == 0) {
+    for (int i = 2; i < argc; i++) {
+      if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+        usage_repl(stdout);
+        return 0;
+      }
+      int n = parse_common(cmd, &o, argc, argv, i);
+      if (n < 0) return 2;
+      if (n == 0) return bad_usage(cmd, "unknown option '%s'", argv[i]);
+      i += n - 1;
+    }
+    return cli_repl(&o);
+  }
+
+  if (strcmp(cmd, "test") == 0) {
+    o.virtual_time = true;
+    for (int i = 2; i < argc; i++) {
+      const char *a = argv[i];
+      if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        usage_test(stdout);
+        return 0;
+      }
+      int n = parse_common(cmd, &o, argc, argv, i);
+      if (n < 0) return 2;
+      if (n > 0) {
+        i += n - 1;
+      } else if (strcmp(a, "--real-time") == 0) {
+        o.virtual_time = false;
+      } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
+        if (i + 1 >= argc) return bad_usage(cmd, "%s needs a Busted output handler name", a);
+        o.output = argv[++i];
+      } else if (strcmp(a, "-j") == 0) {
+        if (i + 1 >= argc || atoi(argv[i + 1]) < 1)
+          return bad_usage(cmd, "%s needs a positive number", a);
+        o.jobs = atoi(argv[++i]);
+      } else if (a[0] == '-') {
+        return bad_usage(cmd, "unknown option '%s'", a);
+      } else {
+        if (o.n_specs >= CLI_MAX_SPECS) return bad_usage(cmd, "%s", "too many spec arguments");
+        o.specs[o.n_specs++] = a;
+      }
+    }
+    return cli_test(&o);
+  }
+
+  fprintf(stderr, "luaos: unknown command '%s'\n\n", cmd);
+  usage_main(stderr);
+  return 2;
+}

@@ -1,0 +1,102 @@
+#include "panel.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+  vhw_part_t base;
+  int lit;          /* LED */
+  int active_low;   /* LED: lit when the pin is low; button/switch: drives low */
+  int on;           /* button pressed / switch closed */
+  uint32_t changes; /* LED: times it changed state */
+} vhw_panel_t;
+
+static void panel_destroy(vhw_part_t *p) { free(p); }
+
+/* ---- LED ---- */
+
+static const char *const led_keys[] = {"lit", "changes", "active_low", NULL};
+
+static void led_pin_changed(vhw_part_t *p, int pin, int level) {
+  vhw_panel_t *l = (vhw_panel_t *)p;
+  (void)pin;
+  int lit = l->active_low ? !level : level;
+  if (lit != l->lit) l->changes++;
+  l->lit = lit;
+}
+
+static int led_get(vhw_part_t *p, const char *key, double *v) {
+  vhw_panel_t *l = (vhw_panel_t *)p;
+  if (strcmp(key, "lit") == 0) *v = l->lit;
+  else if (strcmp(key, "changes") == 0) *v = l->changes;
+  else if (strcmp(key, "active_low") == 0) *v = l->active_low;
+  else return VHW_EKEY;
+  return VHW_OK;
+}
+
+static int led_set(vhw_part_t *p, const char *key, double v) {
+  vhw_panel_t *l = (vhw_panel_t *)p;
+  if (strcmp(key, "active_low") == 0) {
+    l->active_low = v != 0;
+    return VHW_OK;
+  }
+  return VHW_EKEY; /* an LED shows what the pin says; it cannot be set */
+}
+
+static const vhw_ops_t led_ops = {"led", NULL, NULL, led_set, led_get, led_pin_changed,
+                                  panel_destroy, led_keys};
+
+vhw_part_t *vhw_led_new(const vhw_env_t *env) {
+  return vhw_part_alloc(sizeof(vhw_panel_t), &led_ops, env);
+}
+
+/* ---- button and switch: both drive their pin; a button springs back ---- */
+
+static const char *const button_keys[] = {"pressed", "active_low", NULL};
+static const char *const switch_keys[] = {"on", "active_low", NULL};
+
+static void drive(vhw_panel_t *b) {
+  if (b->base.pin < 0 || !b->base.env.drive_pin) return;
+  int level = b->active_low ? !b->on : b->on;
+  b->base.env.drive_pin(b->base.env.ctx, b->base.pin, level);
+}
+
+static int input_set(vhw_part_t *p, const char *key, double v, const char *onkey) {
+  vhw_panel_t *b = (vhw_panel_t *)p;
+  if (strcmp(key, "active_low") == 0) {
+    b->active_low = v != 0;
+  } else if (strcmp(key, onkey) == 0) {
+    if (v != 0 && v != 1) return VHW_ERANGE;
+    b->on = (int)v;
+  } else {
+    return VHW_EKEY;
+  }
+  drive(b);
+  return VHW_OK;
+}
+
+static int input_get(vhw_part_t *p, const char *key, double *v, const char *onkey) {
+  vhw_panel_t *b = (vhw_panel_t *)p;
+  if (strcmp(key, onkey) == 0) *v = b->on;
+  else if (strcmp(key, "active_low") == 0) *v = b->active_low;
+  else return VHW_EKEY;
+  return VHW_OK;
+}
+
+static int button_set(vhw_part_t *p, const char *k, double v) { return input_set(p, k, v, "pressed"); }
+static int button_get(vhw_part_t *p, const char *k, double *v) { return input_get(p, k, v, "pressed"); }
+static int switch_set(vhw_part_t *p, const char *k, double v) { return input_set(p, k, v, "on"); }
+static int switch_get(vhw_part_t *p, const char *k, double *v) { return input_get(p, k, v, "on"); }
+
+static const vhw_ops_t button_ops = {"button", NULL, NULL, button_set, button_get, NULL,
+                                     panel_destroy, button_keys};
+static const vhw_ops_t switch_ops = {"switch", NULL, NULL, switch_set, switch_get, NULL,
+                                     panel_destroy, switch_keys};
+
+vhw_part_t *vhw_button_new(const vhw_env_t *env) {
+  return vhw_part_alloc(sizeof(vhw_panel_t), &button_ops, env);
+}
+
+vhw_part_t *vhw_switch_new(const vhw_env_t *env) {
+  return vhw_part_alloc(sizeof(vhw_panel_t), &switch_ops, env);
+}

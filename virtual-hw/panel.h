@@ -1,0 +1,11 @@
+/* GPIO panel parts: LEDs, push buttons, switches. */
+#ifndef VHW_PANEL_H
+#define VHW_PANEL_H
+
+#include "vhw.h"
+
+vhw_part_t *vhw_led_new(const vhw_env_t *env);
+vhw_part_t *vhw_button_new(const vhw_env_t *env);
+vhw_part_t *vhw_switch_new(const vhw_env_t *env);
+
+#endif

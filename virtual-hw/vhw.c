@@ -1,0 +1,25 @@
+#include "vhw.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+vhw_part_t *vhw_part_alloc(size_t size, const vhw_ops_t *ops, const vhw_env_t *env) {
+  vhw_part_t *p = calloc(1, size);
+  if (!p) return NULL;
+  p->ops = ops;
+  p->bus = p->cs = p->pin = p->irq_pin = -1;
+  p->spi_modes = 0;
+  p->spi_max_hz = 0;
+  if (env) p->env = *env;
+  return p;
+}
+
+uint64_t vhw_now(const vhw_part_t *p) {
+  return p->env.now_us ? p->env.now_us(p->env.ctx) : 0;
+}
+
+const vhw_model_t *vhw_model_find(const char *type) {
+  for (const vhw_model_t *m = vhw_models; m->type; m++)
+    if (strcmp(m->type, type) == 0) return m;
+  return NULL;
+}

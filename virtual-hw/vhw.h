@@ -1,0 +1,68 @@
+/* Virtual hardware: register-level models of chips and panel parts that
+ * the simulator wires to the HAL. Models know nothing of Lua or of the
+ * simulator; they see bytes on a bus, pin levels and a clock. */
+#ifndef VHW_H
+#define VHW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum { VHW_OK = 0, VHW_EKEY = -1, VHW_ERANGE = -2, VHW_EINVAL = -3 };
+
+typedef struct vhw_part vhw_part_t;
+
+/* What the board gives a part: a clock and a way to drive pins it is wired
+ * to (interrupt outputs, buttons). */
+typedef struct {
+  uint64_t (*now_us)(void *ctx);
+  void (*drive_pin)(void *ctx, int pin, int level); /* level -1: release */
+  void *ctx;
+} vhw_env_t;
+
+typedef struct {
+  const char *type;
+  /* SPI slave: chip select went active/inactive; one byte each way. NULL
+   * for parts that are not on a bus. */
+  void (*spi_select)(vhw_part_t *p, bool active);
+  uint8_t (*spi_exchange)(vhw_part_t *p, uint8_t mosi);
+  /* Physical values and controls by name ("temperature", "x", "pressed",
+   * "fault"...). set: VHW_OK, VHW_EKEY (unknown) or VHW_ERANGE. */
+  int (*set)(vhw_part_t *p, const char *key, double value);
+  int (*get)(vhw_part_t *p, const char *key, double *value);
+  /* A pin the part listens to changed (LEDs: their pin). May be NULL. */
+  void (*pin_changed)(vhw_part_t *p, int pin, int level);
+  void (*destroy)(vhw_part_t *p);
+  const char *const *keys; /* NULL-terminated names accepted by set/get */
+} vhw_ops_t;
+
+struct vhw_part {
+  const vhw_ops_t *ops;
+  char name[32];
+  int bus, cs;        /* SPI position, -1 if none */
+  int pin;            /* main GPIO (LED, button, switch), -1 if none */
+  int irq_pin;        /* interrupt output (e.g. LIS3DH INT1), -1 if none */
+  uint8_t spi_modes;  /* bit m set: SPI mode m supported */
+  uint32_t spi_max_hz;
+  vhw_env_t env;
+};
+
+/* Factory: a model by type name. `opts` are numeric options from the board
+ * file (NULL-terminated key list with values), e.g. {"sdo", 1}. */
+typedef vhw_part_t *(*vhw_new_fn)(const vhw_env_t *env);
+
+typedef struct {
+  const char *type;
+  vhw_new_fn create;
+  const char *summary;
+} vhw_model_t;
+
+/* All models, NULL-terminated (virtual-hw/vhw_models.c). */
+extern const vhw_model_t vhw_models[];
+const vhw_model_t *vhw_model_find(const char *type);
+
+/* Helpers for models. */
+vhw_part_t *vhw_part_alloc(size_t size, const vhw_ops_t *ops, const vhw_env_t *env);
+uint64_t vhw_now(const vhw_part_t *p);
+
+#endif
