@@ -48,16 +48,12 @@ static int sys_modules(lua_State *L) {
   lua_pushnil(L);
   while (lua_next(L, -3)) {
     if (lua_type(L, -2) == LUA_TSTRING) {
-      if (lua_istable(L, -1) && lua_getfield(L, -1, "_VERSION") == LUA_TSTRING) {
-        lua_pushvalue(L, -3);
-        lua_insert(L, -2);
-        lua_rawset(L, -5);
-      } else {
-        if (lua_istable(L, -1)) lua_pop(L, 1);
-        lua_pushvalue(L, -2);
+      lua_pushvalue(L, -2);
+      if (!lua_istable(L, -2) || lua_getfield(L, -2, "_VERSION") != LUA_TSTRING) {
+        if (lua_istable(L, -3)) lua_pop(L, 1); /* the non-string _VERSION */
         lua_pushboolean(L, 1);
-        lua_rawset(L, -5);
       }
+      lua_rawset(L, -5); /* result[name] = version or true */
     }
     lua_pop(L, 1);
   }

@@ -170,7 +170,11 @@ static int ch_send_k(lua_State *L, int status, lua_KContext ctx);
 static int ch_send_body(lua_State *L) {
   channel_t *c = lua_touserdata(L, 1);
   lua_settop(L, 3);
-  if (c->closed) return luaL_error(L, "send on a closed channel");
+  if (c->closed) { /* also wakes blocked senders when the channel closes */
+    lua_pushnil(L);
+    lua_pushliteral(L, "closed");
+    return 2;
+  }
   if (c->count < c->cap) {
     lua_getiuservalue(L, 1, 1);
     lua_pushvalue(L, 2);
@@ -206,7 +210,7 @@ static int push_deadline(lua_State *L, int arg) {
   return 1;
 }
 
-/* ch:send(value [, timeout_ms]) -> true | nil, "timeout" */
+/* ch:send(value [, timeout_ms]) -> true | nil, "timeout" | nil, "closed" */
 static int ch_send(lua_State *L) {
   check_channel(L, 1);
   luaL_checkany(L, 2);

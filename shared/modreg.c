@@ -81,10 +81,21 @@ static int searcher_file(lua_State *L) {
   return 2;
 }
 
+static const luaL_Reg lazy_libs[] = {
+    {LUA_COLIBNAME, luaopen_coroutine}, {LUA_TABLIBNAME, luaopen_table},
+    {LUA_STRLIBNAME, luaopen_string},   {LUA_MATHLIBNAME, luaopen_math},
+    {LUA_UTF8LIBNAME, luaopen_utf8},    {LUA_DBLIBNAME, luaopen_debug},
+    {NULL, NULL}};
+
 /* _G.__index: core modules as globals, opened on first use. */
 static int lazy_global(lua_State *L) {
   const char *name = lua_tostring(L, 2);
   if (!name) return 0;
+  for (const luaL_Reg *lib = lazy_libs; lib->name; lib++)
+    if (strcmp(lib->name, name) == 0) {
+      luaL_requiref(L, lib->name, lib->func, 1);
+      return 1;
+    }
   bool known = false;
   for (const modreg_entry_t *e = modreg_core; e->name; e++)
     if (strcmp(e->name, name) == 0) known = true;
@@ -98,6 +109,14 @@ static int lazy_global(lua_State *L) {
   return 1;
 }
 
+/* Temporary string metatable: opening the library replaces it. */
+static int lazy_string_index(lua_State *L) {
+  luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 1);
+  lua_pushvalue(L, 2);
+  lua_gettable(L, -2);
+  return 1;
+}
+
 void modreg_open(lua_State *L, const modreg_config_t *cfg) {
   lua_pushlightuserdata(L, (void *)cfg);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &cfg_key);
@@ -105,17 +124,35 @@ void modreg_open(lua_State *L, const modreg_config_t *cfg) {
   lua_setfield(L, LUA_REGISTRYINDEX, MODREG_SOURCES);
 
   static const luaL_Reg libs[] = {
-      {LUA_GNAME, luaopen_base},          {LUA_LOADLIBNAME, luaopen_package},
-      {LUA_COLIBNAME, luaopen_coroutine}, {LUA_TABLIBNAME, luaopen_table},
-      {LUA_STRLIBNAME, luaopen_string},   {LUA_MATHLIBNAME, luaopen_math},
-      {LUA_UTF8LIBNAME, luaopen_utf8},    {LUA_DBLIBNAME, luaopen_debug},
+      {LUA_GNAME, luaopen_base}, {LUA_LOADLIBNAME, luaopen_package},
 #if !defined(LUAOS_TARGET)
-      {LUA_IOLIBNAME, luaopen_io},        {LUA_OSLIBNAME, luaopen_os},
+      {LUA_IOLIBNAME, luaopen_io}, {LUA_OSLIBNAME, luaopen_os},
 #endif
       {NULL, NULL}};
   for (const luaL_Reg *lib = libs; lib->func; lib++) {
     luaL_requiref(L, lib->name, lib->func, 1);
     lua_pop(L, 1);
+  }
+  if (cfg->lazy_stdlib) {
+    /* Standard libraries by require as well as by global name. */
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    for (const luaL_Reg *lib = lazy_libs; lib->func; lib++) {
+      lua_pushcfunction(L, lib->func);
+      lua_setfield(L, -2, lib->name);
+    }
+    lua_pop(L, 1);
+    /* String methods ("x"):upper() load the string library on first use. */
+    lua_pushliteral(L, "");
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, lazy_string_index);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
+    lua_pop(L, 1);
+  } else {
+    for (const luaL_Reg *lib = lazy_libs; lib->func; lib++) {
+      luaL_requiref(L, lib->name, lib->func, 1);
+      lua_pop(L, 1);
+    }
   }
 
   /* package.searchers: preload, native, [dev files], bundle, [C modules]. */

@@ -258,6 +258,12 @@ static void collect(const char *path, char ***list, int *n, int *cap) {
   (*list)[(*n)++] = strdup(path);
 }
 
+static int stop_loop(lua_State *L) {
+  (void)L;
+  sched_stop();
+  return 0;
+}
+
 /* In the child: boot, then run Busted on one file as the first task. */
 static int run_spec_child(const cli_opts_t *o, const char *file) {
   char tmp[PATH_MAX];
@@ -272,13 +278,18 @@ static int run_spec_child(const cli_opts_t *o, const char *file) {
     args[n++] = (char *)o->output;
   }
   set_arg(L, "luaos-test", args, n);
+  /* When the runner returns every test has passed; tasks a spec left
+   * behind must not keep the process alive, so stop the loop. */
   static const char boot[] =
-      "require('busted.runner')({ standalone = false })\n";
+      "local stop = ...\n"
+      "require('busted.runner')({ standalone = false })\n"
+      "stop()\n";
   if (luaL_loadbuffer(L, boot, sizeof boot - 1, "@luaos-test") != LUA_OK) {
     fprintf(stderr, "luaos test: %s\n", lua_tostring(L, -1));
     return 1;
   }
-  sched_spawn(L, 0);
+  lua_pushcfunction(L, stop_loop);
+  sched_spawn(L, 1);
   lua_pop(L, 1);
   int rc = report(L, sched_run(L, UINT64_MAX));
   fflush(stdout);

@@ -100,3 +100,48 @@ vhw_part_t *vhw_button_new(const vhw_env_t *env) {
 vhw_part_t *vhw_switch_new(const vhw_env_t *env) {
   return vhw_part_alloc(sizeof(vhw_panel_t), &switch_ops, env);
 }
+
+/* ---- SPI loopback jumper ---- */
+
+static const char *const loopback_keys[] = {"bytes", NULL};
+
+typedef struct {
+  vhw_part_t base;
+  uint32_t bytes;
+} vhw_loopback_t;
+
+static void loopback_select(vhw_part_t *p, bool active) {
+  (void)p;
+  (void)active;
+}
+
+static uint8_t loopback_exchange(vhw_part_t *p, uint8_t mosi) {
+  ((vhw_loopback_t *)p)->bytes++;
+  return mosi;
+}
+
+static int loopback_get(vhw_part_t *p, const char *key, double *v) {
+  if (strcmp(key, "bytes") != 0) return VHW_EKEY;
+  *v = ((vhw_loopback_t *)p)->bytes;
+  return VHW_OK;
+}
+
+static int loopback_set(vhw_part_t *p, const char *key, double v) {
+  (void)p;
+  (void)key;
+  (void)v;
+  return VHW_EKEY;
+}
+
+static const vhw_ops_t loopback_ops = {"loopback",   loopback_select, loopback_exchange,
+                                       loopback_set, loopback_get,    NULL,
+                                       panel_destroy, loopback_keys};
+
+vhw_part_t *vhw_loopback_new(const vhw_env_t *env) {
+  vhw_part_t *p = vhw_part_alloc(sizeof(vhw_loopback_t), &loopback_ops, env);
+  if (p) {
+    p->spi_modes = 0xF;
+    p->spi_max_hz = 0;
+  }
+  return p;
+}

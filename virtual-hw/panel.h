@@ -8,4 +8,8 @@ vhw_part_t *vhw_led_new(const vhw_env_t *env);
 vhw_part_t *vhw_button_new(const vhw_env_t *env);
 vhw_part_t *vhw_switch_new(const vhw_env_t *env);
 
+
+
+/* SPI loopback: MISO echoes MOSI (a jumper on the bus, for tests). */
+vhw_part_t *vhw_loopback_new(const vhw_env_t *env);
 #endif

@@ -19,4 +19,5 @@ const vhw_model_t vhw_models[] = {
     {"led", vhw_led_new, "LED on a GPIO output"},
     {"button", vhw_button_new, "push button driving a GPIO input"},
     {"switch", vhw_switch_new, "on/off switch driving a GPIO input"},
+    {"loopback", vhw_loopback_new, "SPI loopback jumper: MISO echoes MOSI"},
     {NULL, NULL, NULL}};

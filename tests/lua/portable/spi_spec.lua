@@ -1,0 +1,47 @@
+-- SPI through the loopback bus (bus 1): a jumper in the simulator, the
+-- PL022's loopback mode on MPS2.
+describe("spi", function()
+  it("transfer echoes on the loopback bus", function()
+    local dev = spi.setup(1, {cs = 0, mode = 0, speed = 1000000})
+    assert.are.equal("\1\2\3hello", dev:transfer("\1\2\3hello"))
+    assert.are.equal("", dev:transfer(""))
+  end)
+
+  it("transfer accepts a table of bytes and returns one", function()
+    local dev = spi.setup(1, {cs = 0})
+    assert.are.same({0, 127, 255}, spi.transfer(dev, {0, 127, 255}))
+  end)
+
+  it("read clocks out fill bytes; write discards", function()
+    local dev = spi.setup(1, {cs = 0})
+    assert.are.equal("\255\255\255", dev:read(3))
+    assert.are.equal("\0\0", spi.read(dev, 2, 0))
+    assert.has_no.errors(function() dev:write("abc") end)
+  end)
+
+  it("a bus number uses the device last set up on it", function()
+    spi.setup(1, {cs = 0})
+    assert.are.equal("xy", spi.transfer(1, "xy"))
+  end)
+
+  it("device fields describe the setup", function()
+    local dev = spi.setup(1, {cs = 0, mode = 3, speed = 500000})
+    assert.are.equal(1, dev.bus)
+    assert.are.equal(0, dev.cs)
+    assert.are.equal(3, dev.mode)
+    assert.are.equal(500000, dev.speed)
+  end)
+
+  it("validates its arguments", function()
+    assert.error_matches(function() spi.setup(99) end, "bad argument #1")
+    assert.error_matches(function() spi.setup(1, {mode = 7}) end, "mode")
+    assert.error_matches(function() spi.setup(1, {bits = 9}) end, "bits")
+    assert.error_matches(function() spi.setup(1, "fast") end, "bad argument #2")
+    local dev = spi.setup(1, {cs = 0})
+    -- method calls number arguments after self, as Lua does
+    assert.error_matches(function() dev:transfer({1, 300}) end, "element 2 is not a byte")
+    assert.error_matches(function() spi.transfer(dev, {1, 300}) end, "bad argument #2")
+    assert.error_matches(function() spi.read(dev, -1) end, "bad argument #2")
+    assert.error_matches(function() spi.transfer("bus", "x") end, "bad argument #1")
+  end)
+end)
