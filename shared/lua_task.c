@@ -23,7 +23,7 @@ static int task_sleep(lua_State *L) {
   return sched_sleep(L, us);
 }
 
-static int task_yield(lua_State *L) { return sched_yield(L); }
+static int task_yield(lua_State *L) { return sched_task_yield(L); }
 
 static int check_key(lua_State *L, int arg) {
   luaL_checkany(L, arg);

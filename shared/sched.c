@@ -328,7 +328,7 @@ sched_task_t *sched_check_task(lua_State *L, const char *what) {
   return t;
 }
 
-int sched_yield(lua_State *L) {
+int sched_task_yield(lua_State *L) {
   sched_task_t *t = sched_check_task(L, "task.yield");
   rq_push(t);
   return lua_yield(L, 0);

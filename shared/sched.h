@@ -73,8 +73,9 @@ int sched_wait(lua_State *L, int key_idx, uint64_t timeout_us, lua_KContext ctx,
 int sched_signal(lua_State *L, int key_idx, int nvals);
 /* Park the running task for `us` microseconds. `return sched_sleep(...)`. */
 int sched_sleep(lua_State *L, uint64_t us);
-/* Requeue the running task at the back. `return sched_yield(L)`. */
-int sched_yield(lua_State *L);
+/* Requeue the running task at the back. `return sched_task_yield(L)`.
+ * (Not sched_yield: that is POSIX, and the host exports our symbols.) */
+int sched_task_yield(lua_State *L);
 /* Raise a Lua error unless L is a task (blocking calls need one). */
 sched_task_t *sched_check_task(lua_State *L, const char *what);
 
