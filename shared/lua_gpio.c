@@ -64,10 +64,16 @@ static int gpio_read(lua_State *L) {
   return 1;
 }
 
+/* The hot path: integer pin and 0/1 level go straight through; names,
+ * booleans and every error take the general checks. */
 static int gpio_write(lua_State *L) {
-  int pin = check_pin(L, 1);
-  int rc = hal_gpio_write(pin, check_level(L, 2));
-  if (rc < 0) check_hal(L, rc, pin);
+  int isnum;
+  lua_Integer pin = lua_tointegerx(L, 1, &isnum);
+  if (!isnum || (lua_Unsigned)pin >= (lua_Unsigned)hal_gpio_count()) pin = check_pin(L, 1);
+  lua_Integer level = lua_tointegerx(L, 2, &isnum);
+  if (!isnum || (level & ~(lua_Integer)1)) level = check_level(L, 2);
+  int rc = hal_gpio_write((int)pin, (int)level);
+  if (rc < 0) check_hal(L, rc, (int)pin);
   return 0;
 }
 

@@ -10,6 +10,7 @@
 #include "lauxlib.h"
 #include "lualib.h"
 #include "pins.h"
+#include "rt.h"
 #include "sched.h"
 
 static struct {
@@ -19,6 +20,7 @@ static struct {
   int nbuses;
   char *pin_names[BOARD_MAX_PINS];
   uint8_t edge[BOARD_MAX_PINS];
+  vhw_part_t *listener[BOARD_MAX_PINS]; /* part watching the pin (LED) */
   vhw_part_t *parts[BOARD_MAX_PARTS];
   int nparts;
   hal_spi_config_t spi_cfg[BOARD_MAX_BUSES];
@@ -50,9 +52,10 @@ static void pin_changed(void *ctx, int pin, int level) {
   r->level = (uint8_t)level;
   r->output = B.mcu_writing;
   B.gpio_n++;
-  for (int i = 0; i < B.nparts; i++)
-    if (B.parts[i]->pin == pin && B.parts[i]->ops->pin_changed)
-      B.parts[i]->ops->pin_changed(B.parts[i], pin, level);
+  /* One listener per pin (an LED), looked up directly: this is on the
+   * path of every gpio.write. */
+  vhw_part_t *l = B.listener[pin];
+  if (l) l->ops->pin_changed(l, pin, level);
   /* Edge detection happens in "hardware": post like an ISR would. */
   uint8_t e = B.edge[pin];
   if ((level && (e & HAL_GPIO_EDGE_RISING)) || (!level && (e & HAL_GPIO_EDGE_FALLING)))
@@ -67,7 +70,8 @@ static int fail(char *err, size_t errlen, const char *fmt, const char *file, con
   return 0;
 }
 
-/* Instruction budget so a board file cannot hang the simulator. */
+/* Budgets so a board file can neither hang nor exhaust the simulator. */
+#define BOARD_LUA_LIMIT (1u << 20)
 static void board_hook(lua_State *L, lua_Debug *ar) {
   (void)ar;
   luaL_error(L, "board file takes too long (endless loop?)");
@@ -231,7 +235,13 @@ static bool build(lua_State *L, const char *file, char *err, size_t errlen) {
       }
       lua_pop(L, 1);
     }
-    if (p->ops->pin_changed && pin >= 0) p->ops->pin_changed(p, pin, vhw_pins_level(B.pins, pin));
+    if (p->ops->pin_changed && pin >= 0) {
+      if (B.listener[pin])
+        return fail(err, errlen, "board file %s: %s: pin already watched by '%s'", file, where,
+                    B.listener[pin]->name);
+      B.listener[pin] = p;
+      p->ops->pin_changed(p, pin, vhw_pins_level(B.pins, pin));
+    }
     lua_settop(L, parts);
   }
   return true;
@@ -240,7 +250,7 @@ static bool build(lua_State *L, const char *file, char *err, size_t errlen) {
 bool board_load(const char *text, size_t len, const char *filename, char *err, size_t errlen) {
   board_unload();
   /* A separate, small state: the board file is data, not part of the app. */
-  lua_State *L = luaL_newstate();
+  lua_State *L = rt_open(BOARD_LUA_LIMIT);
   if (!L) {
     snprintf(err, errlen, "board file %s: out of memory", filename);
     return false;
@@ -257,7 +267,7 @@ bool board_load(const char *text, size_t len, const char *filename, char *err, s
   } else {
     ok = build(L, filename, err, errlen);
   }
-  lua_close(L);
+  rt_close(L);
   if (!ok) board_unload();
   return ok;
 }

@@ -28,7 +28,8 @@
 #define LUAOS_MULTIARCH "x86_64-linux-gnu"
 #endif
 
-static const modreg_entry_t sim_modules[] = {{"sim", luaopen_sim}, {NULL, NULL}};
+static const modreg_entry_t sim_modules[] = {
+    {"sim", luaopen_sim}, {"bench", luaopen_bench}, {NULL, NULL}};
 
 /* Paths must outlive the state: modreg keeps the config pointer. */
 static struct {

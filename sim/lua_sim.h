@@ -4,5 +4,7 @@
 #include "lua.h"
 
 int luaopen_sim(lua_State *L);
+/* Benchmark helpers (lua_bench.c). */
+int luaopen_bench(lua_State *L);
 
 #endif

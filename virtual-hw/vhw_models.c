@@ -1,21 +1,11 @@
+#include "bme280_model.h"
+#include "lis3dh_model.h"
 #include "panel.h"
 #include "vhw.h"
-#if __has_include("bme280_model.h")
-#include "bme280_model.h"
-#define VHW_HAVE_BME280 1
-#endif
-#if __has_include("lis3dh_model.h")
-#include "lis3dh_model.h"
-#define VHW_HAVE_LIS3DH 1
-#endif
 
 const vhw_model_t vhw_models[] = {
-#ifdef VHW_HAVE_BME280
     {"bme280", vhw_bme280_new, "Bosch BME280 temperature/pressure/humidity sensor (SPI)"},
-#endif
-#ifdef VHW_HAVE_LIS3DH
     {"lis3dh", vhw_lis3dh_new, "ST LIS3DH 3-axis accelerometer (SPI)"},
-#endif
     {"led", vhw_led_new, "LED on a GPIO output"},
     {"button", vhw_button_new, "push button driving a GPIO input"},
     {"switch", vhw_switch_new, "on/off switch driving a GPIO input"},

@@ -1,0 +1,2 @@
+-- Start-up benchmark app: the first line of an app.
+print("hello")

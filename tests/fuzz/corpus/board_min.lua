@@ -1,0 +1,1 @@
+return { parts = { { type = "led", name = "L", pin = 1 } } }
