@@ -40,10 +40,10 @@ static lua_Integer opt_field(lua_State *L, int t, const char *k, lua_Integer def
   if (ty != LUA_TNIL) {
     int isnum;
     v = lua_tointegerx(L, -1, &isnum);
-    if (!isnum) luaL_error(L, "bad argument #2 to 'setup' (field '%s' must be an integer)", k);
+    if (!isnum) luaL_argerror(L, t, lua_pushfstring(L, "field '%s' must be an integer", k));
     if (v < lo || v > hi)
-      luaL_error(L, "bad argument #2 to 'setup' (field '%s' out of range %I..%I)", k,
-                 (LUAI_UACINT)lo, (LUAI_UACINT)hi);
+      luaL_argerror(L, t, lua_pushfstring(L, "field '%s' out of range %I..%I", k,
+                                          (LUAI_UACINT)lo, (LUAI_UACINT)hi));
   }
   lua_pop(L, 1);
   return v;

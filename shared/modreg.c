@@ -239,10 +239,11 @@ int modreg_reload(lua_State *L, const char *name) {
       break;
     }
     lua_pushstring(L, name);
-    if (!rt_pcall(L, 1, 2)) {
-      lua_settop(L, top);
+    if (!rt_pcall(L, 1, 2)) { /* e.g. a syntax error in the edited file */
       lua_pushnil(L);
       lua_insert(L, -2);
+      lua_rotate(L, top + 1, 2); /* nil, message to just above `top` */
+      lua_settop(L, top + 2);
       return 2;
     }
     if (lua_isfunction(L, -2)) {

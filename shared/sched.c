@@ -47,6 +47,8 @@ static struct {
   } sources[SCHED_MAX_SOURCES];
   sched_error_fn on_error;
   void *on_error_ud;
+  void (*idle_hook)(lua_State *L, void *ud);
+  void *idle_ud;
   lua_State *main;
 } S;
 
@@ -289,6 +291,11 @@ void sched_add_source(evring_t *ring, sched_source_fn fn, void *ud) {
   S.nsources++;
 }
 
+void sched_set_idle_hook(void (*fn)(lua_State *L, void *ud), void *ud) {
+  S.idle_hook = fn;
+  S.idle_ud = ud;
+}
+
 void sched_timer_start(sched_timer_t *t, uint64_t at_us) { tw_add(&S.wheel, &t->tw, at_us); }
 void sched_timer_stop(sched_timer_t *t) { tw_cancel(&S.wheel, &t->tw); }
 
@@ -317,6 +324,10 @@ sched_task_t *sched_current(lua_State *L) {
 }
 
 sched_task_t *sched_check_task(lua_State *L, const char *what) {
+  /* Check before touching any state: a yield that then fails (inside a
+   * table.sort comparator, a gsub callback...) must leave the task as it was. */
+  if (!lua_isyieldable(L) && sched_current(L))
+    luaL_error(L, "%s: cannot block inside a C callback (table.sort, string.gsub ...)", what);
   sched_task_t *t = sched_current(L);
   if (!t) {
     if (S.current)
@@ -445,6 +456,11 @@ sched_result_t sched_run(lua_State *L, uint64_t until_us) {
     if (until_us != UINT64_MAX && S.now >= until_us) return SCHED_UNTIL;
     if (S.rq_head) continue;
     if (sources_pending()) continue;
+    if (S.idle_hook) {
+      S.idle_hook(L, S.idle_ud);
+      if (S.stop) return SCHED_STOPPED;
+      if (S.rq_head) continue;
+    }
     uint64_t next = tw_next(&S.wheel);
     if (next == UINT64_MAX && S.refs == 0) {
       if (S.ntasks == 0) return SCHED_IDLE;
@@ -453,6 +469,7 @@ sched_result_t sched_run(lua_State *L, uint64_t until_us) {
     uint64_t wake = next < until_us ? next : until_us;
     if (S.virtual_time) {
       if (wake != UINT64_MAX) {
+        if (S.refs > 0) hal_clock_idle(0); /* let outside input in first, without waiting */
         set_now(wake); /* nothing to do before then: jump */
         continue;
       }

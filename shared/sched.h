@@ -60,6 +60,9 @@ void sched_timer_start(sched_timer_t *t, uint64_t at_us);
 void sched_timer_stop(sched_timer_t *t);
 
 void sched_add_source(evring_t *ring, sched_source_fn fn, void *ud);
+/* Called each time the loop has run everything ready and is about to wait
+ * (a REPL shows its prompt here). NULL removes it. */
+void sched_set_idle_hook(void (*fn)(lua_State *L, void *ud), void *ud);
 void sched_set_error_handler(sched_error_fn fn, void *ud);
 
 /* Park the running task until sched_signal() on the value at `key_idx`

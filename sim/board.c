@@ -235,6 +235,10 @@ static bool build(lua_State *L, const char *file, char *err, size_t errlen) {
       }
       lua_pop(L, 1);
     }
+    /* Inputs with a defined idle level (pull resistors on the real
+     * panel) drive it from power-on, not only after the first release. */
+    if (strcmp(p->ops->type, "button") == 0) p->ops->set(p, "pressed", 0);
+    if (strcmp(p->ops->type, "switch") == 0) p->ops->set(p, "on", 0);
     if (p->ops->pin_changed && pin >= 0) {
       if (B.listener[pin])
         return fail(err, errlen, "board file %s: %s: pin already watched by '%s'", file, where,

@@ -4,23 +4,27 @@
 #include <string.h>
 
 bool duration_parse(const char *s, uint64_t *us) {
-  if (!s || !*s) return false;
-  /* strtod accepts hex, inf and nan; a duration is plain decimal. */
-  for (const char *c = s; *c && !(*c >= 'a' && *c <= 'z'); c++)
-    if (!((*c >= '0' && *c <= '9') || *c == '.')) return false;
-  char *end;
-  double v = strtod(s, &end);
-  if (end == s || v < 0) return false;
+  if (!s) return false;
+  /* Plain decimal only (strtod would also take hex, exponents, inf, nan). */
+  size_t n = 0;
+  int digits = 0, dots = 0;
+  for (; s[n] && ((s[n] >= '0' && s[n] <= '9') || s[n] == '.'); n++) {
+    if (s[n] == '.') dots++;
+    else digits++;
+  }
+  if (digits == 0 || dots > 1) return false;
+  const char *unit = s + n;
+  double v = strtod(s, NULL);
   double scale;
-  if (*end == '\0' || strcmp(end, "s") == 0) scale = 1e6;
-  else if (strcmp(end, "ms") == 0) scale = 1e3;
-  else if (strcmp(end, "us") == 0) scale = 1;
-  else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0) scale = 60e6;
-  else if (strcmp(end, "h") == 0) scale = 3600e6;
-  else if (strcmp(end, "d") == 0) scale = 86400e6;
+  if (*unit == '\0' || strcmp(unit, "s") == 0) scale = 1e6;
+  else if (strcmp(unit, "ms") == 0) scale = 1e3;
+  else if (strcmp(unit, "us") == 0) scale = 1;
+  else if (strcmp(unit, "m") == 0 || strcmp(unit, "min") == 0) scale = 60e6;
+  else if (strcmp(unit, "h") == 0) scale = 3600e6;
+  else if (strcmp(unit, "d") == 0) scale = 86400e6;
   else return false;
   double r = v * scale;
-  if (!(r < 1.8e19)) return false; /* beyond uint64 (also catches NaN) */
+  if (!(r < 1.8e19)) return false; /* beyond uint64 */
   *us = (uint64_t)r;
   return true;
 }

@@ -57,11 +57,25 @@ void host_unwatch_fd(int fd) {
     }
 }
 
+static void dispatch(void) {
+  for (int i = 0; i < H.n; i++)
+    if (H.pfd[i].revents) {
+      int fd = H.pfd[i].fd;
+      H.pfd[i].revents = 0;
+      H.fn[i](fd, H.ud[i]);
+      break; /* the list may have changed */
+    }
+}
+
 void hal_clock_idle(uint64_t deadline_us) {
   int timeout = -1;
   if (deadline_us != UINT64_MAX) {
     uint64_t now = hal_clock_us();
-    if (deadline_us <= now) return;
+    if (deadline_us <= now) {
+      /* Past deadline: only look at input, never wait. */
+      if (H.n > 0 && poll(H.pfd, (nfds_t)H.n, 0) > 0) dispatch();
+      return;
+    }
     uint64_t ms = (deadline_us - now + 999) / 1000;
     timeout = ms > 60000 ? 60000 : (int)ms;
   }
@@ -79,15 +93,7 @@ void hal_clock_idle(uint64_t deadline_us) {
     }
     return;
   }
-  int r = poll(H.pfd, (nfds_t)H.n, timeout);
-  if (r <= 0) return;
-  for (int i = 0; i < H.n; i++)
-    if (H.pfd[i].revents) {
-      int fd = H.pfd[i].fd;
-      H.pfd[i].revents = 0;
-      H.fn[i](fd, H.ud[i]);
-      break; /* the list may have changed */
-    }
+  if (poll(H.pfd, (nfds_t)H.n, timeout) > 0) dispatch();
 }
 
 void hal_console_write(const char *buf, size_t len) {

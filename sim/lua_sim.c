@@ -156,7 +156,8 @@ static int sim_release(lua_State *L) {
 static int sim_switch(lua_State *L) {
   vhw_part_t *p = part_of_type(L, 1, "switch");
   luaL_checkany(L, 2);
-  p->ops->set(p, "on", lua_toboolean(L, 2));
+  int on = lua_type(L, 2) == LUA_TNUMBER ? lua_tonumber(L, 2) != 0 : lua_toboolean(L, 2);
+  p->ops->set(p, "on", on);
   return 0;
 }
 

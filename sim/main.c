@@ -195,10 +195,10 @@ int main(int argc, char **argv) {
       } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
         if (i + 1 >= argc) return bad_usage(cmd, "%s needs a Busted output handler name", a);
         o.output = argv[++i];
-      } else if (strcmp(a, "-j") == 0) {
-        if (i + 1 >= argc || atoi(argv[i + 1]) < 1)
-          return bad_usage(cmd, "%s needs a positive number", a);
-        o.jobs = atoi(argv[++i]);
+      } else if (strncmp(a, "-j", 2) == 0) {
+        const char *v = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : "");
+        if (atoi(v) < 1) return bad_usage(cmd, "%s needs a positive number", "-j");
+        o.jobs = atoi(v);
       } else if (a[0] == '-') {
         return bad_usage(cmd, "unknown option '%s'", a);
       } else {

@@ -1,6 +1,8 @@
 /* Host REPL: GNU readline's callback interface, driven from the event
  * loop's idle poll, so tasks and timers keep running at the prompt. When
- * stdin is not a terminal, bytes go straight to the shared line editor. */
+ * stdin is not a terminal, bytes go to the shared line editor. Input is
+ * read only while no entered chunk is running, so lines run one after the
+ * other and typed-ahead text waits in the terminal. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,17 +23,23 @@ static struct {
   lua_State *L;
   bool tty;
   bool eof;
+  bool reading; /* stdin is being polled */
   bool installed;
   char history[1024];
 } RH;
 
-static void on_line(char *line) {
-  rl_callback_handler_remove();
+static void stop_reading(void) {
+  if (RH.installed) rl_callback_handler_remove();
   RH.installed = false;
+  if (RH.reading) host_unwatch_fd(0);
+  RH.reading = false;
+}
+
+static void on_line(char *line) {
+  stop_reading();
   if (!line) { /* ^D */
     RH.eof = true;
     hal_console_write("\n", 1);
-    sched_stop();
     return;
   }
   if (*line) {
@@ -45,37 +53,39 @@ static void on_line(char *line) {
 static void on_stdin(int fd, void *ud) {
   (void)ud;
   if (RH.tty) {
-    if (RH.installed) rl_callback_read_char();
+    rl_callback_read_char();
     return;
   }
-  char buf[256];
-  ssize_t n = read(fd, buf, sizeof buf);
+  /* One byte at a time: stop at the end of a line that starts a chunk. */
+  unsigned char c;
+  ssize_t n = read(fd, &c, 1);
   if (n <= 0) {
     RH.eof = true;
-    host_unwatch_fd(fd);
+    stop_reading();
     return;
   }
-  for (ssize_t i = 0; i < n; i++) repl_feed(RH.L, (unsigned char)buf[i]);
+  repl_feed(RH.L, c);
+  if (repl_busy()) stop_reading();
 }
 
-/* Between loop turns: show the prompt when the last chunk has finished. */
-static void prompt_check(lua_State *L, sched_timer_t *t) {
+/* The loop is about to wait: if the last chunk has finished, prompt and
+ * read again; after end of input, stop once nothing is running. */
+static void repl_idle(lua_State *L, void *ud) {
   (void)L;
-  if (!repl_busy()) {
-    if (RH.tty) {
-      if (!RH.installed && !RH.eof) {
-        rl_callback_handler_install(repl_prompt(), on_line);
-        RH.installed = true;
-      }
-    } else {
-      repl_poll_prompt();
-    }
-  }
-  if (RH.eof && !repl_busy()) {
+  (void)ud;
+  if (repl_busy()) return;
+  if (RH.eof) {
     sched_stop();
     return;
   }
-  sched_timer_start(t, sched_now() + 10000);
+  if (RH.reading) return;
+  if (RH.tty) {
+    rl_callback_handler_install(repl_prompt(), on_line);
+    RH.installed = true;
+  } else {
+    repl_poll_prompt();
+  }
+  RH.reading = host_watch_fd(0, on_stdin, NULL);
 }
 
 int repl_host_run(lua_State *L) {
@@ -93,22 +103,15 @@ int repl_host_run(lua_State *L) {
     }
     printf("Lua OS %s on board '%s' (^D to quit)\n", LUAOS_VERSION, luaos_board());
   }
-  host_watch_fd(0, on_stdin, NULL);
-  static sched_timer_t pt;
-  pt.fn = prompt_check;
-  sched_timer_start(&pt, sched_now());
-  int rc = 0;
+  sched_set_idle_hook(repl_idle, NULL);
   for (;;) {
     sched_result_t r = sched_run(L, UINT64_MAX);
-    if (r == SCHED_STOPPED || r == SCHED_IDLE) break;
-    if (r == SCHED_ERROR) { /* REPL chunks catch their own; this is a task */
-      fprintf(stderr, "%s\n", lua_tostring(L, -1));
-      lua_pop(L, 1);
-      continue;
-    }
-    if (r == SCHED_DEADLOCK) break;
+    if (r != SCHED_ERROR) break;
+    /* A task (not an entered chunk: those catch their own) failed. */
+    fprintf(stderr, "%s\n", lua_tostring(L, -1));
+    lua_pop(L, 1);
   }
-  sched_timer_stop(&pt);
-  if (RH.installed) rl_callback_handler_remove();
-  return rc;
+  sched_set_idle_hook(NULL, NULL);
+  stop_reading();
+  return 0;
 }

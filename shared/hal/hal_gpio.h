@@ -1,6 +1,6 @@
 /* GPIO HAL: numbered pins, optional names from the board description.
- * Edge interrupts are reported by the port through gpio_isr_post()
- * (shared/gpio_events.h), from interrupt context; the core delivers them
+ * Edge interrupts are reported by the port through gpio_irq_post()
+ * (shared/gpio_irq.h), from interrupt context; the core delivers them
  * to Lua in task context. */
 #ifndef HAL_GPIO_H
 #define HAL_GPIO_H

@@ -114,6 +114,19 @@ describe("task", function()
     assert.are.equal(t, me)
   end)
 
+  it("blocking inside a C callback fails cleanly and leaves the task intact", function()
+    local t = {3, 1, 2}
+    local ok, err = pcall(table.sort, t, function(a, b) task.yield(); return a < b end)
+    assert.is_false(ok)
+    assert.truthy(err:find("C callback", 1, true))
+    ok = pcall(string.gsub, "ab", ".", function() task.wait("never") end)
+    assert.is_false(ok)
+    assert.are.equal(0, task.signal("never")) -- not left registered as a waiter
+    local t0 = sys.uptime()
+    task.sleep(30)
+    assert.is_true(sys.uptime() - t0 >= 30)
+  end)
+
   it("blocking calls outside a task raise a clear error", function()
     local co = coroutine.create(function() task.sleep(1) end)
     local ok, err = coroutine.resume(co)

@@ -1,0 +1,178 @@
+--- ST LIS3DH 3-axis accelerometer on SPI.
+--
+--   local lis3dh = require("lis3dh")
+--   local a = lis3dh.new(0, 1, {range = 4, rate = 100, mode = "high"})
+--   local g = a:read()   -- {x = g, y = g, z = g}
+--
+-- Pure Lua: a read is one burst of six bytes and a few integer
+-- operations, nothing a native part would speed up. See docs/lis3dh.md.
+local spi = require("spi")
+local sys = require("sys")
+local task = require("task")
+
+local M = { _VERSION = "1.0" }
+
+local REG_WHO_AM_I, REG_CTRL1, REG_STATUS, REG_OUT_X_L = 0x0F, 0x20, 0x27, 0x28
+local WHO_AM_I = 0x33
+local READ, MS = 0x80, 0x40
+local STATUS_ZYXDA, STATUS_ZYXOR = 0x08, 0x80
+local CTRL3_I1_ZYXDA, CTRL4_BDU = 0x10, 0x80
+
+local RANGES = { [2] = 0, [4] = 1, [8] = 2, [16] = 3 }
+-- Output data rate in Hz -> ODR code, and which modes may use it.
+local RATES = {
+  [0] = { 0 }, [1] = { 1 }, [10] = { 2 }, [25] = { 3 }, [50] = { 4 }, [100] = { 5 },
+  [200] = { 6 }, [400] = { 7 }, [1600] = { 8, low = true },
+  [1344] = { 9, normal = true, high = true }, [5376] = { 9, low = true },
+}
+-- Mode -> output bits; sensitivity in mg/digit per range (datasheet table 4).
+local MODES = {
+  low = { bits = 8, lpen = 1, hr = 0, sens = { [2] = 16, [4] = 32, [8] = 64, [16] = 192 } },
+  normal = { bits = 10, lpen = 0, hr = 0, sens = { [2] = 4, [4] = 8, [8] = 16, [16] = 48 } },
+  high = { bits = 12, lpen = 0, hr = 1, sens = { [2] = 1, [4] = 2, [8] = 4, [16] = 12 } },
+}
+
+local DEFAULTS = { range = 2, rate = 100, mode = "normal", int1 = false,
+                   speed = 1000000, spi_mode = 3 }
+
+-- Argument errors blame the caller of the public function: `level`
+-- counts the helper frames between it and fail.
+local function fail(level, fn, msg, ...)
+  error(("lis3dh.%s: " .. msg):format(fn, ...), level + 2)
+end
+
+local function check_int(fn, n, name, v, lo, hi)
+  if math.type(v) ~= "integer" then
+    fail(2, fn, "bad argument #%d '%s' (integer expected, got %s)", n, name,
+         math.type(v) or type(v))
+  end
+  if v < lo or v > hi then
+    fail(2, fn, "bad argument #%d '%s' (%d out of range %d..%d)", n, name, v, lo, hi)
+  end
+end
+
+local function choices(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b)
+    if type(a) == type(b) then return a < b end
+    return type(a) == "number"
+  end)
+  for i, k in ipairs(keys) do keys[i] = tostring(k) end
+  return table.concat(keys, ", ")
+end
+
+local function check_opts(fn, n, opts, base)
+  if opts ~= nil and type(opts) ~= "table" then
+    fail(2, fn, "bad argument #%d 'opts' (table expected, got %s)", n, type(opts))
+  end
+  local cfg = {}
+  for k, v in pairs(base or DEFAULTS) do cfg[k] = v end
+  for k, v in pairs(opts or {}) do
+    if DEFAULTS[k] == nil then fail(2, fn, "unknown option '%s'", tostring(k)) end
+    cfg[k] = v
+  end
+  local function bad(name, expected)
+    fail(3, fn, "bad option '%s' (expected %s, got %s)", name, expected, tostring(cfg[name]))
+  end
+  if not RANGES[cfg.range] then bad("range", choices(RANGES) .. " (g)") end
+  if not MODES[cfg.mode] then bad("mode", "'low', 'normal' or 'high'") end
+  local rate = RATES[cfg.rate]
+  if not rate then bad("rate", choices(RATES) .. " (Hz)") end
+  if (rate.low or rate.normal or rate.high) and not rate[cfg.mode] then
+    fail(2, fn, "bad option 'rate' (%d Hz is not available in %s mode)", cfg.rate, cfg.mode)
+  end
+  if type(cfg.int1) ~= "boolean" then bad("int1", "a boolean") end
+  if math.type(cfg.speed) ~= "integer" or cfg.speed < 1 or cfg.speed > 10000000 then
+    bad("speed", "an integer 1..10000000 Hz")
+  end
+  if cfg.spi_mode ~= 0 and cfg.spi_mode ~= 3 then bad("spi_mode", "0 or 3") end
+  return cfg
+end
+
+local Accel = {}
+Accel.__index = Accel
+
+local function read_regs(self, reg, n)
+  local ms = n > 1 and MS or 0
+  return self.dev:transfer(string.char(READ | ms | reg) .. string.rep("\0", n)):sub(2)
+end
+
+--- Apply settings (options as for new, merged over the current ones).
+function Accel:configure(opts)
+  local cfg = check_opts("configure", 1, opts, self.cfg)
+  local mode = MODES[cfg.mode]
+  local ctrl1 = RATES[cfg.rate][1] << 4 | mode.lpen << 3 | 0x07 -- X, Y, Z on
+  local ctrl3 = cfg.int1 and CTRL3_I1_ZYXDA or 0
+  -- BDU keeps the two halves of a reading from different samples.
+  local ctrl4 = CTRL4_BDU | RANGES[cfg.range] << 4 | mode.hr << 3
+  -- CTRL_REG1..4 in one auto-incrementing write; CTRL_REG2 (high-pass
+  -- filter) off.
+  self.dev:transfer(string.char(MS | REG_CTRL1, ctrl1, 0, ctrl3, ctrl4))
+  -- Drop a sample left from before, so data_ready and INT1 start afresh
+  -- (an edge-triggered INT1 would otherwise never see a rising edge).
+  read_regs(self, REG_OUT_X_L, 6)
+  self.cfg = cfg
+  self.shift = 1 << (16 - mode.bits)
+  self.scale = mode.sens[cfg.range] / 1000
+  -- Until the first sample at the new settings (turn-on time 1/ODR +
+  -- 1 ms) the outputs hold stale or power-on values.
+  self.ready_at = cfg.rate > 0 and sys.uptime() + 1000 / cfg.rate + 1 or nil
+end
+
+--- Raw outputs as signed integers at the mode's resolution. The first
+-- read after new/configure waits for the first sample.
+function Accel:read_raw()
+  if self.ready_at then
+    local wait = self.ready_at - sys.uptime()
+    if wait > 0 then task.sleep(wait) end
+    self.ready_at = nil
+  end
+  local x, y, z = string.unpack("<i2<i2<i2", read_regs(self, REG_OUT_X_L, 6))
+  -- Floor division: an arithmetic shift for negative values too.
+  return x // self.shift, y // self.shift, z // self.shift
+end
+
+--- {x = g, y = g, z = g}
+function Accel:read()
+  local x, y, z = self:read_raw()
+  local k = self.scale
+  return { x = x * k, y = y * k, z = z * k }
+end
+
+--- New data available? Second result: an unread sample was overwritten.
+function Accel:data_ready()
+  local s = read_regs(self, REG_STATUS, 1):byte()
+  return s & STATUS_ZYXDA ~= 0, s & STATUS_ZYXOR ~= 0
+end
+
+function Accel:__tostring()
+  return ("lis3dh(bus %d, cs %d, +-%dg, %d Hz, %s)"):format(self.bus, self.cs, self.cfg.range,
+                                                          self.cfg.rate, self.cfg.mode)
+end
+
+--- Open the accelerometer on `bus`, chip select `cs`; checks WHO_AM_I and
+-- applies `opts`:
+--   range    full scale in g: 2 (default), 4, 8, 16
+--   rate     output data rate in Hz: 0 (power-down), 1, 10, 25, 50, 100
+--            (default), 200, 400; 1344 (normal/high), 1600 and 5376 (low)
+--   mode     "normal" (10-bit, default), "high" (12-bit), "low" (8-bit)
+--   int1     true: data-ready on the INT1 pin (default false)
+--   speed    SPI clock in Hz (default 1 MHz, at most 10 MHz)
+--   spi_mode 3 (default) or 0
+function M.new(bus, cs, opts)
+  check_int("new", 1, "bus", bus, 0, spi.buses - 1)
+  check_int("new", 2, "cs", cs, 0, 255)
+  local cfg = check_opts("new", 3, opts)
+  local self = setmetatable({ bus = bus, cs = cs }, Accel)
+  self.dev = spi.setup(bus, { mode = cfg.spi_mode, speed = cfg.speed, cs = cs })
+  local id = read_regs(self, REG_WHO_AM_I, 1):byte()
+  if id ~= WHO_AM_I then
+    error(("lis3dh: no chip on bus %d cs %d (id 0x%02x)"):format(bus, cs, id), 2)
+  end
+  self.cfg = DEFAULTS
+  self:configure(cfg)
+  return self
+end
+
+return M

@@ -1,0 +1,247 @@
+-- BME280 driver against the virtual chip "env" (bus 0, cs 0) on the
+-- default board. Runs in the simulator: luaos test tests/lua/bme280_spec.lua
+local bme280 = require("bme280")
+local core = require("bme280.core")
+local sim = require("sim")
+local task = require("task")
+local sys = require("sys")
+
+local BUS, CS = 0, 0
+
+describe("bme280", function()
+  local env
+
+  before_each(function()
+    env = sim.part("env")
+    env:set{ fault = 0, temperature = 25, pressure = 101325, humidity = 40 }
+  end)
+
+  it("has a version and opens the chip", function()
+    assert.are.equal("1.0", bme280._VERSION)
+    assert.are.equal("1.0", core._VERSION)
+    local s = bme280.new(BUS, CS)
+    assert.are.equal("bme280(bus 0, cs 0, forced)", tostring(s))
+    local c = s:calibration()
+    assert.are.equal(27504, c.dig_T1)
+    assert.are.equal(-1000, c.dig_T3)
+    assert.are.equal(-7, c.dig_P6)
+    assert.are.equal(313, c.dig_H4)
+    assert.are.equal(50, c.dig_H5)
+  end)
+
+  it("reads the physical values set on the part", function()
+    local s = bme280.new(BUS, CS)
+    env:set{ temperature = 21.37, pressure = 98765.4, humidity = 55.5 }
+    local r = s:read()
+    assert.is_near(21.37, r.temperature, 0.015)
+    assert.is_near(98765.4, r.pressure, 3)
+    assert.is_near(55.5, r.humidity, 0.01)
+  end)
+
+  it("follows changes between forced reads", function()
+    local s = bme280.new(BUS, CS)
+    for _, v in ipairs({ { -40, 30000, 0 }, { 0, 70000, 20 }, { 85, 110000, 100 },
+                         { 19.5, 101325, 63.2 } }) do
+      env:set{ temperature = v[1], pressure = v[2], humidity = v[3] }
+      local r = s:read()
+      assert.is_near(v[1], r.temperature, 0.015)
+      assert.is_near(v[2], r.pressure, 3)
+      assert.is_near(v[3], r.humidity, 0.01)
+    end
+  end)
+
+  it("every oversampling setting gives the value, finer with more samples", function()
+    env:set{ temperature = 23.456, pressure = 100123.4, humidity = 45.67 }
+    for _, osr in ipairs({ 1, 2, 4, 8, 16 }) do
+      local s = bme280.new(BUS, CS, { osrs_t = osr, osrs_p = osr, osrs_h = osr })
+      local r = s:read()
+      -- resolution: 16 bits at x1 .. 20 bits at x16
+      local steps = 2 ^ (4 - math.log(osr, 2))
+      assert.is_near(23.456, r.temperature, 0.006 + 0.0004 * steps)
+      assert.is_near(100123.4, r.pressure, 0.3 + 0.2 * steps)
+      assert.is_near(45.67, r.humidity, 0.01)
+    end
+  end)
+
+  it("a forced read waits the datasheet's conversion time", function()
+    local s = bme280.new(BUS, CS, { osrs_t = 16, osrs_p = 16, osrs_h = 16 })
+    local typ, max = s:measure_time()
+    assert.are.equal(98, typ)      -- 1 + 2*16 + (2*16 + 0.5) * 2
+    assert.is_near(112.8, max, 1e-9)
+    local t0 = sys.uptime()
+    s:read()
+    local dt = sys.uptime() - t0
+    assert.is_true(dt >= typ and dt < max + 2)
+  end)
+
+  it("leaves out skipped measurements", function()
+    local s = bme280.new(BUS, CS, { osrs_p = 0, osrs_h = 0 })
+    local r = s:read()
+    assert.is_near(25, r.temperature, 0.015)
+    assert.is_nil(r.pressure)
+    assert.is_nil(r.humidity)
+    local raw_t, raw_p, raw_h = s:read_raw()
+    assert.are_not.equal(0x80000, raw_t)
+    assert.are.equal(0x80000, raw_p)
+    assert.are.equal(0x8000, raw_h)
+    -- the chip reports x1 resolution as 16 bits: the low 4 bits are 0
+    assert.are.equal(0, raw_t & 0xF)
+  end)
+
+  it("normal mode converts by itself every t_standby", function()
+    local s = bme280.new(BUS, CS, { mode = "normal", standby = 125 })
+    assert.is_near(25, s:read().temperature, 0.015)
+    env:set("temperature", 30)
+    -- the next conversion starts t_standby after the last one ended
+    assert.is_near(25, s:read().temperature, 0.015)
+    task.sleep(125 + 10)
+    assert.is_near(30, s:read().temperature, 0.015)
+    -- reads in normal mode only read: no ctrl_meas writes on the bus
+    sim.spi_trace_clear()
+    s:read()
+    local trace = sim.spi_trace()
+    assert.are.equal(1, #trace)
+    assert.are.equal("\xF7", trace[1].tx:sub(1, 1))
+  end)
+
+  it("the IIR filter smooths a step", function()
+    local s = bme280.new(BUS, CS, { filter = 16 })
+    assert.is_near(25, s:read().temperature, 0.015)
+    env:set("temperature", 35)
+    local first = s:read().temperature
+    assert.is_true(first > 25.3 and first < 26)  -- 1/16 of the step
+    for _ = 1, 150 do s:read() end
+    assert.is_near(35, s:read().temperature, 0.015)
+  end)
+
+  it("configure changes settings on an open sensor", function()
+    local s = bme280.new(BUS, CS)
+    s:configure{ osrs_p = 0 }
+    assert.is_nil(s:read().pressure)
+    assert.is_near(40, s:read().humidity, 0.01)
+    s:configure{ osrs_p = 4 }
+    assert.is_near(101325, s:read().pressure, 1)
+  end)
+
+  it("the simulator refuses physical values the chip cannot measure", function()
+    assert.error_matches(function() env:set("temperature", 86) end, "out of range")
+    assert.error_matches(function() env:set("pressure", 20000) end, "out of range")
+    assert.error_matches(function() env:set("humidity", 101) end, "out of range")
+    assert.error_matches(function() env:set("wind", 3) end, "no settable 'wind'")
+  end)
+
+  it("reports an absent chip with its id", function()
+    env:set("fault", 1)
+    assert.error_matches(function() bme280.new(BUS, CS) end,
+                         "bme280: no chip on bus 0 cs 0 %(id 0xff%)", nil, false)
+    env:set("fault", 0)
+    assert.error_matches(function() bme280.new(BUS, 7) end, "no chip on bus 0 cs 7 %(id 0xff%)")
+    -- another chip answers with something else
+    assert.error_matches(function() bme280.new(BUS, 1) end, "no chip on bus 0 cs 1 %(id 0x")
+  end)
+
+  it("times out when the measuring bit sticks", function()
+    local s = bme280.new(BUS, CS, { timeout = 30 })
+    env:set("fault", 2)
+    local t0 = sys.uptime()
+    assert.error_matches(function() s:read() end,
+                         "bme280: measurement timed out after 30 ms on bus 0 cs 0 %(status 0x08%)")
+    local waited = sys.uptime() - t0
+    assert.is_true(waited >= 30 and waited < 35)
+    env:set("fault", 0)
+    assert.is_near(25, s:read().temperature, 0.015)
+  end)
+
+  it("normal mode without conversions is an error, not a value", function()
+    env:set("fault", 2)
+    local s = bme280.new(BUS, CS, { mode = "normal" })
+    assert.error_matches(function() s:read() end, "bme280: no measurement yet")
+  end)
+
+  it("validates its arguments", function()
+    assert.error_matches(function() bme280.new("0", 0) end,
+                         "bad argument #1 'bus' %(integer expected, got string%)")
+    assert.error_matches(function() bme280.new(9, 0) end, "bad argument #1 'bus'")
+    assert.error_matches(function() bme280.new(0, -1) end, "bad argument #2 'cs'")
+    assert.error_matches(function() bme280.new(0, 0, 5) end, "bad argument #3 'opts'")
+    assert.error_matches(function() bme280.new(0, 0, { osrs_x = 1 }) end,
+                         "unknown option 'osrs_x'")
+    assert.error_matches(function() bme280.new(0, 0, { osrs_t = 3 }) end,
+                         "bad option 'osrs_t' %(expected 0, 1, 2, 4, 8, 16, got 3%)")
+    assert.error_matches(function() bme280.new(0, 0, { osrs_t = 0 }) end,
+                         "temperature cannot be skipped")
+    assert.error_matches(function() bme280.new(0, 0, { mode = "turbo" }) end, "bad option 'mode'")
+    assert.error_matches(function() bme280.new(0, 0, { filter = 3 }) end, "bad option 'filter'")
+    assert.error_matches(function() bme280.new(0, 0, { standby = 7 }) end,
+                         "bad option 'standby'")
+    assert.error_matches(function() bme280.new(0, 0, { speed = 20000000 }) end,
+                         "bad option 'speed'")
+    assert.error_matches(function() bme280.new(0, 0, { spi_mode = 1 }) end,
+                         "bad option 'spi_mode'")
+    assert.error_matches(function() bme280.new(0, 0, { timeout = -1 }) end,
+                         "bad option 'timeout'")
+    local s = bme280.new(BUS, CS)
+    assert.error_matches(function() s:configure{ filter = 5 } end,
+                         "bme280.configure: bad option 'filter'")
+  end)
+
+  it("core checks its arguments", function()
+    local s = bme280.new(BUS, CS)
+    local c = s:calibration()
+    assert.error_matches(function() core.parse_calib("x", string.rep("\0", 7)) end,
+                         "bad argument #1 .*26 bytes %(got 1%)")
+    assert.error_matches(function() core.parse_calib(string.rep("\0", 26), "") end,
+                         "bad argument #2 .*7 bytes")
+    assert.error_matches(function() core.compensate({}, 1) end, "bad argument #1")
+    assert.error_matches(function() core.compensate(c, 0x100000) end, "bad argument #2")
+    assert.error_matches(function() core.compensate(c, 1, -1) end, "bad argument #3")
+    assert.error_matches(function() core.compensate(c, 1, 1, 0x10000) end, "bad argument #4")
+    assert.error_matches(function() core.measure_time(8, 0, 0) end, "bad argument #1")
+    -- the datasheet's worked example
+    local t, p, h = core.compensate(c, 519888, 415148)
+    assert.are.equal(25.08, t)
+    assert.is_near(100653.27, p, 1)
+    assert.is_nil(h)
+    assert.is_nil((core.compensate(c, 0x80000, 415148)))
+  end)
+
+  it("talks to the chip as the datasheet describes (SPI trace)", function()
+    local s = bme280.new(BUS, CS, { osrs_t = 2, osrs_p = 4, osrs_h = 1, filter = 2 })
+    sim.spi_trace_clear()
+    s:read()
+    local trace = sim.spi_trace()
+    -- trigger: ctrl_meas (0xF4, RW bit clear) = osrs_t 2, osrs_p 3, forced
+    local trigger = trace[1]
+    assert.are.equal(0, trigger.bus)
+    assert.are.equal(0, trigger.cs)
+    assert.is_nil(trigger.fault)
+    assert.are.equal(string.char(0x74, 2 << 5 | 3 << 2 | 1), trigger.tx)
+    -- then status polls (0xF3 | read) until measuring clears
+    local i = 2
+    while trace[i].tx:byte(1) == 0xF3 do i = i + 1 end
+    assert.is_true(i > 2)
+    assert.are.equal(0, trace[i - 1].rx:byte(2) & 0x08)
+    -- and one burst read of the eight data registers from 0xF7
+    local data = trace[i]
+    assert.are.equal("\xF7" .. string.rep("\0", 8), data.tx)
+    assert.are.equal(9, #data.rx)
+    assert.are.equal(i, #trace)
+    -- no earlier than the typical conversion time after the trigger
+    local typ = s:measure_time()
+    assert.is_true(data.t - trigger.t >= typ)
+
+    -- new(): id, reset, NVM wait, calibration, configuration in sleep mode
+    sim.spi_trace_clear()
+    bme280.new(BUS, CS, { mode = "normal", filter = 4, standby = 62.5 })
+    trace = sim.spi_trace()
+    assert.are.equal("\xD0\0", trace[1].tx)
+    assert.are.equal("\x60", trace[1].rx:sub(2))
+    assert.are.equal("\x60\xB6", trace[2].tx)
+    local config
+    for _, r in ipairs(trace) do
+      if r.tx:byte(1) == 0x74 and #r.tx == 8 then config = r.tx end
+    end
+    assert.are.equal(string.char(0x74, 1 << 5 | 1 << 2 | 0, 0x72, 1, 0x75, 1 << 5 | 2 << 2,
+                                 0x74, 1 << 5 | 1 << 2 | 3), config)
+  end)
+end)
