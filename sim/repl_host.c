@@ -28,20 +28,22 @@ static struct {
   char history[1024];
 } RH;
 
-static void stop_reading(void) {
-  if (RH.installed) rl_callback_handler_remove();
-  RH.installed = false;
+/* Stop polling stdin. The terminal stays in readline's mode, so keys
+ * typed meanwhile (^D included) wait in the terminal, unchanged. */
+static void pause_reading(void) {
   if (RH.reading) host_unwatch_fd(0);
   RH.reading = false;
 }
 
 static void on_line(char *line) {
-  stop_reading();
+  pause_reading();
   if (!line) { /* ^D */
     RH.eof = true;
     hal_console_write("\n", 1);
     return;
   }
+  /* No prompt while the chunk runs; the idle hook shows it again. */
+  rl_set_prompt("");
   if (*line) {
     add_history(line);
     if (RH.history[0]) append_history(1, RH.history);
@@ -61,11 +63,11 @@ static void on_stdin(int fd, void *ud) {
   ssize_t n = read(fd, &c, 1);
   if (n <= 0) {
     RH.eof = true;
-    stop_reading();
+    pause_reading();
     return;
   }
   repl_feed(RH.L, c);
-  if (repl_busy()) stop_reading();
+  if (repl_busy()) pause_reading();
 }
 
 /* The loop is about to wait: if the last chunk has finished, prompt and
@@ -73,15 +75,20 @@ static void on_stdin(int fd, void *ud) {
 static void repl_idle(lua_State *L, void *ud) {
   (void)L;
   (void)ud;
-  if (repl_busy()) return;
+  if (repl_busy() || RH.reading) return;
   if (RH.eof) {
     sched_stop();
     return;
   }
-  if (RH.reading) return;
   if (RH.tty) {
-    rl_callback_handler_install(repl_prompt(), on_line);
-    RH.installed = true;
+    if (!RH.installed) {
+      rl_callback_handler_install(repl_prompt(), on_line);
+      RH.installed = true;
+    } else {
+      rl_set_prompt(repl_prompt());
+      rl_on_new_line();
+      rl_redisplay();
+    }
   } else {
     repl_poll_prompt();
   }
@@ -112,6 +119,7 @@ int repl_host_run(lua_State *L) {
     lua_pop(L, 1);
   }
   sched_set_idle_hook(NULL, NULL);
-  stop_reading();
+  pause_reading();
+  if (RH.installed) rl_callback_handler_remove(); /* restores the terminal */
   return 0;
 }
