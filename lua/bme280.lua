@@ -35,47 +35,17 @@ local DEFAULTS = {
   speed = 1000000, spi_mode = 0, timeout = nil,
 }
 
--- Argument errors blame the caller of the public function: `level`
--- counts the helper frames between it and fail.
-local function fail(level, fn, msg, ...)
-  error(("bme280.%s: " .. msg):format(fn, ...), level + 2)
-end
+-- Option names: the defaults plus `timeout`, which defaults to nil.
+local KNOWN = { timeout = true }
+for k in pairs(DEFAULTS) do KNOWN[k] = true end
 
-local function check_int(fn, n, name, v, lo, hi)
-  if math.type(v) ~= "integer" then
-    fail(2, fn, "bad argument #%d '%s' (integer expected, got %s)", n, name,
-         math.type(v) or type(v))
-  end
-  if v < lo or v > hi then
-    fail(2, fn, "bad argument #%d '%s' (%d out of range %d..%d)", n, name, v, lo, hi)
-  end
-end
-
-local function choices(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys, function(a, b)
-    if type(a) == type(b) then return a < b end
-    return type(a) == "number"
-  end)
-  for i, k in ipairs(keys) do keys[i] = tostring(k) end
-  return table.concat(keys, ", ")
-end
+local check = require("argcheck").for_module("bme280")
+local fail, check_int, choices = check.fail, check.int, check.choices
 
 -- Merge opts over the defaults (or over `base`), rejecting unknown names
 -- and bad values.
 local function check_opts(fn, n, opts, base)
-  if opts ~= nil and type(opts) ~= "table" then
-    fail(2, fn, "bad argument #%d 'opts' (table expected, got %s)", n, type(opts))
-  end
-  local cfg = {}
-  for k, v in pairs(base or DEFAULTS) do cfg[k] = v end
-  for k, v in pairs(opts or {}) do
-    if DEFAULTS[k] == nil and k ~= "timeout" then
-      fail(2, fn, "unknown option '%s'", tostring(k))
-    end
-    cfg[k] = v
-  end
+  local cfg = check.merge(fn, n, opts, base or DEFAULTS, KNOWN)
   local function bad(name, expected)
     fail(3, fn, "bad option '%s' (expected %s, got %s)", name, expected, tostring(cfg[name]))
   end

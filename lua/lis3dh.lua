@@ -35,43 +35,11 @@ local MODES = {
 local DEFAULTS = { range = 2, rate = 100, mode = "normal", int1 = false,
                    speed = 1000000, spi_mode = 3 }
 
--- Argument errors blame the caller of the public function: `level`
--- counts the helper frames between it and fail.
-local function fail(level, fn, msg, ...)
-  error(("lis3dh.%s: " .. msg):format(fn, ...), level + 2)
-end
-
-local function check_int(fn, n, name, v, lo, hi)
-  if math.type(v) ~= "integer" then
-    fail(2, fn, "bad argument #%d '%s' (integer expected, got %s)", n, name,
-         math.type(v) or type(v))
-  end
-  if v < lo or v > hi then
-    fail(2, fn, "bad argument #%d '%s' (%d out of range %d..%d)", n, name, v, lo, hi)
-  end
-end
-
-local function choices(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys, function(a, b)
-    if type(a) == type(b) then return a < b end
-    return type(a) == "number"
-  end)
-  for i, k in ipairs(keys) do keys[i] = tostring(k) end
-  return table.concat(keys, ", ")
-end
+local check = require("argcheck").for_module("lis3dh")
+local fail, check_int, choices = check.fail, check.int, check.choices
 
 local function check_opts(fn, n, opts, base)
-  if opts ~= nil and type(opts) ~= "table" then
-    fail(2, fn, "bad argument #%d 'opts' (table expected, got %s)", n, type(opts))
-  end
-  local cfg = {}
-  for k, v in pairs(base or DEFAULTS) do cfg[k] = v end
-  for k, v in pairs(opts or {}) do
-    if DEFAULTS[k] == nil then fail(2, fn, "unknown option '%s'", tostring(k)) end
-    cfg[k] = v
-  end
+  local cfg = check.merge(fn, n, opts, base or DEFAULTS, DEFAULTS)
   local function bad(name, expected)
     fail(3, fn, "bad option '%s' (expected %s, got %s)", name, expected, tostring(cfg[name]))
   end
