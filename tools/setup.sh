@@ -11,7 +11,7 @@ PKGS=(
   build-essential cmake pkg-config dpkg-dev
   libreadline-dev
   lua5.4 lua-busted lua-check
-  gcc-multilib
+  gcc-multilib qemu-user
   gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi
   qemu-system-arm
 )
