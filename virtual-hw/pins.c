@@ -64,7 +64,16 @@ vhw_pin_mode_t vhw_pins_mode(const vhw_pins_t *p, int pin) {
 }
 
 void vhw_pins_write(vhw_pins_t *p, int pin, int level) {
-  p->pin[pin].latch = (int8_t)(level != 0);
+  vhw_pin_t *x = &p->pin[pin];
+  x->latch = (int8_t)(level != 0);
+  /* Push-pull output, the common case: the wire is the latch. */
+  if (x->mode == VHW_PIN_OUTPUT) {
+    if (x->level != x->latch) {
+      x->level = x->latch;
+      if (p->changed) p->changed(p->ctx, pin, x->level);
+    }
+    return;
+  }
   update(p, pin);
 }
 
