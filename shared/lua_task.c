@@ -45,7 +45,7 @@ static int task_wait(lua_State *L) {
     return 2;
   }
   lua_settop(L, 1);
-  return sched_wait(L, 1, timeout, 0, NULL);
+  return sched_wait(L, 1, timeout, 0, NULL, "task.wait");
 }
 
 /* signal(event, ...) -> number of tasks woken */
@@ -105,7 +105,7 @@ static int t_join(lua_State *L) {
     return 2;
   }
   lua_settop(L, 1);
-  return sched_wait(L, 1, timeout, 0, NULL);
+  return sched_wait(L, 1, timeout, 0, NULL, "task:join");
 }
 
 static int t_tostring(lua_State *L) {
@@ -192,7 +192,7 @@ static int ch_send_body(lua_State *L) {
     return 2;
   }
   lua_getiuservalue(L, 1, 3);
-  return sched_wait(L, -1, left, 0, ch_send_k);
+  return sched_wait(L, -1, left, 0, ch_send_k, "channel:send");
 }
 
 static int ch_send_k(lua_State *L, int status, lua_KContext ctx) {
@@ -248,7 +248,7 @@ static int ch_recv_body(lua_State *L) {
     return 2;
   }
   lua_getiuservalue(L, 1, 2);
-  return sched_wait(L, -1, left, 0, ch_recv_k);
+  return sched_wait(L, -1, left, 0, ch_recv_k, "channel:recv");
 }
 
 static int ch_recv_k(lua_State *L, int status, lua_KContext ctx) {

@@ -353,8 +353,8 @@ int sched_sleep(lua_State *L, uint64_t us) {
 }
 
 int sched_wait(lua_State *L, int key_idx, uint64_t timeout_us, lua_KContext ctx,
-               lua_KFunction k) {
-  sched_task_t *t = sched_check_task(L, "task.wait");
+               lua_KFunction k, const char *what) {
+  sched_task_t *t = sched_check_task(L, what);
   key_idx = lua_absindex(L, key_idx);
   /* Append to the key's waiter list. */
   lua_rawgetp(L, LUA_REGISTRYINDEX, &waiters_key);

@@ -68,9 +68,10 @@ void sched_set_error_handler(sched_error_fn fn, void *ud);
 /* Park the running task until sched_signal() on the value at `key_idx`
  * or until the timeout (microseconds from now, UINT64_MAX: none). Must be
  * called as `return sched_wait(...)`; it yields. The task then returns
- * the signalled values, or nil, "timeout". `k`/`ctx` as for lua_yieldk. */
+ * the signalled values, or nil, "timeout". `k`/`ctx` as for lua_yieldk;
+ * `what` names the Lua function in errors ("task.wait", "channel:recv"). */
 int sched_wait(lua_State *L, int key_idx, uint64_t timeout_us, lua_KContext ctx,
-               lua_KFunction k);
+               lua_KFunction k, const char *what);
 /* Wake every task waiting on the key at `key_idx`, handing each the top
  * `nvals` values (left on the stack). Returns how many were woken. */
 int sched_signal(lua_State *L, int key_idx, int nvals);

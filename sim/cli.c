@@ -76,6 +76,10 @@ static bool resolve_board(const char *arg, char *out, size_t outlen) {
   return stat(out, &st) == 0;
 }
 
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 int cli_list_boards(const cli_opts_t *o) {
   (void)o;
   const char *dir = getenv("LUAOS_BOARDS");
@@ -86,12 +90,18 @@ int cli_list_boards(const cli_opts_t *o) {
     return 1;
   }
   struct dirent *e;
-  while ((e = readdir(d)) != NULL) {
+  char *names[256];
+  size_t count = 0;
+  while ((e = readdir(d)) != NULL && count < 256) {
     size_t n = strlen(e->d_name);
-    if (n > 4 && strcmp(e->d_name + n - 4, ".lua") == 0)
-      printf("%.*s\t%s/%s\n", (int)(n - 4), e->d_name, dir, e->d_name);
+    if (n > 4 && strcmp(e->d_name + n - 4, ".lua") == 0) names[count++] = strdup(e->d_name);
   }
   closedir(d);
+  qsort(names, count, sizeof names[0], cmp_str);
+  for (size_t i = 0; i < count; i++) {
+    printf("%.*s\t%s/%s\n", (int)(strlen(names[i]) - 4), names[i], dir, names[i]);
+    free(names[i]);
+  }
   return 0;
 }
 
@@ -215,10 +225,6 @@ int cli_repl(const cli_opts_t *o) {
 }
 
 /* ---- tests ---- */
-
-static int cmp_str(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
 
 /* Spec files: arguments as given; folders searched (one level deep and
  * their sub-folders) for *_spec.lua. */
