@@ -30,6 +30,7 @@ static struct {
   board_gpio_rec_t gpio_trace[BOARD_TRACE_MAX];
   size_t gpio_n;
   bool mcu_writing; /* the change being reported comes from an MCU write */
+  sched_timer_t poll_timer; /* wakes parts that change by themselves */
 } B;
 
 /* ---- environment given to parts ---- */
@@ -60,6 +61,33 @@ static void pin_changed(void *ctx, int pin, int level) {
   uint8_t e = B.edge[pin];
   if ((level && (e & HAL_GPIO_EDGE_RISING)) || (!level && (e & HAL_GPIO_EDGE_FALLING)))
     gpio_irq_post(pin, level, sched_now());
+}
+
+/* Parts with a clock of their own (an accelerometer's data-ready) are
+ * polled at their next change, but only while someone listens to their
+ * interrupt pin: otherwise reading them catches them up anyway, and an idle
+ * app can end. */
+static void poll_parts(lua_State *L, sched_timer_t *t);
+
+void board_parts_changed(void) {
+  uint64_t next = UINT64_MAX;
+  for (int i = 0; i < B.nparts; i++) {
+    vhw_part_t *p = B.parts[i];
+    if (!p->ops->poll || p->irq_pin < 0 || !B.edge[p->irq_pin]) continue;
+    uint64_t t = p->ops->poll(p);
+    if (t < next) next = t;
+  }
+  sched_timer_stop(&B.poll_timer);
+  if (next != UINT64_MAX) {
+    B.poll_timer.fn = poll_parts;
+    sched_timer_start(&B.poll_timer, next > sched_now() ? next : sched_now() + 1);
+  }
+}
+
+static void poll_parts(lua_State *L, sched_timer_t *t) {
+  (void)L;
+  (void)t;
+  board_parts_changed();
 }
 
 /* ---- board file ---- */
@@ -277,6 +305,7 @@ bool board_load(const char *text, size_t len, const char *filename, char *err, s
 }
 
 void board_unload(void) {
+  sched_timer_stop(&B.poll_timer); /* before the memset below */
   for (int i = 0; i < B.nparts; i++) B.parts[i]->ops->destroy(B.parts[i]);
   for (int i = 0; i < BOARD_MAX_PINS; i++) free(B.pin_names[i]);
   if (B.pins) vhw_pins_free(B.pins);
@@ -358,6 +387,7 @@ int hal_gpio_write(int pin, int level) {
 int hal_gpio_irq(int pin, hal_gpio_edge_t edge) {
   if (pin < 0 || pin >= B.npins || (unsigned)edge > HAL_GPIO_EDGE_BOTH) return HAL_EINVAL;
   B.edge[pin] = (uint8_t)edge;
+  board_parts_changed();
   return HAL_OK;
 }
 
@@ -421,6 +451,9 @@ int hal_spi_transfer(int bus, const uint8_t *tx, uint8_t *rx, size_t len) {
     }
     if (rx) rx[i] = in;
   }
-  if (dev) dev->ops->spi_select(dev, false);
+  if (dev) {
+    dev->ops->spi_select(dev, false);
+    if (dev->ops->poll && dev->irq_pin >= 0 && B.edge[dev->irq_pin]) board_parts_changed();
+  }
   return HAL_OK;
 }

@@ -41,6 +41,10 @@ int board_part_count(void);
 vhw_part_t *board_part(int i);
 vhw_part_t *board_find_part(const char *name);
 
+/* A part's settings changed (from the control API): re-plan the polling of
+ * parts that change by themselves. */
+void board_parts_changed(void);
+
 /* Pin level on the wire, and an external drive (-1 release). */
 int board_pin_level(int pin);
 void board_pin_drive(int pin, int level);

@@ -51,6 +51,7 @@ static void set_one(lua_State *L, vhw_part_t *p, const char *key, int vidx) {
     return;
   }
   int rc = p->ops->set ? p->ops->set(p, key, v) : VHW_EKEY;
+  if (rc == VHW_OK) board_parts_changed();
   if (rc == VHW_EKEY) {
     push_keys(L, p);
     luaL_error(L, "%s (%s) has no settable '%s' (known: %s)", p->name, p->ops->type, key,

@@ -284,6 +284,17 @@ static int vhw_lis3dh_get(vhw_part_t *p, const char *key, double *v) {
   return VHW_OK;
 }
 
+/* Free-running data-ready: catch up, then the next sample's time while
+ * INT1 reports data-ready (nothing to announce otherwise). */
+static uint64_t vhw_lis3dh_poll(vhw_part_t *p) {
+  vhw_lis3dh_t *m = (vhw_lis3dh_t *)p;
+  vhw_lis3dh_advance(m);
+  uint64_t period = vhw_lis3dh_period_ns(m);
+  if (!period || !(m->regs[VHW_LIS3DH_REG_CTRL3] & 0x10) || m->base.irq_pin < 0)
+    return UINT64_MAX;
+  return m->odr_start_us + ((m->samples_done + 1) * period + 999u) / 1000u;
+}
+
 static void vhw_lis3dh_destroy(vhw_part_t *p) { free(p); }
 
 static const char *const vhw_lis3dh_keys[] = {"x", "y", "z", "fault", NULL};
@@ -295,6 +306,7 @@ static const vhw_ops_t vhw_lis3dh_ops = {
     .set = vhw_lis3dh_set,
     .get = vhw_lis3dh_get,
     .pin_changed = NULL,
+    .poll = vhw_lis3dh_poll,
     .destroy = vhw_lis3dh_destroy,
     .keys = vhw_lis3dh_keys,
 };

@@ -44,7 +44,7 @@ static int led_set(vhw_part_t *p, const char *key, double v) {
 }
 
 static const vhw_ops_t led_ops = {"led", NULL, NULL, led_set, led_get, led_pin_changed,
-                                  panel_destroy, led_keys};
+                                  NULL, panel_destroy, led_keys};
 
 vhw_part_t *vhw_led_new(const vhw_env_t *env) {
   return vhw_part_alloc(sizeof(vhw_panel_t), &led_ops, env);
@@ -89,9 +89,9 @@ static int switch_set(vhw_part_t *p, const char *k, double v) { return input_set
 static int switch_get(vhw_part_t *p, const char *k, double *v) { return input_get(p, k, v, "on"); }
 
 static const vhw_ops_t button_ops = {"button", NULL, NULL, button_set, button_get, NULL,
-                                     panel_destroy, button_keys};
+                                     NULL, panel_destroy, button_keys};
 static const vhw_ops_t switch_ops = {"switch", NULL, NULL, switch_set, switch_get, NULL,
-                                     panel_destroy, switch_keys};
+                                     NULL, panel_destroy, switch_keys};
 
 vhw_part_t *vhw_button_new(const vhw_env_t *env) {
   return vhw_part_alloc(sizeof(vhw_panel_t), &button_ops, env);
@@ -135,7 +135,7 @@ static int loopback_set(vhw_part_t *p, const char *key, double v) {
 
 static const vhw_ops_t loopback_ops = {"loopback",   loopback_select, loopback_exchange,
                                        loopback_set, loopback_get,    NULL,
-                                       panel_destroy, loopback_keys};
+                                       NULL,         panel_destroy,   loopback_keys};
 
 vhw_part_t *vhw_loopback_new(const vhw_env_t *env) {
   vhw_part_t *p = vhw_part_alloc(sizeof(vhw_loopback_t), &loopback_ops, env);

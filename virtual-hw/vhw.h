@@ -32,6 +32,11 @@ typedef struct {
   int (*get)(vhw_part_t *p, const char *key, double *value);
   /* A pin the part listens to changed (LEDs: their pin). May be NULL. */
   void (*pin_changed)(vhw_part_t *p, int pin, int level);
+  /* Bring the part up to the current device time (it may drive its pins)
+   * and return when it next changes by itself (device time, us), or
+   * UINT64_MAX. The board calls it then, while someone listens to the
+   * part's interrupt pin. May be NULL. */
+  uint64_t (*poll)(vhw_part_t *p);
   void (*destroy)(vhw_part_t *p);
   const char *const *keys; /* NULL-terminated names accepted by set/get */
 } vhw_ops_t;

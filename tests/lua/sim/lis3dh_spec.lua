@@ -119,6 +119,24 @@ describe("lis3dh", function()
     assert.are.equal(0, sim.pin("ACCEL_INT"))
   end)
 
+  it("INT1 interrupts arrive on their own at the data rate", function()
+    local a = lis3dh.new(0, 1, {rate = 10, int1 = true})
+    local edges, values = {}, {}
+    sim.part("accel"):set{x = 0.25, y = 0, z = 1}
+    local t0 = sys.uptime()
+    gpio.on("ACCEL_INT", "rising", function(_, _, t)
+      edges[#edges + 1] = t - t0
+      values[#values + 1] = a:read().x -- reading drops INT1 for the next sample
+    end)
+    task.sleep(550)
+    gpio.off("ACCEL_INT")
+    assert.are.equal(5, #edges)
+    for i = 2, #edges do assert.are.equal(100, edges[i] - edges[i - 1]) end
+    assert.is_true(math.abs(values[#values] - 0.25) <= 0.004) -- 4 mg per digit
+    task.sleep(500) -- nobody listens now: no more edges
+    assert.are.equal(5, #edges)
+  end)
+
   it("reports an absent chip with its id", function()
     accel:set("fault", 1)
     assert.error_matches(function() lis3dh.new(BUS, CS) end,
