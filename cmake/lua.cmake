@@ -42,7 +42,21 @@ file(COPY_FILE ${CMAKE_BINARY_DIR}/generated/lua5.4-deb-multiarch.h.tmp
 add_library(luaos_lua STATIC ${LUA_LIB_SOURCES})
 target_include_directories(luaos_lua PUBLIC ${LUA_SRC_DIR} ${CMAKE_SOURCE_DIR}/shared/include
   ${CMAKE_BINARY_DIR}/generated)
-target_compile_definitions(luaos_lua PUBLIC "LUA_USER_H=\"luaos_luaconf.h\"")
+# A board may add to the configuration (number formatting on a small libc,
+# hash seed...) with target/<board>/include/luaos_port_luaconf.h, which
+# includes luaos_luaconf.h first. Only the number *types* fix the bytecode
+# format, and no port may change those (see cmake/host-luac.cmake).
+set(_lua_user_h luaos_luaconf.h)
+if(NOT LUAOS_HOST AND EXISTS ${CMAKE_SOURCE_DIR}/target/${LUAOS_BOARD}/include/luaos_port_luaconf.h)
+  set(_lua_user_h luaos_port_luaconf.h)
+  target_include_directories(luaos_lua PUBLIC ${CMAKE_SOURCE_DIR}/target/${LUAOS_BOARD}/include)
+endif()
+target_compile_definitions(luaos_lua PUBLIC "LUA_USER_H=\"${_lua_user_h}\"")
+if(NOT LUAOS_HOST)
+  # The VM itself must see LUAOS_TARGET too: print() and warnings go to the
+  # console HAL (shared/include/luaos_luaconf.h), not to stdio.
+  target_compile_definitions(luaos_lua PUBLIC LUAOS_TARGET)
+endif()
 if(LUAOS_HOST)
   # dlopen for the C modules Busted needs (lfs, term, system) on the host.
   target_compile_definitions(luaos_lua PUBLIC LUA_USE_LINUX)

@@ -4,28 +4,10 @@
 
 #include "hal/hal_console.h"
 #include "lauxlib.h"
+#include "rt.h"
 #include "sched.h"
 
 #define REPL_LINE_MAX 256
-
-/* The runner calls the chunk, prints results or the traceback, then
- * clears the busy flag (through `done`). Lua's xpcall is yieldable, so the
- * chunk may sleep. */
-static const char repl_runner_src[] =
-    "local done = ...\n"
-    "return function(f)\n"
-    "  local r = table.pack(xpcall(f, debug.traceback))\n"
-    "  if r[1] then\n"
-    "    if r.n > 1 then\n"
-    "      local out = {}\n"
-    "      for i = 2, r.n do out[#out + 1] = tostring(r[i]) end\n"
-    "      print(table.concat(out, '\\t'))\n"
-    "    end\n"
-    "  else\n"
-    "    print(tostring(r[2]))\n"
-    "  end\n"
-    "  done()\n"
-    "end\n";
 
 static struct {
   bool busy;
@@ -36,24 +18,50 @@ static struct {
   size_t len;
 } R;
 
-static const char runner_key = 'r';
 static const char pending_key = 'p'; /* registry: incomplete chunk text */
 
-static int repl_done(lua_State *L) {
-  (void)L;
+/* Print values from index `first` to the top, tab-separated. */
+static void print_values(lua_State *L, int first) {
+  int top = lua_gettop(L);
+  for (int i = first; i <= top; i++) {
+    size_t n;
+    const char *s = luaL_tolstring(L, i, &n);
+    if (i > first) hal_console_write("\t", 1);
+    hal_console_write(s, n);
+    lua_pop(L, 1);
+  }
+  if (top >= first) hal_console_write("\n", 1);
+}
+
+/* After the chunk: its results or its error with traceback. Runs as the
+ * continuation too, when the chunk slept or waited on the way. */
+static int repl_run_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)ctx;
+  if (status == LUA_OK || status == LUA_YIELD) {
+    print_values(L, 2);
+  } else {
+    size_t n;
+    const char *msg = luaL_tolstring(L, -1, &n);
+    hal_console_write(msg, n);
+    hal_console_write("\n", 1);
+  }
   R.busy = false;
   R.prompted = false;
   return 0;
 }
 
+/* The task body for an entered chunk: a yieldable pcall in C, so the REPL
+ * needs neither the table nor the debug library (boards load those lazily). */
+static int repl_run(lua_State *L) {
+  lua_pushcfunction(L, rt_traceback);
+  lua_insert(L, 1); /* handler below the chunk */
+  return repl_run_k(L, lua_pcallk(L, 0, LUA_MULTRET, 1, 0, repl_run_k), 0);
+}
+
 void repl_init(lua_State *L, bool echo) {
+  (void)L;
   memset(&R, 0, sizeof R);
   R.echo = echo;
-  if (luaL_loadbuffer(L, repl_runner_src, sizeof repl_runner_src - 1, "=repl") != LUA_OK)
-    lua_error(L);
-  lua_pushcfunction(L, repl_done);
-  lua_call(L, 1, 1);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &runner_key);
   sched_ref(1); /* input may arrive at any time */
 }
 
@@ -117,7 +125,7 @@ repl_state_t repl_line(lua_State *L, const char *line, size_t len) {
     R.prompted = false;
     return REPL_READY;
   }
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &runner_key);
+  lua_pushcfunction(L, repl_run);
   lua_insert(L, -2);
   sched_spawn(L, 1);
   R.busy = true;

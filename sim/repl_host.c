@@ -67,7 +67,10 @@ static void on_stdin(int fd, void *ud) {
     return;
   }
   repl_feed(RH.L, c);
-  if (repl_busy()) pause_reading();
+  if (repl_busy())
+    pause_reading();
+  else
+    repl_poll_prompt(); /* ">> " after an incomplete line */
 }
 
 /* The loop is about to wait: if the last chunk has finished, prompt and

@@ -13,7 +13,7 @@ PKGS=(
   lua5.4 lua-busted lua-check
   gcc-multilib qemu-user
   gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi
-  qemu-system-arm
+  qemu-system-arm python3
 )
 [ "${LUAOS_SETUP_EXTRA:-}" ] && PKGS+=(${LUAOS_SETUP_EXTRA})
 

@@ -1,0 +1,57 @@
+/* MPS2 AN385 port: what the port's files share with each other. */
+#ifndef MPS2_BOARD_H
+#define MPS2_BOARD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lua.h"
+
+#define MPS2_BOARD_NAME "mps2-an385"
+
+/* Why the last reset happened (kept in RAM that start-up does not clear). */
+typedef enum {
+  MPS2_RESET_POWER = 0,
+  MPS2_RESET_SOFTWARE,
+  MPS2_RESET_WATCHDOG,
+  MPS2_RESET_FAULT,
+  MPS2_RESET_PANIC
+} mps2_reset_cause_t;
+
+/* startup.c */
+mps2_reset_cause_t mps2_reset_cause(void);
+const char *mps2_reset_cause_name(mps2_reset_cause_t c);
+_Noreturn void mps2_reset(mps2_reset_cause_t why);
+
+/* clock.c: time from the FPGA counter, TIMER0 wake-up alarm (tickless). */
+void mps2_clock_init(void);
+/* ISRs that post events call this so a racing idle does not sleep. */
+void mps2_clock_wake(void);
+/* The FPGA's free-running 25 MHz counter (counts from reset). */
+uint32_t mps2_counter(void);
+
+/* console.c: UART0. */
+void mps2_console_init(void);
+/* Polled output, safe in fault handlers (no state, no allocation). */
+void mps2_console_putc(char c);
+void mps2_console_puts(const char *s);
+void mps2_console_puthex(uint32_t v);
+/* Register the RX ring with the scheduler; bytes go to `fn`. */
+void mps2_console_start(void (*fn)(lua_State *L, int c));
+
+/* gpio.c: FPGA I/O LEDs and buttons; TIMER1 polls buttons for edges. */
+void mps2_gpio_init(void);
+
+/* watchdog.c */
+void mps2_watchdog_start(uint32_t timeout_ms);
+void mps2_watchdog_feed(void);
+uint32_t mps2_watchdog_timeout_ms(void);
+
+/* main.c: figures taken when the first prompt is printed. */
+bool mps2_boot_figures(uint32_t *counter_ticks, size_t *heap_used);
+
+/* lua_mps2.c */
+int luaopen_mps2(lua_State *L);
+
+#endif

@@ -1,0 +1,68 @@
+/* mps2: what only this board has. Boot figures (for docs/performance.md),
+ * the FPGA cycle counter, reset and its cause, watchdog control, and a
+ * deliberate fault to check the fault report. */
+#include "board.h"
+#include "lauxlib.h"
+#include "regs.h"
+
+/* boot() -> { ns = , ticks = , heap = } taken when the first prompt was
+ * printed; ns is FPGA counter ticks * 40 (25 MHz), which under
+ * `qemu -icount shift=0` equals the instructions executed since reset. */
+static int mps2_boot(lua_State *L) {
+  uint32_t ticks;
+  size_t heap;
+  if (!mps2_boot_figures(&ticks, &heap)) return 0;
+  lua_createtable(L, 0, 3);
+  lua_pushinteger(L, (lua_Integer)ticks);
+  lua_setfield(L, -2, "ticks");
+  lua_pushinteger(L, (lua_Integer)ticks * (1000000000 / MPS2_SYSCLK_HZ));
+  lua_setfield(L, -2, "ns");
+  lua_pushinteger(L, (lua_Integer)heap);
+  lua_setfield(L, -2, "heap");
+  return 1;
+}
+
+static int mps2_counter_l(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)mps2_counter());
+  return 1;
+}
+
+static int mps2_reset_l(lua_State *L) {
+  (void)L;
+  mps2_reset(MPS2_RESET_SOFTWARE);
+}
+
+static int mps2_reset_cause_l(lua_State *L) {
+  lua_pushstring(L, mps2_reset_cause_name(mps2_reset_cause()));
+  return 1;
+}
+
+/* watchdog([ms]) -> current time-out in ms; with ms, restarts it. */
+static int mps2_watchdog_l(lua_State *L) {
+  if (!lua_isnoneornil(L, 1)) {
+    lua_Integer ms = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, ms >= 10 && ms <= 60000, 1, "time-out must be 10..60000 ms");
+    mps2_watchdog_start((uint32_t)ms);
+  }
+  lua_pushinteger(L, (lua_Integer)mps2_watchdog_timeout_ms());
+  return 1;
+}
+
+/* fault() executes an undefined instruction: the HardFault report is
+ * printed and the board resets. For testing the fault path. */
+static int mps2_fault_l(lua_State *L) {
+  (void)L;
+  __asm__ volatile("udf #0");
+  return 0;
+}
+
+int luaopen_mps2(lua_State *L) {
+  static const luaL_Reg f[] = {{"boot", mps2_boot},           {"counter", mps2_counter_l},
+                               {"reset", mps2_reset_l},       {"reset_cause", mps2_reset_cause_l},
+                               {"watchdog", mps2_watchdog_l}, {"fault", mps2_fault_l},
+                               {NULL, NULL}};
+  luaL_newlib(L, f);
+  lua_pushinteger(L, MPS2_SYSCLK_HZ);
+  lua_setfield(L, -2, "clock_hz");
+  return 1;
+}

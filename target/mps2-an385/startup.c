@@ -1,0 +1,194 @@
+/* Reset, vector table and fault reporting for the Cortex-M3 of AN385. */
+#include <stdint.h>
+#include <string.h>
+
+#include "board.h"
+#include "regs.h"
+
+/* Linker script symbols. */
+extern uint32_t __stack_top[];
+extern uint32_t __data_load[], __data_start[], __data_end[];
+extern uint32_t __bss_start[], __bss_end[];
+
+int main(void);
+
+/* Reset cause survives a reset: .noinit is neither loaded nor zeroed. */
+#define RESET_MAGIC 0x4C554152u /* "LUAR" */
+static struct {
+  uint32_t magic;
+  uint32_t cause;
+} reset_note __attribute__((section(".noinit")));
+static mps2_reset_cause_t reset_cause_at_boot;
+
+void Reset_Handler(void);
+void Default_Handler(void);
+void NMI_Handler(void);
+void HardFault_Handler(void);
+void TIMER0_Handler(void);
+void TIMER1_Handler(void);
+void UART0RX_Handler(void);
+void mps2_fault_report(const uint32_t *frame, uint32_t exc_return, uint32_t kind);
+
+typedef void (*vector_t)(void);
+
+/* Cortex-M3 system exceptions, then the 32 AN385 interrupts. */
+__attribute__((section(".vectors"), used)) static const vector_t vectors[16 + 32] = {
+    (vector_t)(uintptr_t)__stack_top,
+    Reset_Handler,
+    NMI_Handler,       /* CMSDK watchdog interrupt */
+    HardFault_Handler, /* MemManage/BusFault/UsageFault escalate here */
+    HardFault_Handler,
+    HardFault_Handler,
+    HardFault_Handler,
+    0, 0, 0, 0,
+    Default_Handler, /* SVCall */
+    Default_Handler, /* DebugMonitor */
+    0,
+    Default_Handler, /* PendSV */
+    Default_Handler, /* SysTick: unused, the clock is tickless */
+    [16 + MPS2_IRQ_UART0_RX] = UART0RX_Handler,
+    [16 + 1] = Default_Handler,
+    [16 + 2] = Default_Handler,
+    [16 + 3] = Default_Handler,
+    [16 + 4] = Default_Handler,
+    [16 + 5] = Default_Handler,
+    [16 + 6] = Default_Handler,
+    [16 + 7] = Default_Handler,
+    [16 + MPS2_IRQ_TIMER0] = TIMER0_Handler,
+    [16 + MPS2_IRQ_TIMER1] = TIMER1_Handler,
+    [16 + 10] = Default_Handler,
+    [16 + 11] = Default_Handler,
+    [16 + 12] = Default_Handler,
+    [16 + 13] = Default_Handler,
+    [16 + 14] = Default_Handler,
+    [16 + 15] = Default_Handler,
+    [16 + 16] = Default_Handler,
+    [16 + 17] = Default_Handler,
+    [16 + 18] = Default_Handler,
+    [16 + 19] = Default_Handler,
+    [16 + 20] = Default_Handler,
+    [16 + 21] = Default_Handler,
+    [16 + 22] = Default_Handler,
+    [16 + 23] = Default_Handler,
+    [16 + 24] = Default_Handler,
+    [16 + 25] = Default_Handler,
+    [16 + 26] = Default_Handler,
+    [16 + 27] = Default_Handler,
+    [16 + 28] = Default_Handler,
+    [16 + 29] = Default_Handler,
+    [16 + 30] = Default_Handler,
+    [16 + 31] = Default_Handler,
+};
+
+void Reset_Handler(void) {
+  /* Word loops: the sections are word aligned by the linker script. */
+  uint32_t *src = __data_load, *dst = __data_start;
+  if (src != dst)
+    while (dst < __data_end) *dst++ = *src++;
+  for (dst = __bss_start; dst < __bss_end;) *dst++ = 0;
+
+  reset_cause_at_boot = reset_note.magic == RESET_MAGIC ? (mps2_reset_cause_t)reset_note.cause
+                                                        : MPS2_RESET_POWER;
+  reset_note.magic = RESET_MAGIC;
+  reset_note.cause = MPS2_RESET_POWER; /* unless something says otherwise */
+
+  SCB_VTOR = (uint32_t)(uintptr_t)vectors;
+  /* Integer division by zero faults instead of returning 0 silently
+   * (Lua checks its own divisions; this catches C bugs). */
+  SCB_CCR |= SCB_CCR_DIV0_TRP;
+  main();
+  mps2_reset(MPS2_RESET_SOFTWARE);
+}
+
+mps2_reset_cause_t mps2_reset_cause(void) { return reset_cause_at_boot; }
+
+const char *mps2_reset_cause_name(mps2_reset_cause_t c) {
+  static const char *const names[] = {"power-on", "software", "watchdog", "fault", "panic"};
+  return (unsigned)c < sizeof names / sizeof names[0] ? names[c] : "unknown";
+}
+
+_Noreturn void mps2_reset(mps2_reset_cause_t why) {
+  reset_note.magic = RESET_MAGIC;
+  reset_note.cause = (uint32_t)why;
+  /* Let the last console bytes leave the UART. */
+  for (volatile int i = 0; i < 20000; i++) {
+  }
+  __asm__ volatile("dsb" ::: "memory");
+  SCB_AIRCR = SCB_AIRCR_RESET;
+  __asm__ volatile("dsb" ::: "memory");
+  for (;;) __asm__ volatile("wfi");
+}
+
+/* ---- faults ---- */
+
+enum { FAULT_HARD = 0, FAULT_WATCHDOG = 1, FAULT_UNEXPECTED = 2 };
+
+static void put_reg(const char *name, uint32_t v) {
+  if (name[0] != '\n') {
+    mps2_console_puts("  ");
+  } else {
+    mps2_console_puts("\r\n");
+    name++;
+  }
+  mps2_console_puts(name);
+  mps2_console_puts("=0x");
+  mps2_console_puthex(v);
+}
+
+/* The report is one block of fixed text so a test harness can spot it. */
+/* `used`: only the naked entry stubs (asm) call it. */
+__attribute__((used)) void mps2_fault_report(const uint32_t *frame, uint32_t exc_return,
+                                             uint32_t kind) {
+  static const char *const titles[] = {"HardFault", "Watchdog", "Unexpected interrupt"};
+  mps2_console_puts("\r\n*** ");
+  mps2_console_puts(titles[kind]);
+  if (kind == FAULT_WATCHDOG)
+    mps2_console_puts(": event loop not fed; the board resets unless it recovers");
+  if (kind == FAULT_UNEXPECTED) {
+    uint32_t ipsr;
+    __asm__ volatile("mrs %0, ipsr" : "=r"(ipsr));
+    mps2_console_puts(" (exception ");
+    mps2_console_puthex(ipsr & 0x1FFu);
+    mps2_console_puts(")");
+  }
+  mps2_console_puts(" ***");
+  /* A leading \n starts a new line of the report. */
+  put_reg("\nr0", frame[0]);
+  put_reg("r1", frame[1]);
+  put_reg("r2", frame[2]);
+  put_reg("r3", frame[3]);
+  put_reg("\nr12", frame[4]);
+  put_reg("lr", frame[5]);
+  put_reg("pc", frame[6]);
+  put_reg("xpsr", frame[7]);
+  put_reg("\nCFSR", SCB_CFSR);
+  put_reg("HFSR", SCB_HFSR);
+  put_reg("MMFAR", SCB_MMFAR);
+  put_reg("BFAR", SCB_BFAR);
+  put_reg("EXC_RETURN", exc_return);
+  mps2_console_puts("\r\n");
+  if (kind == FAULT_WATCHDOG) {
+    /* Returning lets the stuck code run on; the watchdog's second
+     * time-out resets the board (noted so the next boot can say so). */
+    reset_note.cause = MPS2_RESET_WATCHDOG;
+    return;
+  }
+  mps2_console_puts("*** resetting ***\r\n");
+  mps2_reset(MPS2_RESET_FAULT);
+}
+
+/* Pick the stack the exception frame was pushed on, then report. */
+#define FAULT_ENTRY(name, kind)                      \
+  __attribute__((naked)) void name(void) {           \
+    __asm__ volatile("tst lr, #4\n\t"                \
+                     "ite eq\n\t"                    \
+                     "mrseq r0, msp\n\t"             \
+                     "mrsne r0, psp\n\t"             \
+                     "mov r1, lr\n\t"                \
+                     "movs r2, #" #kind "\n\t"       \
+                     "b mps2_fault_report\n\t");     \
+  }
+
+FAULT_ENTRY(HardFault_Handler, 0)
+FAULT_ENTRY(NMI_Handler, 1)
+FAULT_ENTRY(Default_Handler, 2)

@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""Size report for a firmware image: text/data/bss, flash and RAM split by
+component (from the linker map: every input section is attributed to the
+object or archive member it came from), and the largest symbols.
+
+usage: fw-size.py [--nm NM] [--size SIZE] [--out FILE] [--json FILE] ELF MAP
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+
+# Output sections that occupy the image (flash) and RAM. .data is in both:
+# its initial values are stored in flash and copied at start-up.
+FLASH_SECTIONS = {".text", ".ARM.exidx", ".ARM.extab", ".data", ".rodata"}
+RAM_SECTIONS = {".data", ".bss", ".noinit"}
+
+COMPONENTS = ["Lua VM", "libc/libgcc", "core (shared/)", "drivers (drivers/ + board port)",
+              "bundled Lua", "other"]
+
+
+def component(origin):
+    """Map a map-file origin ('libfoo.a(x.c.obj)' or a path) to a component."""
+    o = origin.replace("\\", "/")
+    m = re.match(r"(.*?)\((.*)\)$", o)
+    archive, member = (m.group(1), m.group(2)) if m else (o, "")
+    base = os.path.basename(archive)
+    if base == "libluaos_lua.a":
+        return "Lua VM", member
+    if base == "libluaos_core.a":
+        return "core (shared/)", member
+    if base == "libluaos_drivers.a":
+        return "drivers (drivers/ + board port)", "drivers/" + member
+    if "bundle_" in base and base.endswith(".obj"):
+        return "bundled Lua", base
+    if base.endswith(".obj") or base.endswith(".o") and "/CMakeFiles/" in o:
+        if "CMakeFiles" in o:
+            return "drivers (drivers/ + board port)", "port/" + base
+    if base.startswith("lib") and base.endswith(".a") or base.endswith(".o"):
+        return "libc/libgcc", base + (":" + member if member else "")
+    return "other", o
+
+
+def parse_map(path):
+    """Yield (output_section, input_section, size, origin) for each input section."""
+    with open(path, errors="replace") as f:
+        lines = f.read().splitlines()
+    try:
+        start = lines.index("Linker script and memory map")
+    except ValueError:
+        sys.exit("fw-size: %s does not look like a GNU ld map" % path)
+    out = None
+    pending = None
+    head = re.compile(r"^(\.\S+)\s+0x[0-9a-f]+\s+0x[0-9a-f]+")
+    full = re.compile(r"^ (\S+)\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*)$")
+    cont = re.compile(r"^\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*)$")
+    for line in lines[start + 1:]:
+        if line and not line.startswith(" "):
+            m = head.match(line)
+            out = m.group(1) if m else (line.split()[0] if line.split() else None)
+            pending = None
+            continue
+        if pending is not None:
+            m = cont.match(line)
+            if m:
+                yield out, pending, int(m.group(2), 16), m.group(3)
+            pending = None
+            continue
+        m = full.match(line)
+        if m:
+            if m.group(1) != "*fill*":
+                yield out, m.group(1), int(m.group(3), 16), m.group(4)
+            continue
+        m = re.match(r"^ (\.\S+)$", line)
+        if m:
+            pending = m.group(1)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--nm", default="arm-none-eabi-nm")
+    ap.add_argument("--size", default="arm-none-eabi-size")
+    ap.add_argument("--lua-src", default=None)
+    ap.add_argument("--source-dir", default=None)
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("elf")
+    ap.add_argument("map")
+    a = ap.parse_args()
+
+    rep = []
+    size_out = subprocess.run([a.size, "-A", a.elf], capture_output=True, text=True, check=True).stdout
+    secs = {}
+    for line in size_out.splitlines():
+        p = line.split()
+        if len(p) >= 3 and p[0].startswith(".") and p[1].isdigit():
+            secs[p[0]] = int(p[1])
+    text = secs.get(".text", 0) + secs.get(".ARM.exidx", 0) + secs.get(".ARM.extab", 0)
+    data = secs.get(".data", 0)
+    bss = secs.get(".bss", 0) + secs.get(".noinit", 0)
+    image = text + data
+    rep.append("%s" % os.path.basename(a.elf))
+    rep.append("  text %7d   data %6d   bss %6d   image (flash) %7d bytes = %.1f KB"
+               % (text, data, bss, image, image / 1024.0))
+    rep.append("  static RAM (data+bss, excl. stack %s and heap) %d bytes"
+               % (fmt_kb(secs.get(".stack", 0)), data + bss))
+
+    flash = {c: 0 for c in COMPONENTS}
+    ram = {c: 0 for c in COMPONENTS}
+    detail = {}
+    for out, _sec, size, origin in parse_map(a.map):
+        if size == 0:
+            continue
+        comp, unit = component(origin)
+        if out in FLASH_SECTIONS:
+            flash[comp] += size
+            detail[(comp, unit)] = detail.get((comp, unit), 0) + size
+        if out in RAM_SECTIONS:
+            ram[comp] += size
+    rep.append("")
+    rep.append("  %-34s %9s %8s %9s" % ("component", "flash", "%", "RAM"))
+    total = sum(flash.values()) or 1
+    for c in COMPONENTS:
+        if flash[c] or ram[c]:
+            rep.append("  %-34s %9d %7.1f%% %9d" % (c, flash[c], 100.0 * flash[c] / total, ram[c]))
+    rep.append("  %-34s %9d %8s %9d" % ("total", sum(flash.values()), "", sum(ram.values())))
+    rep.append("")
+    rep.append("  largest units per component (flash bytes):")
+    for c in COMPONENTS:
+        units = sorted(((s, u) for (cc, u), s in detail.items() if cc == c), reverse=True)[:6]
+        if units:
+            rep.append("    %s: %s" % (c, ", ".join("%s %d" % (u, s) for s, u in units)))
+
+    nm_out = subprocess.run([a.nm, "--size-sort", "-S", "-r", a.elf],
+                            capture_output=True, text=True, check=True).stdout
+    rep.append("")
+    rep.append("  top %d symbols by size:" % a.top)
+    n = 0
+    for line in nm_out.splitlines():
+        p = line.split()
+        if len(p) < 4:
+            continue
+        size, kind, name = int(p[1], 16), p[2], p[3]
+        if kind.lower() in ("b",) and name in ("__stack_size",):
+            continue
+        rep.append("    %7d  %s  %s" % (size, kind, name))
+        n += 1
+        if n >= a.top:
+            break
+
+    text_out = "\n".join(rep) + "\n"
+    sys.stdout.write(text_out)
+    if a.out:
+        with open(a.out, "w") as f:
+            f.write(text_out)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"text": text, "data": data, "bss": bss, "image": image,
+                       "flash": flash, "ram": ram}, f, indent=1)
+
+
+def fmt_kb(n):
+    return "%d KB" % (n // 1024)
+
+
+if __name__ == "__main__":
+    main()
