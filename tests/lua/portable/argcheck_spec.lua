@@ -1,0 +1,48 @@
+-- argcheck: errors name module, function and argument, and blame the
+-- caller of the public function.
+local check = require("argcheck").for_module("demo")
+
+local M = {}
+local DEFAULTS = { rate = 10, mode = "a" }
+local function check_opts(fn, n, opts)
+  local cfg = check.merge(fn, n, opts, DEFAULTS, DEFAULTS)
+  if cfg.mode ~= "a" and cfg.mode ~= "b" then
+    check.fail(2, fn, "bad option 'mode' (expected %s)", check.choices({ a = 1, b = 2 }))
+  end
+  return cfg
+end
+function M.open(bus, opts)
+  check.int("open", 1, "bus", bus, 0, 3)
+  return check_opts("open", 2, opts)
+end
+
+describe("argcheck", function()
+  it("accepts good arguments and merges options over defaults", function()
+    local cfg = M.open(2, { rate = 50 })
+    assert.are.equal(50, cfg.rate)
+    assert.are.equal("a", cfg.mode)
+    assert.are.equal(10, M.open(0).rate)
+    assert.are.equal(10, DEFAULTS.rate) -- defaults untouched
+  end)
+
+  it("names the module, function and argument", function()
+    assert.error_matches(function() M.open("x") end,
+      "demo.open: bad argument #1 'bus' %(integer expected, got string%)")
+    assert.error_matches(function() M.open(1.5) end, "integer expected, got float")
+    assert.error_matches(function() M.open(9) end, "%(9 out of range 0..3%)")
+    assert.error_matches(function() M.open(1, 5) end, "bad argument #2 'opts' %(table expected, got number%)")
+    assert.error_matches(function() M.open(1, { speed = 1 }) end, "unknown option 'speed'")
+    assert.error_matches(function() M.open(1, { mode = "z" }) end, "bad option 'mode' %(expected a, b%)")
+  end)
+
+  it("blames the caller's line, not the module's", function()
+    local ok, err = pcall(function() M.open(-1) end) -- this line
+    assert.is_false(ok)
+    local line = debug.getinfo(1, "l").currentline - 2
+    assert.truthy(err:find(":" .. line .. ":", 1, true), err)
+  end)
+
+  it("lists choices numbers first, sorted", function()
+    assert.are.equal("1, 2, 10, a, b", check.choices({ b = 1, [10] = 1, a = 1, [2] = 1, [1] = 1 }))
+  end)
+end)
