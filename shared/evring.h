@@ -16,7 +16,7 @@ typedef struct {
   uint64_t time_us; /* when it happened (hal_clock_us or virtual time) */
 } evring_event_t;
 
-enum { EVRING_GPIO = 1, EVRING_ALARM = 2, EVRING_BYTE = 3 };
+enum { EVRING_GPIO = 1, EVRING_BYTE = 3 };
 
 #define EVRING_SIZE 64u /* power of two */
 

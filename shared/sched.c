@@ -116,7 +116,6 @@ static void unwait(lua_State *L, sched_task_t *t, int tidx) {
   lua_pop(L, 2);
   lua_pushnil(L);
   lua_setiuservalue(L, tidx, UV_WAITKEY);
-  (void)t;
 }
 
 static void finish_task(lua_State *L, sched_task_t *t, int nres, int ok) {
