@@ -81,10 +81,14 @@ static int searcher_file(lua_State *L) {
   return 2;
 }
 
+/* Standard libraries opened on first use (global name or require). */
 static const luaL_Reg lazy_libs[] = {
     {LUA_COLIBNAME, luaopen_coroutine}, {LUA_TABLIBNAME, luaopen_table},
     {LUA_STRLIBNAME, luaopen_string},   {LUA_MATHLIBNAME, luaopen_math},
     {LUA_UTF8LIBNAME, luaopen_utf8},    {LUA_DBLIBNAME, luaopen_debug},
+#if !defined(LUAOS_TARGET)
+    {LUA_IOLIBNAME, luaopen_io},        {LUA_OSLIBNAME, luaopen_os},
+#endif
     {NULL, NULL}};
 
 /* _G.__index: core modules as globals, opened on first use. */
@@ -123,24 +127,18 @@ void modreg_open(lua_State *L, const modreg_config_t *cfg) {
   lua_newtable(L);
   lua_setfield(L, LUA_REGISTRYINDEX, MODREG_SOURCES);
 
-  static const luaL_Reg libs[] = {
-      {LUA_GNAME, luaopen_base}, {LUA_LOADLIBNAME, luaopen_package},
-#if !defined(LUAOS_TARGET)
-      {LUA_IOLIBNAME, luaopen_io}, {LUA_OSLIBNAME, luaopen_os},
-#endif
-      {NULL, NULL}};
-  for (const luaL_Reg *lib = libs; lib->func; lib++) {
-    luaL_requiref(L, lib->name, lib->func, 1);
-    lua_pop(L, 1);
+  luaL_requiref(L, LUA_GNAME, luaopen_base, 1);
+  luaL_requiref(L, LUA_LOADLIBNAME, luaopen_package, 1);
+  lua_pop(L, 2);
+  /* The other standard libraries load on first use, by global name (see
+   * lazy_global) or by require: an app pays only for what it uses. */
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  for (const luaL_Reg *lib = lazy_libs; lib->func; lib++) {
+    lua_pushcfunction(L, lib->func);
+    lua_setfield(L, -2, lib->name);
   }
+  lua_pop(L, 1);
   if (cfg->lazy_stdlib) {
-    /* Standard libraries by require as well as by global name. */
-    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-    for (const luaL_Reg *lib = lazy_libs; lib->func; lib++) {
-      lua_pushcfunction(L, lib->func);
-      lua_setfield(L, -2, lib->name);
-    }
-    lua_pop(L, 1);
     /* String methods ("x"):upper() load the string library on first use. */
     lua_pushliteral(L, "");
     lua_createtable(L, 0, 1);
@@ -149,10 +147,11 @@ void modreg_open(lua_State *L, const modreg_config_t *cfg) {
     lua_setmetatable(L, -2);
     lua_pop(L, 1);
   } else {
-    for (const luaL_Reg *lib = lazy_libs; lib->func; lib++) {
-      luaL_requiref(L, lib->name, lib->func, 1);
-      lua_pop(L, 1);
-    }
+    /* Host: string and table up front, for code that looks at the string
+     * metatable or at _G directly (Busted and its helpers). */
+    luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 1);
+    luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 1);
+    lua_pop(L, 2);
   }
 
   /* package.searchers: preload, native, [dev files], bundle, [C modules]. */

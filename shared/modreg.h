@@ -21,8 +21,8 @@ typedef struct {
   const char *devpath;  /* host: package.path prefix searched before the bundle */
   const char *syspath;  /* host: further Lua path (system libraries), may be NULL */
   const char *cpath;    /* host: C module path, NULL on boards */
-  /* Open string/table/math/utf8/coroutine/debug on first use instead of at
-   * boot (boards: saves heap and boot time). */
+  /* Also string and table on first use (boards: saves heap and boot
+   * time). The other standard libraries always load on first use. */
   bool lazy_stdlib;
 } modreg_config_t;
 

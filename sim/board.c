@@ -1,5 +1,6 @@
 #include "board.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,7 @@
 #include "rt.h"
 #include "sched.h"
 
-static struct {
+static struct board_state {
   char name[64];
   vhw_pins_t *pins;
   int npins;
@@ -25,12 +26,14 @@ static struct {
   int nparts;
   hal_spi_config_t spi_cfg[BOARD_MAX_BUSES];
   bool spi_configured[BOARD_MAX_BUSES];
-  board_spi_rec_t spi_trace[BOARD_TRACE_MAX];
   size_t spi_n; /* total recorded since clear */
-  board_gpio_rec_t gpio_trace[BOARD_TRACE_MAX];
   size_t gpio_n;
   bool mcu_writing; /* the change being reported comes from an MCU write */
   sched_timer_t poll_timer; /* wakes parts that change by themselves */
+  /* The traces are big (170 KB) and last: a reset clears the fields above
+   * them and the two counters, not the records. */
+  board_gpio_rec_t gpio_trace[BOARD_TRACE_MAX];
+  board_spi_rec_t spi_trace[BOARD_TRACE_MAX];
 } B;
 
 /* ---- environment given to parts ---- */
@@ -279,27 +282,35 @@ static bool build(lua_State *L, const char *file, char *err, size_t errlen) {
   return true;
 }
 
-bool board_load(const char *text, size_t len, const char *filename, char *err, size_t errlen) {
+bool board_load(lua_State *L, const char *text, size_t len, const char *filename, char *err,
+                size_t errlen) {
   board_unload();
-  /* A separate, small state: the board file is data, not part of the app. */
-  lua_State *L = rt_open(BOARD_LUA_LIMIT);
-  if (!L) {
-    snprintf(err, errlen, "board file %s: out of memory", filename);
-    return false;
-  }
-  luaL_requiref(L, LUA_GNAME, luaopen_base, 1);
-  lua_pop(L, 1);
+  /* The board file is data: it runs in the app's state (a second state
+   * would double the start-up cost) but in an empty environment, under an
+   * instruction budget and a temporary memory cap. */
+  int top = lua_gettop(L);
+  rt_memstats_t *m = rt_memstats(L);
+  size_t saved_limit = m->limit;
+  size_t cap = m->used + BOARD_LUA_LIMIT;
+  if (!saved_limit || cap < saved_limit) m->limit = cap;
   lua_sethook(L, board_hook, LUA_MASKCOUNT, 1000000);
   char chunk[256];
   snprintf(chunk, sizeof chunk, "@%s", filename);
   bool ok = false;
-  if (luaL_loadbufferx(L, text, len, chunk, "t") != LUA_OK ||
-      lua_pcall(L, 0, 1, 0) != LUA_OK) {
+  if (luaL_loadbufferx(L, text, len, chunk, "t") != LUA_OK) {
     snprintf(err, errlen, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "board file error");
   } else {
-    ok = build(L, filename, err, errlen);
+    lua_newtable(L); /* _ENV: nothing to call, nothing to reach */
+    lua_setupvalue(L, -2, 1);
+    if (lua_pcall(L, 0, 1, 0) != LUA_OK)
+      snprintf(err, errlen, "%s",
+               lua_tostring(L, -1) ? lua_tostring(L, -1) : "board file error");
+    else
+      ok = build(L, filename, err, errlen);
   }
-  rt_close(L);
+  lua_sethook(L, NULL, 0, 0);
+  lua_settop(L, top);
+  m->limit = saved_limit;
   if (!ok) board_unload();
   return ok;
 }
@@ -309,7 +320,7 @@ void board_unload(void) {
   for (int i = 0; i < B.nparts; i++) B.parts[i]->ops->destroy(B.parts[i]);
   for (int i = 0; i < BOARD_MAX_PINS; i++) free(B.pin_names[i]);
   if (B.pins) vhw_pins_free(B.pins);
-  memset(&B, 0, sizeof B);
+  memset(&B, 0, offsetof(struct board_state, gpio_trace)); /* not the trace records */
 }
 
 const char *board_name(void) { return B.name; }

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lua.h"
 #include "vhw.h"
 
 #define BOARD_MAX_PARTS 32
@@ -30,10 +31,11 @@ typedef struct {
   uint8_t output; /* driven by the MCU (vs. from outside) */
 } board_gpio_rec_t;
 
-/* Load a board file (Lua source text). On error returns false and writes a
- * message naming the file and field into err. `text` may be any bytes:
- * the loader is fuzzed. */
-bool board_load(const char *text, size_t len, const char *filename, char *err, size_t errlen);
+/* Load a board file (Lua source text), evaluated in L in an empty
+ * environment. On error returns false and writes a message naming the file
+ * and field into err. `text` may be any bytes: the loader is fuzzed. */
+bool board_load(lua_State *L, const char *text, size_t len, const char *filename, char *err,
+                size_t errlen);
 void board_unload(void);
 const char *board_name(void);
 

@@ -132,15 +132,6 @@ lua_State *cli_boot(const cli_opts_t *o, const char *app_dir) {
     return NULL;
   }
   sched_init(L, o->virtual_time);
-  char err[512];
-  bool ok = board_load(btext, blen, board_path, err, sizeof err);
-  free(btext);
-  if (!ok) {
-    fprintf(stderr, "luaos: %s\n", err);
-    rt_close(L);
-    return NULL;
-  }
-  luaos_set_board(board_name());
 
   /* Development path: the app's folder, then lua/ in the source tree, so
    * edit-and-rerun needs no rebuild; the bundle comes after. */
@@ -160,6 +151,15 @@ lua_State *cli_boot(const cli_opts_t *o, const char *app_dir) {
                  "/lua/5.4/?.so;/usr/lib/lua/5.4/?.so";
   modreg_open(L, &C.mcfg);
   sched_set_error_handler(on_task_error, NULL);
+  char err[512];
+  bool ok = board_load(L, btext, blen, board_path, err, sizeof err);
+  free(btext);
+  if (!ok) {
+    fprintf(stderr, "luaos: %s\n", err);
+    rt_close(L);
+    return NULL;
+  }
+  luaos_set_board(board_name());
   return L;
 }
 

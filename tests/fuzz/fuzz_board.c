@@ -5,10 +5,13 @@
 
 #include "board.h"
 #include "fuzz.h"
+#include "rt.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  static lua_State *L;
+  if (!L) L = rt_open(0); /* one state, as in luaos: leaks must not pile up */
   char err[256];
-  if (board_load((const char *)data, size, "fuzz.lua", err, sizeof err)) {
+  if (board_load(L, (const char *)data, size, "fuzz.lua", err, sizeof err)) {
     board_unload();
   } else if (!err[0]) {
     abort(); /* every failure must say why */
