@@ -8,6 +8,7 @@
 
 #include "bme280.h"
 #include "bme280_model.h"
+#include "vhw_spi_test.h"
 
 static int test_failures;
 
@@ -154,16 +155,6 @@ typedef struct {
 } test_clock_t;
 
 static uint64_t test_now(void *ctx) { return ((test_clock_t *)ctx)->now; }
-
-/* One SPI transaction: chip select, n bytes each way, deselect. */
-static void test_xfer(vhw_part_t *p, const uint8_t *tx, uint8_t *rx, size_t n) {
-  p->ops->spi_select(p, true);
-  for (size_t i = 0; i < n; i++) {
-    uint8_t in = p->ops->spi_exchange(p, tx ? tx[i] : 0xFF);
-    if (rx) rx[i] = in;
-  }
-  p->ops->spi_select(p, false);
-}
 
 static void test_read(vhw_part_t *p, uint8_t reg, uint8_t *out, size_t n) {
   uint8_t tx[64] = {0}, rx[64];

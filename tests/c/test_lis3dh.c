@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lis3dh_model.h"
+#include "vhw_spi_test.h"
 
 static int test_failures;
 
@@ -54,15 +55,6 @@ static void test_drive(void *ctx, int pin, int level) {
   b->pin = pin;
   b->level = level;
   b->edges++;
-}
-
-static void test_xfer(vhw_part_t *p, const uint8_t *tx, uint8_t *rx, size_t n) {
-  p->ops->spi_select(p, true);
-  for (size_t i = 0; i < n; i++) {
-    uint8_t in = p->ops->spi_exchange(p, tx[i]);
-    if (rx) rx[i] = in;
-  }
-  p->ops->spi_select(p, false);
 }
 
 /* Read n registers from reg; multi-byte reads set MS (auto-increment). */
