@@ -1,6 +1,8 @@
 #include "luaos.h"
 
 #include <math.h>
+#include <stdbool.h>
+#include <string.h>
 
 #include "lauxlib.h"
 
@@ -22,4 +24,93 @@ uint64_t luaos_check_ms(lua_State *L, int arg) {
 
 uint64_t luaos_opt_ms(lua_State *L, int arg, uint64_t def) {
   return lua_isnoneornil(L, arg) ? def : luaos_check_ms(L, arg);
+}
+
+/* ---- "did you mean" ---- */
+
+static int lower(int c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
+
+/* Edit distance counting a swap of two neighbours as one edit (the
+ * commonest typo), case-insensitive, on at most 32 bytes of each (longer
+ * names are never typos of each other in our APIs). */
+static size_t edit_distance(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  if (la > 32 || lb > 32) return (size_t)-1;
+  size_t prev2[33], prev[33], cur[33];
+  for (size_t j = 0; j <= lb; j++) prev[j] = j;
+  for (size_t i = 1; i <= la; i++) {
+    cur[0] = i;
+    for (size_t j = 1; j <= lb; j++) {
+      int ca = lower((unsigned char)a[i - 1]), cb = lower((unsigned char)b[j - 1]);
+      size_t best = prev[j - 1] + (ca == cb ? 0 : 1);
+      if (prev[j] + 1 < best) best = prev[j] + 1;
+      if (cur[j - 1] + 1 < best) best = cur[j - 1] + 1;
+      if (i > 1 && j > 1 && ca == lower((unsigned char)b[j - 2]) &&
+          lower((unsigned char)a[i - 2]) == cb && prev2[j - 2] + 1 < best)
+        best = prev2[j - 2] + 1;
+      cur[j] = best;
+    }
+    memcpy(prev2, prev, sizeof prev);
+    memcpy(prev, cur, sizeof cur);
+  }
+  return prev[lb];
+}
+
+const char *luaos_nearest(const char *word, const char *const *cands) {
+  const char *best = NULL;
+  size_t best_d = (size_t)-1;
+  for (const char *const *c = cands; *c; c++) {
+    size_t d = edit_distance(word, *c);
+    if (d < best_d) {
+      best_d = d;
+      best = *c;
+    }
+  }
+  /* A typo changes a letter or two: 1 edit for short names, 2 up to 8
+   * letters, 3 beyond. */
+  size_t len = strlen(word);
+  size_t allowed = len <= 4 ? 1 : len <= 8 ? 2 : 3;
+  return best && best_d <= allowed ? best : NULL;
+}
+
+void luaos_push_hint(lua_State *L, const char *word, const char *const *cands) {
+  const char *near = luaos_nearest(word, cands);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  lua_pushvalue(L, -2);
+  luaL_addvalue(&b);
+  if (near) {
+    luaL_addstring(&b, "; did you mean '");
+    luaL_addstring(&b, near);
+    luaL_addstring(&b, "'?");
+  } else {
+    luaL_addstring(&b, "; valid: ");
+    for (const char *const *c = cands; *c; c++) {
+      if (c != cands) luaL_addstring(&b, ", ");
+      luaL_addstring(&b, *c);
+    }
+  }
+  luaL_pushresult(&b);
+  lua_remove(L, -2);
+}
+
+void luaos_check_keys(lua_State *L, int arg, const char *const *keys) {
+  arg = lua_absindex(L, arg);
+  luaL_checkstack(L, 4, NULL);
+  lua_pushnil(L);
+  while (lua_next(L, arg)) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) != LUA_TSTRING) {
+      luaL_argerror(L, arg, lua_pushfstring(L, "option keys must be strings, got a %s key",
+                                            luaL_typename(L, -1)));
+    }
+    const char *k = lua_tostring(L, -1);
+    bool ok = false;
+    for (const char *const *c = keys; *c && !ok; c++) ok = strcmp(*c, k) == 0;
+    if (!ok) {
+      lua_pushfstring(L, "unknown option '%s'", k);
+      luaos_push_hint(L, k, keys);
+      luaL_argerror(L, arg, lua_tostring(L, -1));
+    }
+  }
 }

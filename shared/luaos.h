@@ -2,6 +2,7 @@
 #ifndef LUAOS_H
 #define LUAOS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "lua.h"
@@ -17,5 +18,21 @@ const char *luaos_board(void);
 uint64_t luaos_check_ms(lua_State *L, int arg);
 /* Same, but nil/none gives `def`. */
 uint64_t luaos_opt_ms(lua_State *L, int arg, uint64_t def);
+
+/* Of the NULL-terminated `cands`, the one closest to `word` (edit distance,
+ * letter case ignored), or NULL when none is close enough to be a likely
+ * typo. Used for "did you mean" hints in error messages. */
+const char *luaos_nearest(const char *word, const char *const *cands);
+
+/* Check that every key of the table at `arg` is one of the NULL-terminated
+ * `keys`; otherwise raise "bad argument #arg to 'f' (unknown option 'x';
+ * did you mean 'y'?)" (with the valid keys listed when nothing is close).
+ * Non-string keys are refused too. */
+void luaos_check_keys(lua_State *L, int arg, const char *const *keys);
+
+/* Replace the message string on top of the stack with itself plus a hint:
+ * "; did you mean 'y'?" when `word` is close to a candidate, otherwise
+ * "; valid: a, b, c". */
+void luaos_push_hint(lua_State *L, const char *word, const char *const *cands);
 
 #endif

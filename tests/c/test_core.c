@@ -6,6 +6,8 @@
 #include "bundle.h"
 #include "check.h"
 #include "lauxlib.h"
+#include "lualib.h"
+#include "luaos.h"
 #include "modreg.h"
 #include "rt.h"
 #include "sched.h"
@@ -79,7 +81,40 @@ static void test_memory_limit(void) {
   rt_close(L);
 }
 
+/* "Did you mean" hints for option keys and names. */
+static int check_keys_call(lua_State *L) {
+  static const char *const keys[] = {"mode", "freq", "bits", NULL};
+  luaos_check_keys(L, 1, keys);
+  return 0;
+}
+
+static void test_nearest(void) {
+  static const char *const modes[] = {"in", "out", "in_pullup", "open_drain", NULL};
+  CHECK(strcmp(luaos_nearest("otu", modes), "out") == 0);
+  CHECK(strcmp(luaos_nearest("OUT", modes), "out") == 0);
+  CHECK(strcmp(luaos_nearest("in_pulup", modes), "in_pullup") == 0);
+  CHECK(luaos_nearest("output", modes) == NULL); /* 3 edits from "out": no guess */
+  lua_State *L = rt_open(0);
+  CHECK(L != NULL);
+  static const char code[] = "local f = ... f({mode = 0, freq = 1})\n"
+                             "local ok, e = pcall(f, {mdoe = 0})\n"
+                             "assert(not ok and e:find(\"unknown option 'mdoe'; did you mean 'mode'?\", 1, true), e)\n"
+                             "ok, e = pcall(f, {zzzzzz = 0})\n"
+                             "assert(e:find('valid: mode, freq, bits', 1, true), e)\n"
+                             "ok, e = pcall(f, {[1] = 0})\n"
+                             "assert(e:find('keys must be strings', 1, true), e)\n";
+  luaL_openlibs(L);
+  CHECK(luaL_loadbuffer(L, code, sizeof code - 1, "=keys") == LUA_OK);
+  lua_pushcfunction(L, check_keys_call);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+    fprintf(stderr, "%s\n", lua_tostring(L, -1));
+    CHECK(0);
+  }
+  rt_close(L);
+}
+
 int main(void) {
+  test_nearest();
   run_script(false);
   run_script(true);
   test_memory_limit();
