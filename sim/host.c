@@ -1,7 +1,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "host.h"
 
-#include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,21 +18,36 @@ static struct {
   void *ud[HOST_MAX_FDS];
   int n;
   uint64_t boot_ns;
+  uint64_t last_us; /* last value of hal_clock_us */
   bool booted;
 } H;
 
+#ifdef HOST_TEST_CLOCK
+/* tests/c/test_host.c builds this file with a clock it controls (one that
+ * jumps between two reads); the simulator reads the real one directly. */
+uint64_t host_test_mono_ns(void);
+#define mono_ns host_test_mono_ns
+#else
 static uint64_t mono_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
+#endif
 
+/* Saturating and never backwards: a raw clock below its boot value or
+ * below an earlier reading (a stepped or misbehaving clock) repeats the
+ * last value instead of wrapping around to a huge one. */
 uint64_t hal_clock_us(void) {
+  uint64_t raw = mono_ns();
   if (!H.booted) {
-    H.boot_ns = mono_ns();
+    H.boot_ns = raw;
     H.booted = true;
   }
-  return (mono_ns() - H.boot_ns) / 1000u;
+  uint64_t us = raw > H.boot_ns ? (raw - H.boot_ns) / 1000u : 0;
+  if (us < H.last_us) us = H.last_us;
+  H.last_us = us;
+  return us;
 }
 
 bool host_watch_fd(int fd, host_fd_fn fn, void *ud) {
@@ -67,32 +81,35 @@ static void dispatch(void) {
     }
 }
 
+/* Longest single wait; the loop asks again (keeps any error in a deadline
+ * from becoming a sleep of years). */
+#define HOST_MAX_WAIT_US 60000000u
+
+/* One clock read decides the wait, and `deadline <= now` means no wait: a
+ * second read could be later than the deadline (the process preempted in
+ * between), and `deadline - now` would then wrap to a huge sleep. A signal
+ * ends the wait early (the loop then looks at what it brought). */
 void hal_clock_idle(uint64_t deadline_us) {
-  int timeout = -1;
+  uint64_t wait_us = UINT64_MAX; /* none: until input or a signal */
   if (deadline_us != UINT64_MAX) {
     uint64_t now = hal_clock_us();
-    if (deadline_us <= now) {
-      /* Past deadline: only look at input, never wait. */
-      if (H.n > 0 && poll(H.pfd, (nfds_t)H.n, 0) > 0) dispatch();
-      return;
-    }
-    uint64_t ms = (deadline_us - now + 999) / 1000;
-    timeout = ms > 60000 ? 60000 : (int)ms;
+    wait_us = deadline_us > now ? deadline_us - now : 0;
+    if (wait_us > HOST_MAX_WAIT_US) wait_us = HOST_MAX_WAIT_US;
   }
   if (H.n == 0) {
-    if (timeout < 0) {
-      /* Nothing can wake us: the loop only asks when something else will. */
+    if (wait_us == 0) return;
+    if (wait_us == UINT64_MAX) {
+      /* Nothing can wake us but a signal: the loop only asks when one can
+       * (or when something else will). */
       pause();
       return;
     }
     /* Sleep precisely rather than in whole milliseconds. */
-    uint64_t now = hal_clock_us();
-    uint64_t us = deadline_us - now;
-    struct timespec ts = {(time_t)(us / 1000000u), (long)(us % 1000000u) * 1000};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
+    struct timespec ts = {(time_t)(wait_us / 1000000u), (long)(wait_us % 1000000u) * 1000};
+    nanosleep(&ts, NULL);
     return;
   }
+  int timeout = wait_us == UINT64_MAX ? -1 : (int)((wait_us + 999) / 1000);
   if (poll(H.pfd, (nfds_t)H.n, timeout) > 0) dispatch();
 }
 
