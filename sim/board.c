@@ -1,15 +1,19 @@
 #include "board.h"
 
+#include <math.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "gpio_irq.h"
 #include "hal/hal_gpio.h"
 #include "hal/hal_spi.h"
 #include "lauxlib.h"
 #include "lualib.h"
+#include "luaos.h"
 #include "pins.h"
 #include "rt.h"
 #include "sched.h"
@@ -95,17 +99,80 @@ static void poll_parts(lua_State *L, sched_timer_t *t) {
 
 /* ---- board file ---- */
 
-static int fail(char *err, size_t errlen, const char *fmt, const char *file, const char *a,
-                const char *b) {
-  snprintf(err, errlen, fmt, file, a ? a : "", b ? b : "");
-  return 0;
+/* Budgets so a board file can neither hang nor exhaust the simulator: a
+ * million VM instructions, and a second of CPU time for the few
+ * instructions whose cost grows with their operands (comparing or
+ * concatenating long strings). */
+#define BOARD_LUA_LIMIT (1u << 20)
+#define BOARD_HOOK_EVERY 1000
+#define BOARD_MAX_HOOKS 1000 /* x BOARD_HOOK_EVERY instructions */
+#define BOARD_MAX_CPU CLOCKS_PER_SEC
+
+/* The evaluation in progress (for the hook and the messages). */
+static struct {
+  const char *file;
+  const char *text;
+  size_t len;
+  clock_t start;
+  unsigned hooks;
+} E;
+
+static void board_hook(lua_State *L, lua_Debug *ar) {
+  if (++E.hooks >= BOARD_MAX_HOOKS || clock() - E.start > BOARD_MAX_CPU) {
+    lua_getinfo(L, "l", ar);
+    lua_pushfstring(L, "board file %s: takes too long at line %d (endless loop?)", E.file,
+                    ar->currentline);
+    lua_error(L);
+  }
 }
 
-/* Budgets so a board file can neither hang nor exhaust the simulator. */
-#define BOARD_LUA_LIMIT (1u << 20)
-static void board_hook(lua_State *L, lua_Debug *ar) {
-  (void)ar;
-  luaL_error(L, "board file takes too long (endless loop?)");
+/* Raise "board file FILE: <message>" (build runs protected). */
+_Noreturn static void bfail(lua_State *L, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  lua_pushfstring(L, "board file %s: ", E.file);
+  lua_pushvfstring(L, fmt, ap);
+  va_end(ap);
+  lua_concat(L, 2);
+  lua_error(L);
+  abort(); /* not reached: lua_error does not return */
+}
+
+/* Same, with "; did you mean 'y'?" (or the valid words) after it. */
+_Noreturn static void bfail_hint(lua_State *L, const char *word, const char *const *cands,
+                                const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  lua_pushfstring(L, "board file %s: ", E.file);
+  lua_pushvfstring(L, fmt, ap);
+  va_end(ap);
+  lua_concat(L, 2);
+  luaos_push_hint(L, word, cands);
+  lua_error(L);
+  abort(); /* not reached */
+}
+
+/* A value as messages quote it: 99, true, the string '16', a table. */
+static const char *describe(lua_State *L, int idx) {
+  char buf[64];
+  switch (lua_type(L, idx)) {
+    case LUA_TNUMBER:
+      if (isnan(lua_tonumber(L, idx)))
+        snprintf(buf, sizeof buf, "nan");
+      else if (lua_isinteger(L, idx))
+        snprintf(buf, sizeof buf, "%lld", (long long)lua_tointeger(L, idx));
+      else
+        snprintf(buf, sizeof buf, "%.14g", lua_tonumber(L, idx));
+      return lua_pushstring(L, buf);
+    case LUA_TBOOLEAN: return lua_toboolean(L, idx) ? "true" : "false";
+    case LUA_TSTRING: {
+      size_t n;
+      const char *str = lua_tolstring(L, idx, &n);
+      snprintf(buf, sizeof buf, "the string '%.40s%s'", str, n > 40 ? "..." : "");
+      return lua_pushstring(L, buf);
+    }
+    default: return lua_pushfstring(L, "a %s", luaL_typename(L, idx));
+  }
 }
 
 static void set_pin_name(int pin, const char *name) {
@@ -121,196 +188,333 @@ static int find_pin_name(const char *name) {
   return -1;
 }
 
-/* Integer field in range, or default when absent; false on a bad value. */
-static bool int_field(lua_State *L, int t, const char *k, int def, int lo, int hi, int *out) {
-  int ty = lua_getfield(L, t, k);
-  *out = def;
-  bool ok = true;
-  if (ty != LUA_TNIL) {
-    int isnum;
-    lua_Integer v = lua_tointegerx(L, -1, &isnum);
-    ok = isnum && v >= lo && v <= hi;
-    if (ok) *out = (int)v;
+/* Every string key of table `t` (at `where`, "" for the top level) must be
+ * one of `keys`; anything else is a typo or a misunderstanding. */
+static void check_keys(lua_State *L, int t, const char *where, const char *const *keys) {
+  lua_pushnil(L);
+  while (lua_next(L, t)) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) != LUA_TSTRING) {
+      const char *k = describe(L, -1);
+      bfail(L, "%s%sunexpected entry [%s] (fields are named: key = value)", where,
+            *where ? ": " : "", k);
+    }
+    const char *k = lua_tostring(L, -1);
+    bool ok = false;
+    for (const char *const *c = keys; *c && !ok; c++) ok = strcmp(*c, k) == 0;
+    if (!ok) bfail_hint(L, k, keys, "unknown key '%s%s%s'", where, *where ? "." : "", k);
   }
-  lua_pop(L, 1);
-  return ok;
 }
 
-/* A pin given as number or as a name from `pins`. */
-static bool pin_field(lua_State *L, int t, const char *k, int *out) {
-  *out = -1;
+/* Integer field in range (a number, not a numeric string), or `def` when
+ * absent. `what` is the message: "'gpio' must be a pin count 1..64". */
+static int int_field(lua_State *L, int t, const char *where, const char *k, int def, int lo,
+                     int hi, const char *what) {
+  int v = def;
+  if (lua_getfield(L, t, k) != LUA_TNIL) {
+    if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < lo || lua_tointeger(L, -1) > hi)
+      bfail(L, "%s%s%s (got %s)", where, *where ? ": " : "", what, describe(L, -1));
+    v = (int)lua_tointeger(L, -1);
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+/* A pin given as number or as a name from `pins`; -1 when absent. */
+static int pin_field(lua_State *L, int t, const char *where, const char *k) {
+  int pin = -1;
   int ty = lua_getfield(L, t, k);
-  bool ok = true;
   if (ty == LUA_TSTRING) {
-    *out = find_pin_name(lua_tostring(L, -1));
-    ok = *out >= 0;
+    const char *name = lua_tostring(L, -1);
+    pin = find_pin_name(name);
+    if (pin < 0) {
+      const char *names[BOARD_MAX_PINS + 1];
+      int n = 0;
+      for (int i = 0; i < B.npins; i++)
+        if (B.pin_names[i]) names[n++] = B.pin_names[i];
+      names[n] = NULL;
+      if (n == 0)
+        bfail(L, "%s: '%s' must be a pin number or name: no pin named '%s' (no pins are named)",
+              where, k, name);
+      bfail_hint(L, name, names, "%s: '%s' must be a pin number or name: no pin named '%s'",
+                 where, k, name);
+    }
   } else if (ty != LUA_TNIL) {
-    int isnum;
-    lua_Integer v = lua_tointegerx(L, -1, &isnum);
-    ok = isnum && v >= 0 && v < B.npins;
-    if (ok) *out = (int)v;
+    if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 || lua_tointeger(L, -1) >= B.npins)
+      bfail(L, "%s: '%s' must be a pin number 0..%d or name (got %s)", where, k, B.npins - 1,
+            describe(L, -1));
+    pin = (int)lua_tointeger(L, -1);
   }
   lua_pop(L, 1);
-  return ok;
+  return pin;
 }
 
-static bool build(lua_State *L, const char *file, char *err, size_t errlen) {
-  if (!lua_istable(L, -1))
-    return fail(err, errlen, "board file %s: must return a table%s%s", file, NULL, NULL);
-  int t = lua_gettop(L);
-  lua_getfield(L, t, "name");
-  snprintf(B.name, sizeof B.name, "%s", lua_isstring(L, -1) ? lua_tostring(L, -1) : "board");
+static const char *const board_keys[] = {"name", "gpio", "spi", "pins", "parts", NULL};
+
+static void build_pins(lua_State *L, int t) {
+  if (lua_getfield(L, t, "pins") == LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  if (!lua_istable(L, -1)) bfail(L, "'pins' must be a table (got %s)", describe(L, -1));
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    if (lua_type(L, -2) != LUA_TSTRING)
+      bfail(L, "pins: entries must be NAME = pin (got a %s key)", luaL_typename(L, -2));
+    const char *name = lua_tostring(L, -2);
+    size_t n = strlen(name);
+    if (n == 0 || n > 31)
+      bfail(L, "pins: names must have 1..31 characters ('%s')", name);
+    if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 || lua_tointeger(L, -1) >= B.npins)
+      bfail(L, "pins: entries must be NAME = pin (0..gpio-1): %s = %s", name, describe(L, -1));
+    int pin = (int)lua_tointeger(L, -1);
+    /* One name per pin: with two, which one wins would depend on the
+     * table's iteration order. */
+    if (B.pin_names[pin])
+      bfail(L, "pins: '%s' and '%s' both name pin %d", B.pin_names[pin], name, pin);
+    set_pin_name(pin, name);
+    if (!B.pin_names[pin]) bfail(L, "out of memory");
+    lua_pop(L, 1);
+  }
   lua_pop(L, 1);
-  int npins, nbuses;
-  if (!int_field(L, t, "gpio", 16, 1, BOARD_MAX_PINS, &npins))
-    return fail(err, errlen, "board file %s: 'gpio' must be a pin count 1..64%s%s", file, NULL,
-                NULL);
-  if (!int_field(L, t, "spi", 1, 0, BOARD_MAX_BUSES, &nbuses))
-    return fail(err, errlen, "board file %s: 'spi' must be a bus count 0..4%s%s", file, NULL,
-                NULL);
+}
+
+static void build_part(lua_State *L, int pt, const char *where) {
+  lua_getfield(L, pt, "type");
+  const char *types[24];
+  int nt = 0;
+  for (const vhw_model_t *k = vhw_models; k->type && nt < 23; k++) types[nt++] = k->type;
+  types[nt] = NULL;
+  if (lua_type(L, -1) != LUA_TSTRING)
+    bfail_hint(L, "", types, "%s: 'type' must be a part type (got %s)", where,
+               lua_isnil(L, -1) ? "nothing" : describe(L, -1));
+  const char *type = lua_tostring(L, -1);
+  const vhw_model_t *m = vhw_model_find(type);
+  if (!m) bfail_hint(L, type, types, "%s: unknown part type '%s'", where, type);
+  lua_pop(L, 1);
+
+  /* The keys this part understands: where it is wired, then its options. */
+  const char *keys[40];
+  int nk = 0;
+  keys[nk++] = "type";
+  keys[nk++] = "name";
+  lua_getfield(L, pt, "name");
+  if (lua_type(L, -1) != LUA_TSTRING || lua_rawlen(L, -1) == 0 ||
+      lua_rawlen(L, -1) >= sizeof B.parts[0]->name)
+    bfail(L, "%s: 'name' must be a string of 1..31 chars (got %s)", where,
+          lua_isnil(L, -1) ? "nothing" : describe(L, -1));
+  const char *pname = lua_tostring(L, -1);
+  if (board_find_part(pname)) bfail(L, "%s: duplicate part name '%s'", where, pname);
+  if (B.nparts >= BOARD_MAX_PARTS) bfail(L, "%s: too many parts (at most %d)", where,
+                                         BOARD_MAX_PARTS);
+  vhw_env_t env = {env_now, env_drive, NULL};
+  vhw_part_t *p = m->create(&env);
+  if (!p) bfail(L, "%s: out of memory", where);
+  B.parts[B.nparts++] = p; /* owned by the board from here: freed on failure too */
+  snprintf(p->name, sizeof p->name, "%s", pname);
+  lua_pop(L, 1);
+  const vhw_ops_t *ops = p->ops;
+  if (ops->spi_exchange) {
+    keys[nk++] = "bus";
+    keys[nk++] = "cs";
+    keys[nk++] = "irq";
+  } else {
+    keys[nk++] = "pin";
+  }
+  for (const char *const *k = ops->keys; k && *k && nk < 39; k++) keys[nk++] = *k;
+  keys[nk] = NULL;
+  check_keys(L, pt, where, keys);
+
+  if (ops->spi_exchange) {
+    if (B.nbuses == 0) bfail(L, "%s: an SPI part needs a board with 'spi' >= 1", where);
+    int bus = int_field(L, pt, where, "bus", 0, 0, B.nbuses - 1, "'bus' must be 0..spi-1");
+    if (lua_getfield(L, pt, "cs") == LUA_TNIL) bfail(L, "%s: needs 'cs' (0..255)", where);
+    lua_pop(L, 1);
+    int cs = int_field(L, pt, where, "cs", -1, 0, 255, "needs 'cs' (0..255)");
+    for (int j = 0; j < B.nparts - 1; j++)
+      if (B.parts[j]->bus == bus && B.parts[j]->cs == cs)
+        bfail(L, "%s: chip select taken by '%s'", where, B.parts[j]->name);
+    p->bus = bus;
+    p->cs = cs;
+    p->irq_pin = pin_field(L, pt, where, "irq");
+  } else {
+    int pin = pin_field(L, pt, where, "pin");
+    if (pin < 0) bfail(L, "%s: needs 'pin'", where);
+    p->pin = pin;
+    if (!B.pin_names[pin]) set_pin_name(pin, p->name);
+  }
+  /* Initial values of the part's settable keys (active_low, ...). */
+  for (const char *const *k = ops->keys; k && *k; k++) {
+    int ty = lua_getfield(L, pt, *k);
+    if (ty != LUA_TNIL) {
+      double v = 0;
+      if (ty == LUA_TBOOLEAN) v = lua_toboolean(L, -1);
+      else if (ty == LUA_TNUMBER && isfinite(lua_tonumber(L, -1))) v = lua_tonumber(L, -1);
+      else
+        bfail(L, "%s: '%s' must be a number or boolean (got %s)", where, *k, describe(L, -1));
+      int rc = ops->set ? ops->set(p, *k, v) : VHW_EKEY;
+      if (rc == VHW_EKEY) bfail(L, "%s: '%s' is read-only", where, *k);
+      if (rc != VHW_OK) bfail(L, "%s: bad value for '%s' (got %s)", where, *k, describe(L, -1));
+    }
+    lua_pop(L, 1);
+  }
+  /* Inputs with a defined idle level (pull resistors on the real
+   * panel) drive it from power-on, not only after the first release. */
+  if (strcmp(ops->type, "button") == 0) ops->set(p, "pressed", 0);
+  if (strcmp(ops->type, "switch") == 0) ops->set(p, "on", 0);
+  if (ops->pin_changed && p->pin >= 0) {
+    if (B.listener[p->pin])
+      bfail(L, "%s: pin already watched by '%s'", where, B.listener[p->pin]->name);
+    B.listener[p->pin] = p;
+    ops->pin_changed(p, p->pin, vhw_pins_level(B.pins, p->pin));
+  }
+}
+
+/* The table the board file returned, at index t. */
+static void build(lua_State *L, int t) {
+  if (!lua_istable(L, t)) bfail(L, "must return a table (got %s)", describe(L, t));
+  check_keys(L, t, "", board_keys);
+  lua_getfield(L, t, "name");
+  if (!lua_isnil(L, -1) && (lua_type(L, -1) != LUA_TSTRING || lua_rawlen(L, -1) == 0 ||
+                            lua_rawlen(L, -1) >= sizeof B.name))
+    bfail(L, "'name' must be a string of 1..63 chars (got %s)", describe(L, -1));
+  snprintf(B.name, sizeof B.name, "%s", lua_isnil(L, -1) ? "board" : lua_tostring(L, -1));
+  lua_pop(L, 1);
+  int npins = int_field(L, t, "", "gpio", 16, 1, BOARD_MAX_PINS, "'gpio' must be a pin count 1..64");
+  int nbuses = int_field(L, t, "", "spi", 1, 0, BOARD_MAX_BUSES, "'spi' must be a bus count 0..4");
   B.npins = npins;
   B.nbuses = nbuses;
   B.pins = vhw_pins_new(npins, pin_changed, NULL);
-  if (!B.pins) return fail(err, errlen, "board file %s: out of memory%s%s", file, NULL, NULL);
+  if (!B.pins) bfail(L, "out of memory");
 
-  /* Pin names first, so parts can refer to them. */
-  if (lua_getfield(L, t, "pins") == LUA_TTABLE) {
-    lua_pushnil(L);
-    while (lua_next(L, -2)) {
-      int isnum;
-      lua_Integer v = lua_tointegerx(L, -1, &isnum);
-      if (lua_type(L, -2) != LUA_TSTRING || !isnum || v < 0 || v >= npins) {
-        lua_pop(L, 2);
-        return fail(err, errlen, "board file %s: pins: entries must be NAME = pin (0..gpio-1)%s%s",
-                    file, NULL, NULL);
-      }
-      set_pin_name((int)v, lua_tostring(L, -2));
-      lua_pop(L, 1);
-    }
-  } else if (!lua_isnil(L, -1)) {
-    return fail(err, errlen, "board file %s: 'pins' must be a table%s%s", file, NULL, NULL);
-  }
-  lua_pop(L, 1);
+  build_pins(L, t); /* first, so parts can refer to the names */
 
   if (lua_getfield(L, t, "parts") != LUA_TTABLE)
-    return fail(err, errlen, "board file %s: 'parts' must be a list of parts%s%s", file, NULL,
-                NULL);
+    bfail(L, "'parts' must be a list of parts (got %s)",
+          lua_isnil(L, -1) ? "nothing" : describe(L, -1));
   int parts = lua_gettop(L);
   lua_Integer n = (lua_Integer)lua_rawlen(L, parts);
+  /* A list: keys 1..n and nothing else (a named entry or a hole would
+   * otherwise drop parts silently). */
+  lua_pushnil(L);
+  while (lua_next(L, parts)) {
+    lua_pop(L, 1);
+    if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 || lua_tointeger(L, -1) > n) {
+      const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : describe(L, -1);
+      bfail(L, "'parts' must be a list { {type = ...}, ... }: unexpected key '%s'", k);
+    }
+  }
   for (lua_Integer i = 1; i <= n; i++) {
     char where[48];
     snprintf(where, sizeof where, "parts[%d]", (int)i);
     if (lua_rawgeti(L, parts, i) != LUA_TTABLE)
-      return fail(err, errlen, "board file %s: %s must be a table%s", file, where, NULL);
-    int pt = lua_gettop(L);
-    lua_getfield(L, pt, "type");
-    const char *type = lua_tostring(L, -1);
-    const vhw_model_t *m = type ? vhw_model_find(type) : NULL;
-    if (!m) {
-      char known[160] = "";
-      for (const vhw_model_t *k = vhw_models; k->type; k++) {
-        strncat(known, k->type, sizeof known - strlen(known) - 1);
-        if (k[1].type) strncat(known, ", ", sizeof known - strlen(known) - 1);
-      }
-      snprintf(err, errlen, "board file %s: %s: unknown part type '%s' (known: %s)", file, where,
-               type ? type : "(missing)", known);
-      return false;
-    }
-    lua_pop(L, 1);
-    lua_getfield(L, pt, "name");
-    const char *pname = lua_tostring(L, -1);
-    if (!pname || !*pname || strlen(pname) >= sizeof B.parts[0]->name)
-      return fail(err, errlen, "board file %s: %s: 'name' must be a string of 1..31 chars%s", file,
-                  where, NULL);
-    if (board_find_part(pname))
-      return fail(err, errlen, "board file %s: %s: duplicate part name '%s'", file, where, pname);
-    if (B.nparts >= BOARD_MAX_PARTS)
-      return fail(err, errlen, "board file %s: %s: too many parts%s", file, where, NULL);
-    vhw_env_t env = {env_now, env_drive, NULL};
-    vhw_part_t *p = m->create(&env);
-    if (!p) return fail(err, errlen, "board file %s: %s: out of memory%s", file, where, NULL);
-    snprintf(p->name, sizeof p->name, "%s", pname);
-    lua_pop(L, 1);
-    B.parts[B.nparts++] = p;
-    if (p->ops->spi_exchange) {
-      int bus, cs;
-      if (!int_field(L, pt, "bus", 0, 0, nbuses - 1, &bus) || nbuses == 0)
-        return fail(err, errlen, "board file %s: %s: 'bus' must be 0..spi-1%s", file, where, NULL);
-      if (!int_field(L, pt, "cs", -1, 0, 255, &cs) || cs < 0)
-        return fail(err, errlen, "board file %s: %s: needs 'cs' (0..255)%s", file, where, NULL);
-      for (int j = 0; j < B.nparts - 1; j++)
-        if (B.parts[j]->bus == bus && B.parts[j]->cs == cs)
-          return fail(err, errlen, "board file %s: %s: chip select taken by '%s'", file, where,
-                      B.parts[j]->name);
-      p->bus = bus;
-      p->cs = cs;
-    }
-    int pin, irq;
-    if (!pin_field(L, pt, "pin", &pin))
-      return fail(err, errlen, "board file %s: %s: 'pin' must be a pin number or name%s", file,
-                  where, NULL);
-    if (!pin_field(L, pt, "irq", &irq))
-      return fail(err, errlen, "board file %s: %s: 'irq' must be a pin number or name%s", file,
-                  where, NULL);
-    if (!p->ops->spi_exchange && pin < 0)
-      return fail(err, errlen, "board file %s: %s: needs 'pin'%s", file, where, NULL);
-    p->pin = pin;
-    p->irq_pin = irq;
-    if (pin >= 0 && !B.pin_names[pin]) set_pin_name(pin, p->name);
-    /* Numeric options the part knows (active_low, ...). */
-    for (const char *const *k = p->ops->keys; k && *k; k++) {
-      if (lua_getfield(L, pt, *k) == LUA_TNUMBER || lua_isboolean(L, -1)) {
-        double v = lua_isboolean(L, -1) ? lua_toboolean(L, -1) : lua_tonumber(L, -1);
-        if (p->ops->set(p, *k, v) != VHW_OK)
-          return fail(err, errlen, "board file %s: %s: bad value for '%s'", file, where, *k);
-      }
-      lua_pop(L, 1);
-    }
-    /* Inputs with a defined idle level (pull resistors on the real
-     * panel) drive it from power-on, not only after the first release. */
-    if (strcmp(p->ops->type, "button") == 0) p->ops->set(p, "pressed", 0);
-    if (strcmp(p->ops->type, "switch") == 0) p->ops->set(p, "on", 0);
-    if (p->ops->pin_changed && pin >= 0) {
-      if (B.listener[pin])
-        return fail(err, errlen, "board file %s: %s: pin already watched by '%s'", file, where,
-                    B.listener[pin]->name);
-      B.listener[pin] = p;
-      p->ops->pin_changed(p, pin, vhw_pins_level(B.pins, pin));
-    }
+      bfail(L, "%s must be a table (got %s)", where,
+            lua_isnil(L, -1) ? "nothing" : describe(L, -1));
+    build_part(L, lua_gettop(L), where);
     lua_settop(L, parts);
   }
-  return true;
+}
+
+/* Run protected: load, evaluate (under the hook) and check the board. */
+static int board_protected(lua_State *L) {
+  luaL_checkstack(L, 16, NULL);
+  char chunk[256];
+  snprintf(chunk, sizeof chunk, "@%s", E.file);
+  if (luaL_loadbufferx(L, E.text, E.len, chunk, "t") != LUA_OK) return lua_error(L);
+  lua_newtable(L); /* _ENV: nothing to call, nothing to reach */
+  lua_setupvalue(L, -2, 1);
+  lua_call(L, 0, 1);
+  build(L, lua_gettop(L));
+  return 0;
+}
+
+static int push_empty(lua_State *L) {
+  lua_pushliteral(L, "");
+  return 1;
+}
+
+/* One value of each basic type: their metatables are shared by all values
+ * of the type (the string library's is how ("x"):rep reaches C). */
+#define BOARD_NTYPES 7
+static void push_sample(lua_State *L, int i, int str) {
+  switch (i) {
+    case 0: lua_pushnil(L); break;
+    case 1: lua_pushboolean(L, 0); break;
+    case 2: lua_pushlightuserdata(L, NULL); break;
+    case 3: lua_pushinteger(L, 0); break;
+    case 4: lua_pushvalue(L, str); break;
+    case 5: lua_pushcfunction(L, push_empty); break;
+    default: lua_pushthread(L); break;
+  }
 }
 
 bool board_load(lua_State *L, const char *text, size_t len, const char *filename, char *err,
                 size_t errlen) {
   board_unload();
   /* The board file is data: it runs in the app's state (a second state
-   * would double the start-up cost) but in an empty environment, under an
-   * instruction budget and a temporary memory cap. */
+   * would double the start-up cost) but in an empty environment, with no
+   * metatables on strings, numbers or any other basic type (so not a
+   * single function is in reach: no string methods, whose C loops no
+   * budget stops), without the collector (no finalizer of the app runs in
+   * this environment), under an instruction and CPU budget and a temporary
+   * memory cap. Everything is restored afterwards, error or not. */
   int top = lua_gettop(L);
+  if (!lua_checkstack(L, 2 * BOARD_NTYPES + 8)) {
+    snprintf(err, errlen, "board file %s: out of memory", filename);
+    return false;
+  }
+  lua_pushcfunction(L, push_empty);
+  if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
+    snprintf(err, errlen, "board file %s: out of memory", filename);
+    lua_settop(L, top);
+    return false;
+  }
+  int str = lua_gettop(L);
+  for (int i = 0; i < BOARD_NTYPES; i++) {
+    push_sample(L, i, str);
+    if (!lua_getmetatable(L, -1)) lua_pushnil(L);
+    lua_remove(L, -2); /* keep the metatable (or nil) at str + 1 + i */
+    push_sample(L, i, str);
+    lua_pushnil(L);
+    lua_setmetatable(L, -2);
+    lua_pop(L, 1);
+  }
+  bool gc_was_running = lua_gc(L, LUA_GCISRUNNING);
+  lua_gc(L, LUA_GCSTOP);
+  lua_Hook saved_hook = lua_gethook(L);
+  int saved_mask = lua_gethookmask(L), saved_count = lua_gethookcount(L);
   rt_memstats_t *m = rt_memstats(L);
   size_t saved_limit = m->limit;
   size_t cap = m->used + BOARD_LUA_LIMIT;
   if (!saved_limit || cap < saved_limit) m->limit = cap;
-  lua_sethook(L, board_hook, LUA_MASKCOUNT, 1000000);
-  char chunk[256];
-  snprintf(chunk, sizeof chunk, "@%s", filename);
-  bool ok = false;
-  if (luaL_loadbufferx(L, text, len, chunk, "t") != LUA_OK) {
-    snprintf(err, errlen, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "board file error");
-  } else {
-    lua_newtable(L); /* _ENV: nothing to call, nothing to reach */
-    lua_setupvalue(L, -2, 1);
-    if (lua_pcall(L, 0, 1, 0) != LUA_OK)
-      snprintf(err, errlen, "%s",
-               lua_tostring(L, -1) ? lua_tostring(L, -1) : "board file error");
-    else
-      ok = build(L, filename, err, errlen);
-  }
-  lua_sethook(L, NULL, 0, 0);
-  lua_settop(L, top);
+  E.file = filename;
+  E.text = text;
+  E.len = len;
+  E.start = clock();
+  E.hooks = 0;
+  lua_sethook(L, board_hook, LUA_MASKCOUNT, BOARD_HOOK_EVERY);
+
+  lua_pushcfunction(L, board_protected);
+  int rc = lua_pcall(L, 0, 0, 0);
+  bool ok = rc == LUA_OK;
+  if (rc == LUA_ERRMEM)
+    snprintf(err, errlen, "board file %s: not enough memory (a board file gets at most %u KiB)",
+             filename, BOARD_LUA_LIMIT / 1024);
+  else if (!ok)
+    snprintf(err, errlen, "%s",
+             lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "board file error");
+
+  lua_sethook(L, saved_hook, saved_mask, saved_count);
   m->limit = saved_limit;
+  for (int i = 0; i < BOARD_NTYPES; i++) {
+    push_sample(L, i, str);
+    lua_pushvalue(L, str + 1 + i);
+    lua_setmetatable(L, -2);
+    lua_pop(L, 1);
+  }
+  if (gc_was_running) lua_gc(L, LUA_GCRESTART);
+  lua_settop(L, top);
+  E.file = E.text = NULL;
   if (!ok) board_unload();
   return ok;
 }
