@@ -100,13 +100,13 @@ static void poll_parts(lua_State *L, sched_timer_t *t) {
 /* ---- board file ---- */
 
 /* Budgets so a board file can neither hang nor exhaust the simulator: a
- * million VM instructions, and a second of CPU time for the few
+ * million VM instructions, and half a second of CPU time for the few
  * instructions whose cost grows with their operands (comparing or
  * concatenating long strings). */
 #define BOARD_LUA_LIMIT (1u << 20)
 #define BOARD_HOOK_EVERY 1000
 #define BOARD_MAX_HOOKS 1000 /* x BOARD_HOOK_EVERY instructions */
-#define BOARD_MAX_CPU CLOCKS_PER_SEC
+#define BOARD_MAX_CPU (CLOCKS_PER_SEC / 2)
 
 /* The evaluation in progress (for the hook and the messages). */
 static struct {
@@ -641,7 +641,7 @@ int hal_spi_transfer(int bus, const uint8_t *tx, uint8_t *rx, size_t len) {
   r->t_us = sched_now();
   r->bus = (uint8_t)bus;
   r->cs = cfg->cs;
-  r->len = (uint16_t)(len > 0xFFFF ? 0xFFFF : len);
+  r->len = len;
   /* A device clocked in a mode it does not support, or too fast, sees
    * shifted bits: the driver gets garbage, as it would on a real bus. */
   bool garbled = dev && (!(dev->spi_modes & (1u << cfg->mode)) ||

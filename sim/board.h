@@ -20,7 +20,7 @@ typedef struct {
   uint64_t t_us;
   uint8_t bus, cs;
   uint8_t fault;   /* 1: no device, 2: mode/speed the device cannot do */
-  uint16_t len;    /* full length; tx/rx hold the first BOARD_TRACE_BYTES */
+  size_t len;      /* full length; tx/rx hold the first BOARD_TRACE_BYTES */
   uint8_t tx[BOARD_TRACE_BYTES], rx[BOARD_TRACE_BYTES];
 } board_spi_rec_t;
 

@@ -1,12 +1,14 @@
 /* sim: the control API tests use to act as the physical world: set what
  * sensors measure, press buttons, look at LEDs, read bus traces. Only in
  * the simulator build. */
+#include <math.h>
 #include <string.h>
 
 #include "board.h"
 #include "hal/hal_gpio.h"
 #include "lauxlib.h"
 #include "lua_sim.h"
+#include "luaos.h"
 #include "sched.h"
 
 #define PART_MT "luaos.sim.part"
@@ -170,16 +172,35 @@ static int sim_led(lua_State *L) {
   return 1;
 }
 
+/* A pin number (range-checked as a 64-bit integer: 2^32 + 1 is no pin,
+ * not pin 1) or a pin name (with a hint for a near miss). */
 static int check_pin(lua_State *L, int arg) {
-  int isnum;
-  lua_Integer pin = lua_tointegerx(L, arg, &isnum);
-  if (!isnum && lua_type(L, arg) == LUA_TSTRING) {
-    pin = hal_gpio_find(lua_tostring(L, arg));
-    if (pin < 0) return luaL_argerror(L, arg, "no pin with that name");
-  } else if (!isnum) {
-    return luaL_typeerror(L, arg, "pin number or name");
+  int n = hal_gpio_count();
+  if (lua_type(L, arg) == LUA_TSTRING) {
+    const char *name = lua_tostring(L, arg);
+    int pin = hal_gpio_find(name);
+    if (pin < 0) {
+      const char *names[BOARD_MAX_PINS + 1];
+      int k = 0;
+      for (int i = 0; i < n && k < BOARD_MAX_PINS; i++)
+        if (hal_gpio_name(i)) names[k++] = hal_gpio_name(i);
+      names[k] = NULL;
+      lua_pushfstring(L, "no pin named '%s'", name);
+      if (k > 0) luaos_push_hint(L, name, names);
+      return luaL_argerror(L, arg, lua_tostring(L, -1));
+    }
+    return pin;
   }
-  if (board_pin_level((int)pin) < 0) return luaL_argerror(L, arg, "no such pin");
+  if (lua_type(L, arg) == LUA_TNUMBER && !lua_isinteger(L, arg)) {
+    /* 2^63 or -1e300: a whole number, just no pin (1.5 is refused below). */
+    lua_Number x = lua_tonumber(L, arg);
+    lua_Integer i;
+    if (x == floor(x) && !lua_numbertointeger(x, &i))
+      return luaL_argerror(L, arg, lua_pushfstring(L, "no such pin (pins are 0..%d)", n - 1));
+  }
+  lua_Integer pin = luaL_checkinteger(L, arg);
+  if (pin < 0 || pin >= n)
+    return luaL_argerror(L, arg, lua_pushfstring(L, "no such pin (pins are 0..%d)", n - 1));
   return (int)pin;
 }
 
@@ -211,6 +232,7 @@ static int sim_drive(lua_State *L) {
 static int sim_spi_trace(lua_State *L) {
   const board_spi_rec_t *recs;
   size_t first, n = board_spi_trace(&recs, &first);
+  luaL_checkstack(L, 4, NULL);
   lua_createtable(L, (int)(n - first), 0);
   for (size_t i = first; i < n; i++) {
     const board_spi_rec_t *r = &recs[i % BOARD_TRACE_MAX];
@@ -224,7 +246,7 @@ static int sim_spi_trace(lua_State *L) {
     lua_setfield(L, -2, "tx");
     lua_pushlstring(L, (const char *)r->rx, kept);
     lua_setfield(L, -2, "rx");
-    lua_pushinteger(L, r->len);
+    lua_pushinteger(L, (lua_Integer)r->len);
     lua_setfield(L, -2, "len");
     lua_pushnumber(L, (lua_Number)r->t_us / 1000.0);
     lua_setfield(L, -2, "t");
@@ -246,6 +268,7 @@ static int sim_spi_trace_clear(lua_State *L) {
 static int sim_gpio_trace(lua_State *L) {
   const board_gpio_rec_t *recs;
   size_t first, n = board_gpio_trace(&recs, &first);
+  luaL_checkstack(L, 4, NULL);
   lua_createtable(L, (int)(n - first), 0);
   for (size_t i = first; i < n; i++) {
     const board_gpio_rec_t *r = &recs[i % BOARD_TRACE_MAX];

@@ -1,9 +1,11 @@
 /* luaos: the host simulator command. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "duration.h"
@@ -110,7 +112,23 @@ static int parse_common(const char *cmd, cli_opts_t *o, int argc, char **argv, i
   return 0;
 }
 
+/* Started with stdin, stdout or stderr closed (`luaos run app.lua >&-`),
+ * the app's first io.open would get that descriptor and then receive
+ * print() and log output in its file: hold 0..2 open on /dev/null. */
+static void hold_std_fds(void) {
+  for (int fd = 0; fd <= 2; fd++) {
+    if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
+    int n = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+    if (n < 0) _exit(126); /* no /dev/null: nowhere safe to write */
+    if (n != fd) {
+      dup2(n, fd);
+      close(n);
+    }
+  }
+}
+
 int main(int argc, char **argv) {
+  hold_std_fds();
   cli_opts_t o;
   cli_defaults(&o, argv[0]);
   if (argc < 2) {

@@ -165,6 +165,68 @@ class Boards(unittest.TestCase):
         self.assertIn("devkit", r.stdout)
 
 
+class BoardSandbox(unittest.TestCase):
+    """Board files reach no function and end in bounded time; strict keys."""
+
+    def check_bad(self, text, msg, limit=10):
+        board = write("sandbox_board.lua", text)
+        app = write("noop3.lua", "")
+        t0 = time.time()
+        r = run("run", app, "--board", board, timeout=30)
+        self.assertLess(time.time() - t0, limit, text)
+        self.assertEqual(r.returncode, 1, text)
+        self.assertIn(msg, r.stderr, text)
+        self.assertNotIn("PANIC", r.stderr)
+
+    def test_no_string_methods(self):
+        # A backtracking pattern used to run in C, out of the budget's reach: a hang.
+        self.check_bad("return {name = ('a'):rep(30):match(('a*'):rep(30)..'b'), parts = {}}",
+                       "attempt to index a string value")
+        self.check_bad("return {name = ('x'):rep(1e9), parts = {}}", "attempt to index a string value")
+        self.check_bad("return {gpio = '10' + 6, parts = {}}", "arithmetic on a string value")
+
+    def test_bounded_time(self):
+        self.check_bad("local s = 'x' for _ = 1, 18 do s = s .. s end local n = 0 "
+                       "while true do local t = s .. n n = n + 1 end", "takes too long at line 1")
+        self.check_bad("local s = 'x' for _ = 1, 40 do s = s .. s end return {parts = {}}",
+                       "not enough memory")
+
+    def test_strict_keys_name_file_and_path(self):
+        board = write("typo_board.lua", "return {parts = {{type = 'bme280', name = 'env', cs = 0, "
+                      "tempreature = 20}}}")
+        r = run("run", write("noop4.lua", ""), "--board", board)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("board file " + board + ": unknown key 'parts[1].tempreature'; "
+                      "did you mean 'temperature'?", r.stderr)
+        self.check_bad("return {gpio = '16', parts = {}}", "'gpio' must be a pin count 1..64 (got the string '16')")
+        self.check_bad("return {parts = {{type = 'led', name = 'a', pin = 1, active_low = 'yes'}}}",
+                       "'active_low' must be a number or boolean")
+
+    def test_app_keeps_string_methods(self):
+        board = write("plain_board.lua", "return {name = 'p' .. #'ab', parts = {}}")
+        app = write("strs.lua", "print(('x'):rep(3), '10' + 1, sys.board())")
+        r = run("run", app, "--board", board)
+        self.assertEqual(r.stdout.split(), ["xxx", "11", "p2"], r.stderr)
+
+
+class ClosedStdFds(unittest.TestCase):
+    """Started with 0, 1 or 2 closed, the app's files never get the console or the log."""
+
+    def test_closed_fds_are_held_on_dev_null(self):
+        app = write("fdapp.lua", "local f = assert(io.open(arg[1], 'w'))\n"
+                    "print('to stdout') log.info('to the log') io.stderr:write('to stderr\\n')\n"
+                    "f:write('data') f:close()\n")
+        out = os.path.join(TMP, "fd_out.txt")
+        for redir in (">&-", "2>&-", "<&-", "<&- >&- 2>&-"):
+            if os.path.exists(out):
+                os.remove(out)
+            r = subprocess.run(["sh", "-c", 'exec "$0" run "$1" -- "$2" ' + redir, LUAOS, app, out],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 0, (redir, r.stderr))
+            with open(out) as f:
+                self.assertEqual(f.read(), "data", redir)
+
+
 class Watch(unittest.TestCase):
     def test_watch_reloads_a_changed_module(self):
         mod = write("watched.lua", "return { v = function() return 1 end, _VERSION = '1' }")
