@@ -485,7 +485,7 @@ bool board_load(lua_State *L, const char *text, size_t len, const char *filename
   int saved_mask = lua_gethookmask(L), saved_count = lua_gethookcount(L);
   rt_memstats_t *m = rt_memstats(L);
   size_t saved_limit = m->limit;
-  size_t cap = m->used + BOARD_LUA_LIMIT;
+  size_t base = m->used, cap = base + BOARD_LUA_LIMIT;
   if (!saved_limit || cap < saved_limit) m->limit = cap;
   E.file = filename;
   E.text = text;
@@ -497,7 +497,10 @@ bool board_load(lua_State *L, const char *text, size_t len, const char *filename
   lua_pushcfunction(L, board_protected);
   int rc = lua_pcall(L, 0, 0, 0);
   bool ok = rc == LUA_OK;
-  if (rc == LUA_ERRMEM)
+  if (rc == LUA_ERRMEM && m->limit < cap)
+    snprintf(err, errlen, "board file %s: not enough memory (the heap cap leaves it %zu KiB)",
+             filename, (m->limit > base ? m->limit - base : 0) / 1024);
+  else if (rc == LUA_ERRMEM)
     snprintf(err, errlen, "board file %s: not enough memory (a board file gets at most %u KiB)",
              filename, BOARD_LUA_LIMIT / 1024);
   else if (!ok)

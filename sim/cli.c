@@ -43,6 +43,9 @@ void cli_defaults(cli_opts_t *o, const char *exe) {
   o->jobs = 1;
 }
 
+/* Board files are small: a bigger one is a mistake (or /dev/zero). */
+#define CLI_MAX_BOARD_FILE (1u << 20)
+
 static char *read_file(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");
   if (!f) return NULL;
@@ -52,6 +55,12 @@ static char *read_file(const char *path, size_t *len) {
     size_t r = fread(buf + n, 1, cap - n, f);
     n += r;
     if (n < cap) break;
+    if (cap >= CLI_MAX_BOARD_FILE) {
+      free(buf);
+      buf = NULL;
+      errno = EFBIG;
+      break;
+    }
     char *nb = realloc(buf, cap *= 2);
     if (!nb) {
       free(buf);
@@ -69,11 +78,11 @@ static bool resolve_board(const char *arg, char *out, size_t outlen) {
   struct stat st;
   if (strchr(arg, '/') || strstr(arg, ".lua")) {
     snprintf(out, outlen, "%s", arg);
-    return stat(out, &st) == 0;
+  } else {
+    const char *dir = getenv("LUAOS_BOARDS");
+    snprintf(out, outlen, "%s/%s.lua", dir ? dir : LUAOS_SOURCE_DIR "/virtual-hw/boards", arg);
   }
-  const char *dir = getenv("LUAOS_BOARDS");
-  snprintf(out, outlen, "%s/%s.lua", dir ? dir : LUAOS_SOURCE_DIR "/virtual-hw/boards", arg);
-  return stat(out, &st) == 0;
+  return stat(out, &st) == 0 && S_ISREG(st.st_mode); /* not a folder, FIFO or device */
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -111,12 +120,24 @@ static bool on_task_error(lua_State *L, void *ud) {
   return false; /* an app's uncaught error ends the run */
 }
 
+static int boot_protected(lua_State *L) {
+  const cli_opts_t *o = lua_touserdata(L, 1);
+  lua_settop(L, 0);
+  sched_init(L, o->virtual_time);
+  modreg_open(L, &C.mcfg);
+  return 0;
+}
+
 lua_State *cli_boot(const cli_opts_t *o, const char *app_dir) {
   char board_path[PATH_MAX];
   const char *barg = o->board ? o->board : "devkit";
+  struct stat st;
   if (!resolve_board(barg, board_path, sizeof board_path)) {
-    fprintf(stderr, "luaos: board '%s' not found (a file, or a name from 'luaos boards')\n",
-            barg);
+    if (stat(board_path, &st) == 0)
+      fprintf(stderr, "luaos: board file %s is not a regular file\n", board_path);
+    else
+      fprintf(stderr, "luaos: board '%s' not found (a file, or a name from 'luaos boards')\n",
+              barg);
     return NULL;
   }
   size_t blen;
@@ -128,10 +149,10 @@ lua_State *cli_boot(const cli_opts_t *o, const char *app_dir) {
   lua_State *L = rt_open(o->mem_limit);
   if (!L) {
     free(btext);
-    fprintf(stderr, "luaos: cannot create the Lua state\n");
+    fprintf(stderr, "luaos: cannot create the Lua state%s\n",
+            o->mem_limit ? " (--mem-limit too small?)" : "");
     return NULL;
   }
-  sched_init(L, o->virtual_time);
 
   /* Development path: the app's folder, then lua/ in the source tree, so
    * edit-and-rerun needs no rebuild; the bundle comes after. */
@@ -149,7 +170,18 @@ lua_State *cli_boot(const cli_opts_t *o, const char *app_dir) {
                    "/usr/share/lua/5.4/?.lua;/usr/share/lua/5.4/?/init.lua";
   C.mcfg.cpath = "/usr/local/lib/lua/5.4/?.so;/usr/lib/" LUAOS_MULTIARCH
                  "/lua/5.4/?.so;/usr/lib/lua/5.4/?.so";
-  modreg_open(L, &C.mcfg);
+  /* Protected: with a small --mem-limit booting fails with a message,
+   * not a PANIC. */
+  lua_pushcfunction(L, boot_protected);
+  lua_pushlightuserdata(L, (void *)o);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+    fprintf(stderr, "luaos: cannot boot: %s%s\n",
+            lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "error",
+            o->mem_limit ? " (--mem-limit too small?)" : "");
+    free(btext);
+    rt_close(L);
+    return NULL;
+  }
   sched_set_error_handler(on_task_error, NULL);
   char err[512];
   bool ok = board_load(L, btext, blen, board_path, err, sizeof err);
@@ -171,7 +203,8 @@ void cli_shutdown(lua_State *L) {
 static int report(lua_State *L, sched_result_t r) {
   switch (r) {
     case SCHED_ERROR:
-      fprintf(stderr, "luaos: %s\n", lua_tostring(L, -1));
+      fprintf(stderr, "luaos: %s\n",
+              lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "uncaught error");
       return 1;
     case SCHED_DEADLOCK:
       fprintf(stderr,
@@ -194,20 +227,67 @@ static void set_arg(lua_State *L, const char *script, char **args, int n) {
   lua_setglobal(L, "arg");
 }
 
+/* Many app arguments: more than a new task's stack takes when it is
+ * spawned. The task then starts in this function, which makes room on its
+ * own stack and calls the app (through lua_callk: the app may yield).
+ * Arguments: the app's chunk and a list of its arguments. */
+#define CLI_DIRECT_ARGS 16
+
+static int app_cont(lua_State *L, int status, lua_KContext base) {
+  (void)status;
+  return lua_gettop(L) - (int)base;
+}
+
+static int app_start(lua_State *L) {
+  int n = (int)lua_rawlen(L, 2);
+  luaL_checkstack(L, n + 1, "too many arguments for the app");
+  lua_pushvalue(L, 1);
+  for (int i = 1; i <= n; i++) lua_rawgeti(L, 2, i);
+  lua_callk(L, n, LUA_MULTRET, 2, app_cont);
+  return app_cont(L, LUA_OK, 2);
+}
+
+static int push_app(lua_State *L) {
+  const cli_opts_t *o = lua_touserdata(L, 1);
+  lua_settop(L, 0);
+  set_arg(L, o->app, o->app_args, o->n_app_args);
+  /* Text only: a binary chunk is not verified by Lua and a patched one
+   * corrupts memory. */
+  if (luaL_loadfilex(L, o->app, "t") != LUA_OK) {
+    const char *msg = lua_tostring(L, -1);
+    if (msg && !strstr(msg, o->app)) lua_pushfstring(L, "%s: %s", o->app, msg);
+    return lua_error(L);
+  }
+  if (o->n_app_args <= CLI_DIRECT_ARGS) {
+    luaL_checkstack(L, o->n_app_args, NULL);
+    for (int i = 0; i < o->n_app_args; i++) lua_pushstring(L, o->app_args[i]);
+    sched_spawn(L, o->n_app_args);
+  } else {
+    lua_pushcfunction(L, app_start);
+    lua_insert(L, -2);
+    lua_createtable(L, o->n_app_args, 0);
+    for (int i = 0; i < o->n_app_args; i++) {
+      lua_pushstring(L, o->app_args[i]);
+      lua_rawseti(L, -2, i + 1);
+    }
+    sched_spawn(L, 2);
+  }
+  return 0;
+}
+
 int cli_run(const cli_opts_t *o) {
   char tmp[PATH_MAX];
   snprintf(tmp, sizeof tmp, "%s", o->app);
   lua_State *L = cli_boot(o, dirname(tmp));
   if (!L) return 1;
-  set_arg(L, o->app, o->app_args, o->n_app_args);
-  if (luaL_loadfile(L, o->app) != LUA_OK) {
-    fprintf(stderr, "luaos: %s\n", lua_tostring(L, -1));
+  /* Protected: a small --mem-limit must give a message, not a panic. */
+  lua_pushcfunction(L, push_app);
+  lua_pushlightuserdata(L, (void *)o);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+    fprintf(stderr, "luaos: %s\n", lua_tostring(L, -1) ? lua_tostring(L, -1) : "cannot start");
     cli_shutdown(L);
     return 1;
   }
-  for (int i = 0; i < o->n_app_args; i++) lua_pushstring(L, o->app_args[i]);
-  sched_spawn(L, o->n_app_args);
-  lua_pop(L, 1);
   if (o->watch) watch_start(L, o->app);
   uint64_t until = o->has_for ? sched_now() + o->run_for : UINT64_MAX;
   int rc = report(L, sched_run(L, until));

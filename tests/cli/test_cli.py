@@ -227,6 +227,45 @@ class ClosedStdFds(unittest.TestCase):
                 self.assertEqual(f.read(), "data", redir)
 
 
+class RunHardening(unittest.TestCase):
+    """luaos run with hostile inputs: many arguments, bytecode, odd board paths, tiny heaps."""
+
+    def test_thousands_of_app_arguments(self):
+        app = write("nargs.lua", "print(select('#', ...), (select(5000, ...)), #arg) task.sleep(1) print('ok')")
+        r = run("run", app, "--", *[str(i) for i in range(1, 5001)])
+        self.assertEqual(r.returncode, 0, r.stderr[-2000:])
+        self.assertEqual(r.stdout.split(), ["5000", "5000", "5000", "ok"])
+        r = run("run", app, "--", *[str(i) for i in range(1, 17)])  # the direct path
+        self.assertEqual(r.returncode, 0, r.stderr[-2000:])
+
+    def test_app_must_be_source_text(self):
+        # A binary chunk is not verified by Lua: a patched one corrupts memory.
+        path = os.path.join(TMP, "app.luac")
+        with open(path, "wb") as f:
+            f.write(b"\x1bLua\x54\x00\x19\x93\r\n\x1a\n\x04\x08\x08xV\x00\x00\x00")
+        r = run("run", path)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("app.luac: attempt to load a binary chunk (mode is 't')", r.stderr)
+
+    def test_board_must_be_a_regular_file(self):
+        for path in ("/dev/zero", TMP + "/"):
+            r = run("run", write("noop5.lua", ""), "--board", path, timeout=10)
+            self.assertEqual(r.returncode, 1, path)
+            self.assertIn("is not a regular file", r.stderr)
+
+    def test_tiny_heaps_fail_with_a_message(self):
+        app = write("small.lua", "print('ran')")
+        for limit in ("1", "4k", "8k", "12k", "16k", "64k"):
+            r = run("run", app, "--mem-limit", limit)
+            self.assertNotIn("PANIC", r.stderr, limit)
+            self.assertIn(r.returncode, (0, 1), limit)
+            if r.returncode:
+                self.assertTrue("not enough memory" in r.stderr or "--mem-limit too small" in r.stderr,
+                                (limit, r.stderr))
+            else:
+                self.assertEqual(r.stdout, "ran\n", limit)
+
+
 class Watch(unittest.TestCase):
     def test_watch_reloads_a_changed_module(self):
         mod = write("watched.lua", "return { v = function() return 1 end, _VERSION = '1' }")
