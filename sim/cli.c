@@ -103,7 +103,8 @@ int cli_list_boards(const cli_opts_t *o) {
   size_t count = 0;
   while ((e = readdir(d)) != NULL && count < 256) {
     size_t n = strlen(e->d_name);
-    if (n > 4 && strcmp(e->d_name + n - 4, ".lua") == 0) names[count++] = strdup(e->d_name);
+    if (n > 4 && strcmp(e->d_name + n - 4, ".lua") == 0 && (names[count] = strdup(e->d_name)))
+      count++;
   }
   closedir(d);
   qsort(names, count, sizeof names[0], cmp_str);
@@ -295,10 +296,20 @@ int cli_run(const cli_opts_t *o) {
   return rc;
 }
 
+static int push_repl_arg(lua_State *L) {
+  set_arg(L, "repl", NULL, 0);
+  return 0;
+}
+
 int cli_repl(const cli_opts_t *o) {
   lua_State *L = cli_boot(o, ".");
   if (!L) return 1;
-  set_arg(L, "repl", NULL, 0);
+  lua_pushcfunction(L, push_repl_arg);
+  if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+    fprintf(stderr, "luaos: %s\n", lua_tostring(L, -1) ? lua_tostring(L, -1) : "cannot start");
+    cli_shutdown(L);
+    return 1;
+  }
   int rc = repl_host_run(L);
   cli_shutdown(L);
   return rc;
