@@ -341,7 +341,9 @@ static void build_part(lua_State *L, int pt, const char *where) {
     int pin = pin_field(L, pt, where, "pin");
     if (pin < 0) bfail(L, "%s: needs 'pin'", where);
     p->pin = pin;
-    if (!B.pin_names[pin]) set_pin_name(pin, p->name);
+    /* The part's name names its pin, unless the pin has a name or the
+     * name is taken by another pin (a lookup by name must be unambiguous). */
+    if (!B.pin_names[pin] && find_pin_name(p->name) < 0) set_pin_name(pin, p->name);
   }
   /* Initial values of the part's settable keys (active_low, ...). */
   for (const char *const *k = ops->keys; k && *k; k++) {

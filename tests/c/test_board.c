@@ -13,6 +13,7 @@
 
 #include "board.h"
 #include "check.h"
+#include "hal/hal_gpio.h"
 #include "lauxlib.h"
 #include "lualib.h"
 #include "rt.h"
@@ -160,6 +161,11 @@ static void strict(void) {
        " {type = 'lis3dh', name = 'acc', bus = 0, cs = 1, irq = 5, x = 0.5}}}");
   CHECK(board_part_count() == 2);
   CHECK(board_find_part("acc")->irq_pin == 5);
+  CHECK(hal_gpio_find("A") == 1 && hal_gpio_find("L") < 0); /* the name in pins wins */
+  /* A part's name names its pin only if no other pin has that name. */
+  good("return {pins = {LED0 = 5}, parts = {{type = 'led', name = 'LED0', pin = 0}}}");
+  CHECK(hal_gpio_find("LED0") == 5);
+  CHECK(hal_gpio_name(0) == NULL);
   state_intact();
 }
 
