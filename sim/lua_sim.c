@@ -7,6 +7,7 @@
 #include "hal/hal_gpio.h"
 #include "lauxlib.h"
 #include "lua_sim.h"
+#include "luaos.h"
 #include "sched.h"
 
 #define PART_MT "luaos.sim.part"
@@ -269,6 +270,35 @@ static int sim_gpio_trace_clear(lua_State *L) {
   return 0;
 }
 
+/* sim.fault(part, kind) injects a fault after start-up ("disconnect",
+ * "stuck", "unpowered"; nil clears it); sim.fault(part) -> the current
+ * kind or nil. */
+static int sim_fault(lua_State *L) {
+  vhw_part_t *p = part_by_name(L, 1);
+  if (lua_gettop(L) < 2) {
+    if (p->fault == VHW_FAULT_NONE)
+      lua_pushnil(L);
+    else
+      lua_pushstring(L, vhw_fault_names[p->fault - 1]);
+    return 1;
+  }
+  int f = VHW_FAULT_NONE;
+  if (!lua_isnil(L, 2)) {
+    const char *kind = luaL_checkstring(L, 2);
+    f = vhw_fault_find(kind);
+    if (f < 0) {
+      lua_pushfstring(L, "unknown fault '%s'", kind);
+      luaos_push_hint(L, kind, vhw_fault_names);
+      return luaL_argerror(L, 2, lua_tostring(L, -1));
+    }
+  }
+  if (!p->ops->set || p->ops->set(p, "fault", f) != VHW_OK)
+    return luaL_argerror(L, 2, lua_pushfstring(L, "%s (%s) does not model the fault '%s'",
+                                               p->name, p->ops->type, lua_tostring(L, 2)));
+  board_parts_changed();
+  return 0;
+}
+
 static int sim_board(lua_State *L) {
   lua_pushstring(L, board_name());
   return 1;
@@ -288,6 +318,7 @@ int luaopen_sim(lua_State *L) {
                                {"gpio_trace", sim_gpio_trace},
                                {"gpio_trace_clear", sim_gpio_trace_clear},
                                {"board", sim_board},
+                               {"fault", sim_fault},
                                {NULL, NULL}};
   luaL_newmetatable(L, PART_MT);
   lua_pushcfunction(L, part_index);
