@@ -268,9 +268,9 @@ function Sensor:read()
   if not raw_t then error(raw_p, 2) end
   local r = {}
   r.temperature, r.pressure, r.humidity = core.compensate(self.calib, raw_t, raw_p, raw_h)
-  for k, v in pairs(r) do
-    local range = RANGE[k]
-    if v < range[1] - range[3] or v > range[2] + range[3] then
+  for _, k in ipairs({ "temperature", "pressure", "humidity" }) do
+    local v, range = r[k], RANGE[k]
+    if v and (v < range[1] - range[3] or v > range[2] + range[3]) then
       error(msg(self, "%s %g %s outside the sensor's range %g..%g (raw 0x%x, 0x%x, 0x%x)",
                 k, v, range[4], range[1], range[2], raw_t, raw_p, raw_h), 2)
     end
