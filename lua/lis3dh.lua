@@ -41,7 +41,8 @@ local fail, check_int, choices = check.fail, check.int, check.choices
 local function check_opts(fn, n, opts, base)
   local cfg = check.merge(fn, n, opts, base or DEFAULTS, DEFAULTS)
   local function bad(name, expected)
-    fail(3, fn, "bad option '%s' (expected %s, got %s)", name, expected, tostring(cfg[name]))
+    fail(3, fn, "bad option '%s' (expected %s, got %s)", name, expected,
+         check.describe(cfg[name]))
   end
   if not RANGES[cfg.range] then bad("range", choices(RANGES) .. " (g)") end
   if not MODES[cfg.mode] then bad("mode", "'low', 'normal' or 'high'") end
