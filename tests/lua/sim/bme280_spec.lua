@@ -255,7 +255,23 @@ describe("bme280", function()
     assert.error_matches(function() bme280.new(0, -1) end, "bad argument #2 'cs'")
     assert.error_matches(function() bme280.new(0, 0, 5) end, "bad argument #3 'opts'")
     assert.error_matches(function() bme280.new(0, 0, { osrs_x = 1 }) end,
-                         "unknown option 'osrs_x'")
+                         "bme280.new: bad argument #3 'opts' (unknown option 'osrs_x'; did you " ..
+                         "mean 'osrs_h'?)", nil, true)
+    assert.error_matches(function() bme280.new(0, 0, { fliter = 2 }) end,
+                         "unknown option 'fliter'; did you mean 'filter'?", nil, true)
+    assert.error_matches(function() bme280.new(0, 0, { colour = 2 }) end,
+                         "unknown option 'colour'; valid: filter, mode, osrs_h, osrs_p, osrs_t, " ..
+                         "speed, spi_mode, standby, timeout)", nil, true)
+    assert.error_matches(function() bme280.new(0, 0, { osrs_t = "4" }) end,
+                         "bme280.new: bad option 'osrs_t' (number expected, got string '4')", nil,
+                         true)
+    assert.error_matches(function() bme280.new(0, 0, { mode = 3 }) end,
+                         "bad option 'mode' (string expected, got number 3)", nil, true)
+    assert.error_matches(function() bme280.new(0, 0, { timeout = "50" }) end,
+                         "bad option 'timeout' (expected a positive number of ms, got '50')", nil,
+                         true)
+    assert.error_matches(function() bme280.new(0, 0, { [1] = 4 }) end,
+                         "option keys must be strings, got a number key", nil, true)
     assert.error_matches(function() bme280.new(0, 0, { osrs_t = 3 }) end,
                          "bad option 'osrs_t' %(expected 0, 1, 2, 4, 8, 16, got 3%)")
     assert.error_matches(function() bme280.new(0, 0, { osrs_t = 0 }) end,

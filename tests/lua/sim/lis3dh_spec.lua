@@ -224,7 +224,14 @@ describe("lis3dh", function()
     assert.error_matches(function() lis3dh.new(0, 1, { int1 = 1 }) end, "bad option 'int1'")
     assert.error_matches(function() lis3dh.new(0, 1, { spi_mode = 2 }) end,
                          "bad option 'spi_mode'")
-    assert.error_matches(function() lis3dh.new(0, 1, { ragne = 2 }) end, "unknown option 'ragne'")
+    assert.error_matches(function() lis3dh.new(0, 1, { ragne = 2 }) end,
+                         "lis3dh.new: bad argument #3 'opts' (unknown option 'ragne'; did you " ..
+                         "mean 'range'?)", nil, true)
+    assert.error_matches(function() lis3dh.new(0, 1, { rate = "100" }) end,
+                         "lis3dh.new: bad option 'rate' (number expected, got string '100')", nil,
+                         true)
+    assert.error_matches(function() lis3dh.new(0, 1, { int1 = 1 }) end,
+                         "bad option 'int1' (boolean expected, got number 1)", nil, true)
     assert.error_matches(function() accel:set("x", 1000) end, "out of range")
     assert.has_no.errors(function() lis3dh.new(0, 1, { rate = 5376, mode = "low" }) end)
   end)
