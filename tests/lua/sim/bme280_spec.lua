@@ -295,7 +295,13 @@ describe("bme280", function()
     local s = bme280.new(BUS, CS)
     local c = s:calibration()
     assert.error_matches(function() core.parse_calib("x", string.rep("\0", 7)) end,
-                         "bad argument #1 .*26 bytes %(got 1%)")
+                         "bad argument #1 to 'bme280.core.parse_calib' %(.*26 bytes %(got 1%)")
+    assert.error_matches(function() core.compensate(c, "x") end,
+                         "bad argument #2 to 'bme280.core.compensate' (number expected, got " ..
+                         "string)", nil, true)
+    assert.error_matches(function() core.compensate(5, 1) end,
+                         "bad argument #1 to 'bme280.core.compensate' (bme280 calibration " ..
+                         "expected, got number)", nil, true)
     assert.error_matches(function() core.parse_calib(string.rep("\0", 26), "") end,
                          "bad argument #2 .*7 bytes")
     assert.error_matches(function() core.compensate({}, 1) end, "bad argument #1")
