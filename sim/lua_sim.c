@@ -54,6 +54,10 @@ static void set_one(lua_State *L, vhw_part_t *p, const char *key, int vidx) {
   int rc = p->ops->set ? p->ops->set(p, key, v) : VHW_EKEY;
   if (rc == VHW_OK) board_parts_changed();
   if (rc == VHW_EKEY) {
+    const char *near = p->ops->keys ? luaos_nearest(key, p->ops->keys) : NULL;
+    if (near && strcmp(near, key) != 0)
+      luaL_error(L, "%s (%s) has no settable '%s'; did you mean '%s'?", p->name, p->ops->type,
+                 key, near);
     push_keys(L, p);
     luaL_error(L, "%s (%s) has no settable '%s' (known: %s)", p->name, p->ops->type, key,
                lua_tostring(L, -1));

@@ -130,6 +130,9 @@ describe("bme280", function()
     assert.error_matches(function() env:set("pressure", 20000) end, "out of range")
     assert.error_matches(function() env:set("humidity", 101) end, "out of range")
     assert.error_matches(function() env:set("wind", 3) end, "no settable 'wind'")
+    assert.error_matches(function() env:set{ temprature = 3 } end,
+                         "env (bme280) has no settable 'temprature'; did you mean 'temperature'?",
+                         nil, true)
   end)
 
   it("reports an absent chip with its id", function()
