@@ -282,6 +282,7 @@ end
 --- {measuring = bool, im_update = bool}
 function Sensor:status()
   local s = read_status(self)
+  if s & STATUS_RESERVED ~= 0 then error(lost(self) or msg(self, "bad status 0x%02x", s), 2) end
   return { measuring = s & STATUS_MEASURING ~= 0, im_update = s & STATUS_IM_UPDATE ~= 0 }
 end
 

@@ -189,6 +189,10 @@ end
 --- New data available? Second result: an unread sample was overwritten.
 function Accel:data_ready()
   local s = read_regs(self, REG_STATUS, 1):byte()
+  if s == 0xFF then -- every flag set, or nobody answering
+    local err = check_chip(self)
+    if err then error(err, 2) end
+  end
   return s & STATUS_ZYXDA ~= 0, s & STATUS_ZYXOR ~= 0
 end
 

@@ -174,6 +174,7 @@ describe("bme280", function()
         assert.error_matches(function() s:read() end,
                              "bme280 on spi0.cs0: no response (data 0xFF...", nil, true)
         assert.error_matches(function() s:read_raw() end, "no response %(data 0xFF")
+        assert.error_matches(function() s:status() end, "no response %(data 0xFF")
         sim.fault("env", nil)
         assert.is_nil(sim.fault("env"))
         assert.is_near(25, s:read().temperature, 0.015)

@@ -155,6 +155,7 @@ describe("lis3dh", function()
       assert.error_matches(function() a:read() end,
                            "lis3dh on spi0.cs1: no response (data 0xFF...", nil, true)
       assert.error_matches(function() a:read_raw() end, "no response %(data 0xFF")
+      assert.error_matches(function() a:data_ready() end, "no response %(data 0xFF")
       sim.fault("accel", nil)
       task.sleep(10)
       assert.is_near(1, a:read().z, 0.004)
