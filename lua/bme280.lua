@@ -10,6 +10,7 @@ local spi = require("spi")
 local task = require("task")
 local sys = require("sys")
 local core = require("bme280.core")
+local log = require("log")
 
 local M = { _VERSION = "1.0" }
 
@@ -155,8 +156,6 @@ function Sensor:configure(opts)
   self.idle_at = sys.uptime()
 end
 
--- Run one forced conversion and wait for it: sleep the typical time, then
--- poll the measuring bit. Returns nil and a message on timeout.
 -- Wait until the status register's measuring bit clears, polling every
 -- `step` ms until `deadline` (sys.uptime); `limit` is the wait the
 -- message names. Returns true, or nil and an error message.
@@ -228,6 +227,7 @@ local function acquire(self, retried)
               ctrl_meas, config,
               self.ctrl_meas | (self.cfg.mode == "normal" and MODE_NORMAL or 0), self.config)
     if retried then return nil, err end
+    log.warn("%s; restoring them", err)
     self:reset()
     self:configure(self.cfg)
     return acquire(self, true)

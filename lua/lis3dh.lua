@@ -9,6 +9,7 @@
 local spi = require("spi")
 local sys = require("sys")
 local task = require("task")
+local log = require("log")
 
 local M = { _VERSION = "1.0" }
 
@@ -124,6 +125,7 @@ local ALL_FF, ALL_00 = ("\xFF"):rep(7), ("\0"):rep(7)
 local function sample(self, retried)
   local function recover()
     if retried then return nil, msg(self, "settings lost again (chip reset?)") end
+    log.warn("%s", msg(self, "settings lost (chip reset?); restoring them"))
     self:configure(self.cfg)
     local wait = self.ready_at - sys.uptime()
     if wait > 0 then task.sleep(wait) end
