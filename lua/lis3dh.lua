@@ -137,7 +137,9 @@ local function sample(self, retried)
     if err then return nil, err end
     if reset then return recover() end
   end
-  if not self.period then return b end -- power-down: the outputs hold
+  if not self.period then -- power-down: the outputs hold an old sample, if any
+    return nil, msg(self, "powered down (rate 0): no samples to read")
+  end
   local now = sys.uptime()
   local recent = self.fresh_at and now - self.fresh_at <= self.period + 1
   if b:byte() & STATUS_ZYXDA == 0 and not recent then

@@ -99,6 +99,8 @@ describe("lis3dh", function()
     local a = lis3dh.new(BUS, CS, { rate = 0 })
     task.sleep(1000)
     assert.is_false((a:data_ready()))
+    assert.error_matches(function() a:read() end,
+                         "lis3dh on spi0.cs1: powered down (rate 0): no samples to read", nil, true)
     a:configure{ rate = 400 }
     task.sleep(3)
     assert.is_true((a:data_ready()))
