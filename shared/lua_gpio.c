@@ -123,7 +123,9 @@ static int gpio_on(lua_State *L) {
   if (lua_isnoneornil(L, 2)) return set_handler(L, pin, HAL_GPIO_EDGE_NONE);
   int edge = luaos_checkoption(L, 2, NULL, edges);
   if (edge == HAL_GPIO_EDGE_NONE) return set_handler(L, pin, edge);
-  luaos_checktype(L, 3, LUA_TFUNCTION);
+  if (!lua_isfunction(L, 3)) /* gpio.on(p, "rising", handler()) is the common slip */
+    luaos_argerror(L, 3, lua_pushfstring(L, "function expected, got %s%s", luaL_typename(L, 3),
+                                         LUAOS_FN_HINT));
   return set_handler(L, pin, edge);
 }
 

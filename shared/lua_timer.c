@@ -46,7 +46,9 @@ static void ltimer_fire(lua_State *L, sched_timer_t *st) {
 
 static int arm(lua_State *L, bool periodic) {
   uint64_t us = luaos_check_ms(L, 1);
-  luaos_checktype(L, 2, LUA_TFUNCTION);
+  if (!lua_isfunction(L, 2)) /* timer.after(ms, tick()) is the common slip */
+    luaos_argerror(L, 2, lua_pushfstring(L, "function expected, got %s%s", luaL_typename(L, 2),
+                                         LUAOS_FN_HINT));
   if (periodic && us == 0) luaos_argerror(L, 1, "period must be > 0 ms");
   ltimer_t *t = lua_newuserdatauv(L, sizeof *t, 1);
   t->st.tw.pprev = NULL;

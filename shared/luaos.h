@@ -53,5 +53,7 @@ void *luaos_checkudata(lua_State *L, int arg, const char *tname, const char *wha
 /* luaL_checkoption whose error lists the valid names or suggests the
  * nearest: "invalid option 'output'; valid: in, out, ...". */
 int luaos_checkoption(lua_State *L, int arg, const char *def, const char *const *lst);
+/* Appended to "function expected, got T" where a callback is wanted. */
+#define LUAOS_FN_HINT "; pass the function itself, not the result of calling it"
 
 #endif

@@ -52,7 +52,8 @@ describe("gpio", function()
                      "'in_pullup'?)", message(function() gpio.mode("LED0", "in_pulup") end))
     assert.are.equal("bad argument #2 to 'gpio.write' (level must be 0, 1, true or false)",
                      message(function() gpio.write("LED0", 2) end))
-    assert.are.equal("bad argument #3 to 'gpio.on' (function expected, got number)",
+    assert.are.equal("bad argument #3 to 'gpio.on' (function expected, got number; pass the " ..
+                     "function itself, not the result of calling it)",
                      message(function() gpio.on("LED0", "rising", 5) end))
     assert.are.equal("bad argument #2 to 'gpio.on' (invalid option 'up'; valid: none, rising, " ..
                      "falling, both)", message(function() gpio.on("LED0", "up", print) end))

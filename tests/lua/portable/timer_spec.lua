@@ -58,8 +58,13 @@ describe("timer", function()
                      "of ms)", message(function() timer.after(0 / 0, print) end))
     assert.are.equal("bad argument #1 to 'timer.every' (period must be > 0 ms)",
                      message(function() timer.every(0, print) end))
-    assert.are.equal("bad argument #2 to 'timer.after' (function expected, got string)",
+    assert.are.equal("bad argument #2 to 'timer.after' (function expected, got string; pass " ..
+                     "the function itself, not the result of calling it)",
                      message(function() timer.after(10, "nope") end))
+    local function tick() end
+    assert.are.equal("bad argument #2 to 'timer.every' (function expected, got no value; pass " ..
+                     "the function itself, not the result of calling it)",
+                     message(function() timer.every(100, tick()) end))
     assert.are.equal("bad argument #1 to 'timer.every' (number expected, got string)",
                      message(function() timer.every("10", print) end))
     local h = timer.after(10, print)
