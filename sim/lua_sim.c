@@ -24,9 +24,15 @@ static vhw_part_t *check_part(lua_State *L, int arg) {
 static vhw_part_t *part_by_name(lua_State *L, int arg) {
   const char *name = luaL_checkstring(L, arg);
   vhw_part_t *p = board_find_part(name);
-  if (!p)
-    luaL_argerror(L, arg, lua_pushfstring(L, "no part named '%s' on board '%s'", name,
-                                          board_name()));
+  if (!p) {
+    int n = board_part_count();
+    const char **names = lua_newuserdatauv(L, ((size_t)n + 1) * sizeof *names, 0);
+    for (int i = 0; i < n; i++) names[i] = board_part(i)->name;
+    names[n] = NULL;
+    lua_pushfstring(L, "no part named '%s' on board '%s'", name, board_name());
+    if (n > 0) luaos_push_hint(L, name, names);
+    luaos_argerror(L, arg, lua_tostring(L, -1));
+  }
   return p;
 }
 

@@ -253,6 +253,9 @@ describe("bme280", function()
       assert.error_matches(function() sim.fault("LED0", "stuck") end,
                            "LED0 (led) does not model the fault 'stuck'", nil, true)
       assert.error_matches(function() sim.fault("nope", nil) end, "no part named 'nope'")
+      assert.error_matches(function() sim.fault("evn", "stuck") end,
+                           "bad argument #1 to 'sim.fault' (no part named 'evn' on board " ..
+                           "'devkit'; did you mean 'env'?)", nil, true)
       assert.error_matches(function() env:set("raw_t", 0x100000) end, "out of range")
       assert.error_matches(function() env:set("fault", 7) end, "out of range")
     end)
