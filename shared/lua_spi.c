@@ -43,9 +43,10 @@ static lua_Integer opt_field(lua_State *L, int t, const char *k, lua_Integer def
   if (ty != LUA_TNIL) {
     int isnum = 0;
     if (ty == LUA_TNUMBER) v = lua_tointegerx(L, -1, &isnum); /* 1e6 is fine, "1e6" is not */
-    if (!isnum)
-      luaos_argerror(L, t, lua_pushfstring(L, "option '%s' must be an integer, got %s", k,
-                                           ty == LUA_TNUMBER ? "a fraction" : luaL_typename(L, -1)));
+    if (!isnum) {
+      const char *got = ty == LUA_TNUMBER ? "a fraction" : luaL_typename(L, -1);
+      luaos_argerror(L, t, lua_pushfstring(L, "option '%s' must be an integer, got %s", k, got));
+    }
     if (v < lo || v > hi)
       luaos_argerror(L, t, lua_pushfstring(L, "option '%s' out of range %I..%I", k,
                                           (LUAI_UACINT)lo, (LUAI_UACINT)hi));

@@ -55,8 +55,9 @@ describe("spi", function()
   it("refuses unknown options and wrong types, suggesting the nearest key", function()
     assert.are.equal("bad argument #2 to 'spi.setup' (unknown option 'mdoe'; did you mean " ..
                      "'mode'?)", message(function() spi.setup(1, { mdoe = 0 }) end))
-    assert.are.equal("bad argument #2 to 'spi.setup' (unknown option 'fast'; valid: mode, speed, " ..
-                     "cs, bits, lsb_first)", message(function() spi.setup(1, { fast = true }) end))
+    assert.are.equal("bad argument #2 to 'spi.setup' (unknown option 'fast'; valid: mode, " ..
+                     "speed, cs, bits, lsb_first)",
+                     message(function() spi.setup(1, { fast = true }) end))
     assert.are.equal("bad argument #2 to 'spi.setup' (option 'speed' must be an integer, got " ..
                      "string)", message(function() spi.setup(1, { speed = "1000000" }) end))
     assert.are.equal("bad argument #2 to 'spi.setup' (option 'mode' must be an integer, got a " ..

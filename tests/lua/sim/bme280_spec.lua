@@ -140,7 +140,8 @@ describe("bme280", function()
     assert.error_matches(function() bme280.new(BUS, CS) end,
                          "bme280 on spi0.cs0: no chip (id 0xff)", nil, true)
     env:set("fault", 0)
-    assert.error_matches(function() bme280.new(BUS, 7) end, "bme280 on spi0.cs7: no chip %(id 0xff%)")
+    assert.error_matches(function() bme280.new(BUS, 7) end,
+                         "bme280 on spi0.cs7: no chip %(id 0xff%)")
     -- another chip answers with something else
     assert.error_matches(function() bme280.new(BUS, 1) end, "on spi0.cs1: no chip %(id 0x")
   end)

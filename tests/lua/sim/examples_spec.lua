@@ -71,8 +71,8 @@ describe("examples", function()
     local logged = {}
     for _, l in ipairs(lines) do if l:find("logger:", 1, true) then logged[#logged + 1] = l end end
     assert.are.equal(3, #logged)
-    assert.truthy(logged[2]:find("error logger: bme280 on spi0.cs0: no response (data 0xFF", 1, true),
-                  logged[2])
+    assert.truthy(logged[2]:find("error logger: bme280 on spi0.cs0: no response (data 0xFF", 1,
+                                 true), logged[2])
     assert.truthy(logged[3]:find("T=", 1, true), logged[3])
   end)
 end)
