@@ -10,19 +10,20 @@
 
 #include "bme280.h"
 #include "lauxlib.h"
+#include "luaos.h"
 
 #define BME280_CALIB_MT "bme280.calib"
 
 static const bme280_calib_t *bme280_check_calib(lua_State *L, int arg) {
-  return luaL_checkudata(L, arg, BME280_CALIB_MT);
+  return luaos_checkudata(L, arg, BME280_CALIB_MT, "bme280 calibration");
 }
 
 static const uint8_t *bme280_check_block(lua_State *L, int arg, size_t want, const char *what) {
   size_t n;
-  const char *s = luaL_checklstring(L, arg, &n);
+  const char *s = luaos_checklstring(L, arg, &n);
   if (n != want)
-    luaL_argerror(L, arg, lua_pushfstring(L, "%s must be %d bytes (got %d)", what, (int)want,
-                                          (int)n));
+    luaos_argerror(L, arg, lua_pushfstring(L, "%s must be %d bytes (got %d)", what, (int)want,
+                                           (int)n));
   return (const uint8_t *)s;
 }
 
@@ -38,15 +39,15 @@ static int bme280_l_parse_calib(lua_State *L) {
 /* A raw ADC value argument: nil/none (not measured) gives -1. */
 static lua_Integer bme280_opt_raw(lua_State *L, int arg, lua_Integer max, const char *msg) {
   if (lua_isnoneornil(L, arg)) return -1;
-  lua_Integer v = luaL_checkinteger(L, arg);
-  luaL_argcheck(L, v >= 0 && v <= max, arg, msg);
+  lua_Integer v = luaos_checkinteger(L, arg);
+  if (!(v >= 0 && v <= max)) luaos_argerror(L, arg, msg);
   return v;
 }
 
 static int bme280_l_compensate(lua_State *L) {
   const bme280_calib_t *c = bme280_check_calib(L, 1);
-  lua_Integer raw_t = luaL_checkinteger(L, 2);
-  if (raw_t < 0 || raw_t > 0xFFFFF) luaL_argerror(L, 2, "raw_t must be 0..0xfffff");
+  lua_Integer raw_t = luaos_checkinteger(L, 2);
+  if (raw_t < 0 || raw_t > 0xFFFFF) luaos_argerror(L, 2, "raw_t must be 0..0xfffff");
   lua_Integer raw_p = bme280_opt_raw(L, 3, 0xFFFFF, "raw_p must be 0..0xfffff");
   lua_Integer raw_h = bme280_opt_raw(L, 4, 0xFFFF, "raw_h must be 0..0xffff");
   /* Without a temperature there is no t_fine, so nothing can be
@@ -72,8 +73,8 @@ static int bme280_l_compensate(lua_State *L) {
 }
 
 static unsigned bme280_check_osrs(lua_State *L, int arg) {
-  lua_Integer v = luaL_checkinteger(L, arg);
-  luaL_argcheck(L, v >= 0 && v <= 7, arg, "oversampling code must be 0..7");
+  lua_Integer v = luaos_checkinteger(L, arg);
+  if (!(v >= 0 && v <= 7)) luaos_argerror(L, arg, "oversampling code must be 0..7");
   return (unsigned)v;
 }
 
@@ -87,7 +88,8 @@ static int bme280_l_measure_time(lua_State *L) {
 /* calib.dig_T1 ... calib.dig_H6, for inspection. */
 static int bme280_calib_index(lua_State *L) {
   const bme280_calib_t *c = bme280_check_calib(L, 1);
-  const char *k = luaL_checkstring(L, 2);
+  if (lua_type(L, 2) != LUA_TSTRING) return 0;
+  const char *k = lua_tostring(L, 2);
   const struct {
     const char *name;
     lua_Integer v;

@@ -9,6 +9,7 @@
 local spi = require("spi")
 local sys = require("sys")
 local task = require("task")
+local log = require("log")
 
 local M = { _VERSION = "1.0" }
 
@@ -41,7 +42,8 @@ local fail, check_int, choices = check.fail, check.int, check.choices
 local function check_opts(fn, n, opts, base)
   local cfg = check.merge(fn, n, opts, base or DEFAULTS, DEFAULTS)
   local function bad(name, expected)
-    fail(3, fn, "bad option '%s' (expected %s, got %s)", name, expected, tostring(cfg[name]))
+    fail(3, fn, "bad option '%s' (expected %s, got %s)", name, expected,
+         check.describe(cfg[name]))
   end
   if not RANGES[cfg.range] then bad("range", choices(RANGES) .. " (g)") end
   if not MODES[cfg.mode] then bad("mode", "'low', 'normal' or 'high'") end
@@ -66,6 +68,28 @@ local function read_regs(self, reg, n)
   return self.dev:transfer(string.char(READ | ms | reg) .. string.rep("\0", n)):sub(2)
 end
 
+-- "lis3dh on spi0.cs1: " .. message
+local function msg(self, fmt, ...)
+  return ("lis3dh on spi%d.cs%d: " .. fmt):format(self.bus, self.cs, ...)
+end
+
+-- The data looked wrong (all 0xFF, all 0x00, or no new sample): WHO_AM_I
+-- (one cheap transfer) tells a missing or unpowered chip, CTRL_REG1..4 one
+-- that was reset (a supply dip: it wakes powered down). Returns an error
+-- message, or nil and true when the chip was reset, or nil when all is well.
+local function check_chip(self)
+  local id = read_regs(self, REG_WHO_AM_I, 1):byte()
+  if id == 0xFF then
+    return msg(self, "no response (data 0xFF...; chip disconnected or bus floating?)")
+  elseif id == 0 then
+    return msg(self, "no response (data 0x00...; chip unpowered?)")
+  elseif id ~= WHO_AM_I then
+    return msg(self, "no response (id 0x%02x, expected 0x%02x)", id, WHO_AM_I)
+  end
+  if read_regs(self, REG_CTRL1, 4) ~= self.ctrl then return nil, true end
+  return nil
+end
+
 --- Apply settings (options as for new, merged over the current ones).
 function Accel:configure(opts)
   local cfg = check_opts("configure", 1, opts, self.cfg)
@@ -76,7 +100,8 @@ function Accel:configure(opts)
   local ctrl4 = CTRL4_BDU | RANGES[cfg.range] << 4 | mode.hr << 3
   -- CTRL_REG1..4 in one auto-incrementing write; CTRL_REG2 (high-pass
   -- filter) off.
-  self.dev:transfer(string.char(MS | REG_CTRL1, ctrl1, 0, ctrl3, ctrl4))
+  self.ctrl = string.char(ctrl1, 0, ctrl3, ctrl4)
+  self.dev:transfer(string.char(MS | REG_CTRL1) .. self.ctrl)
   -- Drop a sample left from before, so data_ready and INT1 start afresh
   -- (an edge-triggered INT1 would otherwise never see a rising edge).
   read_regs(self, REG_OUT_X_L, 6)
@@ -85,25 +110,82 @@ function Accel:configure(opts)
   self.scale = mode.sens[cfg.range] / 1000
   -- Until the first sample at the new settings (turn-on time 1/ODR +
   -- 1 ms) the outputs hold stale or power-on values.
-  self.ready_at = cfg.rate > 0 and sys.uptime() + 1000 / cfg.rate + 1 or nil
+  self.period = cfg.rate > 0 and 1000 / cfg.rate or nil
+  self.ready_at = cfg.rate > 0 and sys.uptime() + self.period + 1 or nil
+  self.fresh_at = nil
 end
 
---- Raw outputs as signed integers at the mode's resolution. The first
--- read after new/configure waits for the first sample.
-function Accel:read_raw()
+local ALL_FF, ALL_00 = ("\xFF"):rep(7), ("\0"):rep(7)
+
+-- STATUS_REG and the six output registers in one burst: the status says
+-- whether the sample is new. Returns the 7 bytes, or nil and an error
+-- message. A sample is returned for at most one period after it was
+-- new (it is the latest the chip has); after that the read waits for the
+-- next one, up to two periods, and data that never comes is an error.
+local function sample(self, retried)
+  local function recover()
+    if retried then return nil, msg(self, "settings lost again (chip reset?)") end
+    log.warn("%s", msg(self, "settings lost (chip reset?); restoring them"))
+    self:configure(self.cfg)
+    local wait = self.ready_at - sys.uptime()
+    if wait > 0 then task.sleep(wait) end
+    return sample(self, true)
+  end
+  local b = read_regs(self, REG_STATUS, 7)
+  if b == ALL_FF or b == ALL_00 then
+    local err, reset = check_chip(self)
+    if err then return nil, err end
+    if reset then return recover() end
+  end
+  if not self.period then -- power-down: the outputs hold an old sample, if any
+    return nil, msg(self, "powered down (rate 0): no samples to read")
+  end
+  local now = sys.uptime()
+  local recent = self.fresh_at and now - self.fresh_at <= self.period + 1
+  if b:byte() & STATUS_ZYXDA == 0 and not recent then
+    local limit = 2 * self.period + 1
+    local deadline, step = now + limit, math.max(1, self.period / 10)
+    repeat
+      task.sleep(math.min(step, math.max(deadline - sys.uptime(), 0)))
+      b = read_regs(self, REG_STATUS, 7)
+    until b:byte() & STATUS_ZYXDA ~= 0 or sys.uptime() >= deadline
+    if b:byte() & STATUS_ZYXDA == 0 then
+      local err, reset = check_chip(self)
+      if err then return nil, err end
+      if reset then return recover() end
+      return nil, msg(self, "no new data within %g ms at %g Hz (status 0x%02x)", limit,
+                      self.cfg.rate, b:byte())
+    end
+  end
+  if b:byte() & STATUS_ZYXDA ~= 0 then self.fresh_at = sys.uptime() end
+  return b
+end
+
+local function raw(self)
   if self.ready_at then
     local wait = self.ready_at - sys.uptime()
     if wait > 0 then task.sleep(wait) end
     self.ready_at = nil
   end
-  local x, y, z = string.unpack("<i2<i2<i2", read_regs(self, REG_OUT_X_L, 6))
+  local b, err = sample(self)
+  if not b then return nil, err end
+  local x, y, z = string.unpack("<i2<i2<i2", b, 2)
   -- Floor division: an arithmetic shift for negative values too.
   return x // self.shift, y // self.shift, z // self.shift
 end
 
+--- Raw outputs as signed integers at the mode's resolution. The first
+-- read after new/configure waits for the first sample.
+function Accel:read_raw()
+  local x, y, z = raw(self)
+  if not x then error(y, 2) end
+  return x, y, z
+end
+
 --- {x = g, y = g, z = g}
 function Accel:read()
-  local x, y, z = self:read_raw()
+  local x, y, z = raw(self)
+  if not x then error(y, 2) end
   local k = self.scale
   return { x = x * k, y = y * k, z = z * k }
 end
@@ -111,6 +193,10 @@ end
 --- New data available? Second result: an unread sample was overwritten.
 function Accel:data_ready()
   local s = read_regs(self, REG_STATUS, 1):byte()
+  if s == 0xFF then -- every flag set, or nobody answering
+    local err = check_chip(self)
+    if err then error(err, 2) end
+  end
   return s & STATUS_ZYXDA ~= 0, s & STATUS_ZYXOR ~= 0
 end
 
@@ -135,9 +221,7 @@ function M.new(bus, cs, opts)
   local self = setmetatable({ bus = bus, cs = cs }, Accel)
   self.dev = spi.setup(bus, { mode = cfg.spi_mode, speed = cfg.speed, cs = cs })
   local id = read_regs(self, REG_WHO_AM_I, 1):byte()
-  if id ~= WHO_AM_I then
-    error(("lis3dh: no chip on bus %d cs %d (id 0x%02x)"):format(bus, cs, id), 2)
-  end
+  if id ~= WHO_AM_I then error(msg(self, "no chip (id 0x%02x)", id), 2) end
   self.cfg = DEFAULTS
   self:configure(cfg)
   return self

@@ -4,10 +4,25 @@
 #include "gpio_irq.h"
 #include "hal/hal_gpio.h"
 #include "lauxlib.h"
+#include "luaos.h"
 #include "modreg.h"
 #include "sched.h"
 
 static const char handlers_key = 'h'; /* registry: pin -> function */
+
+/* "no pin named 'led0' on this board; did you mean 'LED0'?" (the names
+ * come from the HAL), raised for argument `arg`. */
+static int no_pin_named(lua_State *L, int arg, const char *name) {
+  int n = hal_gpio_count();
+  const char **names = lua_newuserdatauv(L, ((size_t)n + 1) * sizeof *names, 0);
+  int k = 0;
+  for (int i = 0; i < n; i++)
+    if (hal_gpio_name(i)) names[k++] = hal_gpio_name(i);
+  names[k] = NULL;
+  lua_pushfstring(L, "no pin named '%s' on this board", name);
+  if (k > 0) luaos_push_hint(L, name, names);
+  return luaos_argerror(L, arg, lua_tostring(L, -1));
+}
 
 /* Pin by number or board name. */
 static int check_pin(lua_State *L, int arg) {
@@ -15,18 +30,16 @@ static int check_pin(lua_State *L, int arg) {
   lua_Integer pin = lua_tointegerx(L, arg, &isnum);
   if (isnum) {
     if (pin < 0 || pin >= hal_gpio_count())
-      return luaL_argerror(L, arg, lua_pushfstring(L, "no pin %I on this board (0..%d)",
-                                                   (LUAI_UACINT)pin, hal_gpio_count() - 1));
+      return luaos_argerror(L, arg, lua_pushfstring(L, "no pin %I on this board (0..%d)",
+                                                    (LUAI_UACINT)pin, hal_gpio_count() - 1));
     return (int)pin;
   }
   if (lua_type(L, arg) == LUA_TSTRING) {
     int p = hal_gpio_find(lua_tostring(L, arg));
-    if (p < 0)
-      return luaL_argerror(L, arg, lua_pushfstring(L, "no pin named '%s' on this board",
-                                                   lua_tostring(L, arg)));
+    if (p < 0) return no_pin_named(L, arg, lua_tostring(L, arg));
     return p;
   }
-  return luaL_typeerror(L, arg, "pin number or name");
+  return luaos_typeerror(L, arg, "pin number or name");
 }
 
 static int check_level(lua_State *L, int arg) {
@@ -40,7 +53,7 @@ static int check_level(lua_State *L, int arg) {
     }
     default: break;
   }
-  return luaL_argerror(L, arg, "level must be 0, 1, true or false");
+  return luaos_argerror(L, arg, "level must be 0, 1, true or false");
 }
 
 static void check_hal(lua_State *L, int rc, int pin) {
@@ -51,7 +64,7 @@ static int gpio_mode(lua_State *L) {
   static const char *const names[] = {"in", "out", "in_pullup", "in_pulldown", "open_drain",
                                       NULL};
   int pin = check_pin(L, 1);
-  int mode = luaL_checkoption(L, 2, NULL, names);
+  int mode = luaos_checkoption(L, 2, NULL, names);
   check_hal(L, hal_gpio_mode(pin, (hal_gpio_mode_t)mode), pin);
   return 0;
 }
@@ -108,9 +121,11 @@ static int gpio_on(lua_State *L) {
   static const char *const edges[] = {"none", "rising", "falling", "both", NULL};
   int pin = check_pin(L, 1);
   if (lua_isnoneornil(L, 2)) return set_handler(L, pin, HAL_GPIO_EDGE_NONE);
-  int edge = luaL_checkoption(L, 2, NULL, edges);
+  int edge = luaos_checkoption(L, 2, NULL, edges);
   if (edge == HAL_GPIO_EDGE_NONE) return set_handler(L, pin, edge);
-  luaL_checktype(L, 3, LUA_TFUNCTION);
+  if (!lua_isfunction(L, 3)) /* gpio.on(p, "rising", handler()) is the common slip */
+    luaos_argerror(L, 3, lua_pushfstring(L, "function expected, got %s%s", luaL_typename(L, 3),
+                                         LUAOS_FN_HINT));
   return set_handler(L, pin, edge);
 }
 

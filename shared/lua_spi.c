@@ -4,6 +4,7 @@
 
 #include "hal/hal_spi.h"
 #include "lauxlib.h"
+#include "luaos.h"
 #include "modreg.h"
 
 #define SPI_DEV_MT "luaos.spi.device"
@@ -24,25 +25,30 @@ typedef struct {
 static spi_bus_state_t spi_buses[SPI_MAX_BUSES];
 
 static int check_bus(lua_State *L, int arg) {
-  lua_Integer bus = luaL_checkinteger(L, arg);
+  lua_Integer bus = luaos_checkinteger(L, arg);
   int n = hal_spi_bus_count();
   if (n > SPI_MAX_BUSES) n = SPI_MAX_BUSES;
   if (bus < 0 || bus >= n)
-    return luaL_argerror(L, arg, lua_pushfstring(L, "no SPI bus %I on this board (%d buses)",
-                                                 (LUAI_UACINT)bus, n));
+    return luaos_argerror(L, arg, lua_pushfstring(L, "no SPI bus %I on this board (%d buses)",
+                                                  (LUAI_UACINT)bus, n));
   return (int)bus;
 }
 
+/* An integer option in lo..hi; a string or a float is an error, not
+ * converted. */
 static lua_Integer opt_field(lua_State *L, int t, const char *k, lua_Integer def,
                              lua_Integer lo, lua_Integer hi) {
   int ty = lua_getfield(L, t, k);
   lua_Integer v = def;
   if (ty != LUA_TNIL) {
-    int isnum;
-    v = lua_tointegerx(L, -1, &isnum);
-    if (!isnum) luaL_argerror(L, t, lua_pushfstring(L, "field '%s' must be an integer", k));
+    int isnum = 0;
+    if (ty == LUA_TNUMBER) v = lua_tointegerx(L, -1, &isnum); /* 1e6 is fine, "1e6" is not */
+    if (!isnum) {
+      const char *got = ty == LUA_TNUMBER ? "a fraction" : luaL_typename(L, -1);
+      luaos_argerror(L, t, lua_pushfstring(L, "option '%s' must be an integer, got %s", k, got));
+    }
     if (v < lo || v > hi)
-      luaL_argerror(L, t, lua_pushfstring(L, "field '%s' out of range %I..%I", k,
+      luaos_argerror(L, t, lua_pushfstring(L, "option '%s' out of range %I..%I", k,
                                           (LUAI_UACINT)lo, (LUAI_UACINT)hi));
   }
   lua_pop(L, 1);
@@ -51,14 +57,19 @@ static lua_Integer opt_field(lua_State *L, int t, const char *k, lua_Integer def
 
 static int spi_setup(lua_State *L) {
   int bus = check_bus(L, 1);
-  if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
+  if (!lua_isnoneornil(L, 2)) luaos_checktype(L, 2, LUA_TTABLE);
   hal_spi_config_t cfg = {1000000, 0, 8, 0, 0};
   if (lua_istable(L, 2)) {
+    static const char *const keys[] = {"mode", "speed", "cs", "bits", "lsb_first", NULL};
+    luaos_check_keys(L, 2, keys);
     cfg.mode = (uint8_t)opt_field(L, 2, "mode", 0, 0, 3);
     cfg.speed_hz = (uint32_t)opt_field(L, 2, "speed", 1000000, 1, 1000000000);
     cfg.cs = (uint8_t)opt_field(L, 2, "cs", 0, 0, 255);
     cfg.bits = (uint8_t)opt_field(L, 2, "bits", 8, 8, 8);
-    lua_getfield(L, 2, "lsb_first");
+    int ty = lua_getfield(L, 2, "lsb_first");
+    if (ty != LUA_TNIL && ty != LUA_TBOOLEAN)
+      luaos_argerror(L, 2, lua_pushfstring(L, "option 'lsb_first' must be a boolean, got %s",
+                                          luaL_typename(L, -1)));
     cfg.lsb_first = (uint8_t)lua_toboolean(L, -1);
     lua_pop(L, 1);
   }
@@ -87,7 +98,7 @@ static int select_target(lua_State *L) {
       spi_buses[bus].cfg = d->cfg;
     }
   } else {
-    if (lua_type(L, 1) != LUA_TNUMBER) return luaL_typeerror(L, 1, "SPI device or bus number");
+    if (lua_type(L, 1) != LUA_TNUMBER) return luaos_typeerror(L, 1, "SPI device or bus number");
     bus = check_bus(L, 1);
     if (!spi_buses[bus].valid)
       return luaL_error(L, "spi bus %d is not set up; call spi.setup first", bus);
@@ -113,7 +124,7 @@ static int spi_transfer(lua_State *L) {
     luaL_pushresultsize(&b, n);
     return 1;
   }
-  if (!lua_istable(L, 2)) return luaL_typeerror(L, 2, "string or table of bytes");
+  if (!lua_istable(L, 2)) return luaos_typeerror(L, 2, "string or table of bytes");
   size_t n = (size_t)luaL_len(L, 2);
   luaL_Buffer b;
   uint8_t *buf = (uint8_t *)luaL_buffinitsize(L, &b, n);
@@ -122,8 +133,8 @@ static int spi_transfer(lua_State *L) {
     int isnum;
     lua_Integer v = lua_tointegerx(L, -1, &isnum);
     if (!isnum || v < 0 || v > 255)
-      return luaL_argerror(L, 2, lua_pushfstring(L, "element %d is not a byte (0..255)",
-                                                 (int)i + 1));
+      return luaos_argerror(L, 2, lua_pushfstring(L, "element %d is not a byte (0..255)",
+                                                  (int)i + 1));
     lua_pop(L, 1);
     buf[i] = (uint8_t)v;
   }
@@ -139,17 +150,17 @@ static int spi_transfer(lua_State *L) {
 static int spi_write(lua_State *L) {
   int bus = select_target(L);
   size_t n;
-  const char *tx = luaL_checklstring(L, 2, &n);
+  const char *tx = luaos_checklstring(L, 2, &n);
   do_transfer(L, bus, (const uint8_t *)tx, NULL, n);
   return 0;
 }
 
 static int spi_read(lua_State *L) {
   int bus = select_target(L);
-  lua_Integer n = luaL_checkinteger(L, 2);
-  luaL_argcheck(L, n >= 0 && n <= 65536, 2, "length must be 0..65536");
-  lua_Integer fill = luaL_optinteger(L, 3, 0xFF);
-  luaL_argcheck(L, fill >= 0 && fill <= 255, 3, "fill must be a byte (0..255)");
+  lua_Integer n = luaos_checkinteger(L, 2);
+  if (n < 0 || n > 65536) luaos_argerror(L, 2, "length must be 0..65536");
+  lua_Integer fill = lua_isnoneornil(L, 3) ? 0xFF : luaos_checkinteger(L, 3);
+  if (fill < 0 || fill > 255) luaos_argerror(L, 3, "fill must be a byte (0..255)");
   luaL_Buffer b;
   uint8_t *rx = (uint8_t *)luaL_buffinitsize(L, &b, (size_t)n);
   memset(rx, (int)fill, (size_t)n);
@@ -167,7 +178,8 @@ static int dev_tostring(lua_State *L) {
 
 static int dev_index(lua_State *L) {
   spi_dev_t *d = luaL_checkudata(L, 1, SPI_DEV_MT);
-  const char *k = luaL_checkstring(L, 2);
+  if (lua_type(L, 2) != LUA_TSTRING) return 0; /* dev[1]: nothing there, as for a table */
+  const char *k = lua_tostring(L, 2);
   if (strcmp(k, "bus") == 0) lua_pushinteger(L, d->bus);
   else if (strcmp(k, "cs") == 0) lua_pushinteger(L, d->cfg.cs);
   else if (strcmp(k, "mode") == 0) lua_pushinteger(L, d->cfg.mode);
@@ -187,6 +199,8 @@ int luaopen_spi(lua_State *L) {
                                      {"read", spi_read}, {NULL, NULL}};
   memset(spi_buses, 0, sizeof spi_buses);
   luaL_newmetatable(L, SPI_DEV_MT);
+  lua_pushliteral(L, "dev"); /* methods are named dev:transfer in messages, as in the docs */
+  lua_setfield(L, -2, "__docname");
   lua_pushcfunction(L, dev_tostring);
   lua_setfield(L, -2, "__tostring");
   lua_pushcfunction(L, dev_index);

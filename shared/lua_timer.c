@@ -46,8 +46,10 @@ static void ltimer_fire(lua_State *L, sched_timer_t *st) {
 
 static int arm(lua_State *L, bool periodic) {
   uint64_t us = luaos_check_ms(L, 1);
-  luaL_checktype(L, 2, LUA_TFUNCTION);
-  if (periodic) luaL_argcheck(L, us > 0, 1, "period must be > 0 ms");
+  if (!lua_isfunction(L, 2)) /* timer.after(ms, tick()) is the common slip */
+    luaos_argerror(L, 2, lua_pushfstring(L, "function expected, got %s%s", luaL_typename(L, 2),
+                                         LUAOS_FN_HINT));
+  if (periodic && us == 0) luaos_argerror(L, 1, "period must be > 0 ms");
   ltimer_t *t = lua_newuserdatauv(L, sizeof *t, 1);
   t->st.tw.pprev = NULL;
   t->st.tw.next = NULL;
@@ -65,33 +67,37 @@ static int arm(lua_State *L, bool periodic) {
   return 1;
 }
 
+static ltimer_t *check_timer(lua_State *L) {
+  return luaos_checkudata(L, 1, TIMER_MT, "timer");
+}
+
 static int timer_after(lua_State *L) { return arm(L, false); }
 static int timer_every(lua_State *L) { return arm(L, true); }
 
 static int t_cancel(lua_State *L) {
-  ltimer_disarm(L, luaL_checkudata(L, 1, TIMER_MT));
+  ltimer_disarm(L, check_timer(L));
   return 0;
 }
 
 static int t_active(lua_State *L) {
-  ltimer_t *t = luaL_checkudata(L, 1, TIMER_MT);
+  ltimer_t *t = check_timer(L);
   lua_pushboolean(L, t->ref != LUA_NOREF);
   return 1;
 }
 
 static int t_count(lua_State *L) {
-  lua_pushinteger(L, ((ltimer_t *)luaL_checkudata(L, 1, TIMER_MT))->fired);
+  lua_pushinteger(L, ((ltimer_t *)check_timer(L))->fired);
   return 1;
 }
 
 static int t_gc(lua_State *L) {
-  ltimer_t *t = luaL_checkudata(L, 1, TIMER_MT);
+  ltimer_t *t = check_timer(L);
   sched_timer_stop(&t->st); /* only reachable when disarmed; be safe */
   return 0;
 }
 
 static int t_tostring(lua_State *L) {
-  ltimer_t *t = luaL_checkudata(L, 1, TIMER_MT);
+  ltimer_t *t = check_timer(L);
   lua_pushfstring(L, "timer (%s, %s)", t->period ? "every" : "after",
                   t->ref != LUA_NOREF ? "active" : "inactive");
   return 1;
@@ -102,6 +108,8 @@ int luaopen_timer(lua_State *L) {
   static const luaL_Reg m[] = {{"cancel", t_cancel}, {"active", t_active}, {"count", t_count},
                                {NULL, NULL}};
   luaL_newmetatable(L, TIMER_MT);
+  lua_pushliteral(L, "h"); /* methods are named h:cancel in messages, as in the docs */
+  lua_setfield(L, -2, "__docname");
   luaL_newlib(L, m);
   lua_setfield(L, -2, "__index");
   lua_pushcfunction(L, t_gc);

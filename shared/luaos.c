@@ -15,8 +15,9 @@ const char *luaos_board(void) { return luaos_board_name; }
 #define LUAOS_MAX_US ((uint64_t)1 << 47)
 
 uint64_t luaos_check_ms(lua_State *L, int arg) {
-  lua_Number ms = luaL_checknumber(L, arg);
-  luaL_argcheck(L, ms >= 0 && !isnan(ms), arg, "duration must be a non-negative number of ms");
+  if (lua_type(L, arg) != LUA_TNUMBER) luaos_typeerror(L, arg, "number");
+  lua_Number ms = lua_tonumber(L, arg);
+  if (!(ms >= 0)) luaos_argerror(L, arg, "duration must be a non-negative number of ms");
   lua_Number us = ms * 1000.0;
   if (us >= (lua_Number)LUAOS_MAX_US) return LUAOS_MAX_US;
   return (uint64_t)ceil(us);
@@ -101,7 +102,7 @@ void luaos_check_keys(lua_State *L, int arg, const char *const *keys) {
   while (lua_next(L, arg)) {
     lua_pop(L, 1);
     if (lua_type(L, -1) != LUA_TSTRING) {
-      luaL_argerror(L, arg, lua_pushfstring(L, "option keys must be strings, got a %s key",
+      luaos_argerror(L, arg, lua_pushfstring(L, "option keys must be strings, got a %s key",
                                             luaL_typename(L, -1)));
     }
     const char *k = lua_tostring(L, -1);
@@ -110,7 +111,115 @@ void luaos_check_keys(lua_State *L, int arg, const char *const *keys) {
     if (!ok) {
       lua_pushfstring(L, "unknown option '%s'", k);
       luaos_push_hint(L, k, keys);
-      luaL_argerror(L, arg, lua_tostring(L, -1));
+      luaos_argerror(L, arg, lua_tostring(L, -1));
     }
   }
+}
+
+/* ---- argument errors ---- */
+
+/* Replace the function on top of the stack with "mod.key" when some
+ * loaded module holds it (a module other than _G preferred, then "key"
+ * for _G) and return true; otherwise pop it and return false. */
+static bool push_module_name(lua_State *L) {
+  int fn = lua_gettop(L);
+  luaL_checkstack(L, 8, NULL);
+  int found = 0; /* 1: in _G, 2: in a module */
+  lua_pushnil(L);  /* fn + 1: the name found */
+  if (lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE) == LUA_TTABLE) { /* fn + 2 */
+    lua_pushnil(L);
+    while (found < 2 && lua_next(L, fn + 2)) { /* fn + 3: module name, fn + 4: module */
+      if (lua_type(L, fn + 3) == LUA_TSTRING && lua_type(L, fn + 4) == LUA_TTABLE) {
+        bool g = strcmp(lua_tostring(L, fn + 3), LUA_GNAME) == 0;
+        lua_pushnil(L);
+        while (lua_next(L, fn + 4)) { /* fn + 5: key, fn + 6: value */
+          if (lua_type(L, fn + 5) == LUA_TSTRING && lua_rawequal(L, fn + 6, fn) &&
+              (!g || found == 0)) {
+            if (g)
+              lua_pushvalue(L, fn + 5);
+            else
+              lua_pushfstring(L, "%s.%s", lua_tostring(L, fn + 3), lua_tostring(L, fn + 5));
+            lua_replace(L, fn + 1);
+            found = g ? 1 : 2;
+          }
+          lua_pop(L, 1);
+          if (found == 2) break;
+        }
+      }
+      if (found < 2) lua_pop(L, 1); /* the module; its name stays for lua_next */
+    }
+  }
+  if (!found) {
+    lua_settop(L, fn - 1);
+    return false;
+  }
+  lua_copy(L, fn + 1, fn);
+  lua_settop(L, fn);
+  return true;
+}
+
+int luaos_argerror(lua_State *L, int arg, const char *extramsg) {
+  lua_Debug ar;
+  if (!lua_getstack(L, 0, &ar)) return luaL_error(L, "bad argument #%d (%s)", arg, extramsg);
+  lua_getinfo(L, "nf", &ar);
+  luaL_checkstack(L, 4, NULL);
+  if (ar.namewhat && strcmp(ar.namewhat, "method") == 0) {
+    lua_pop(L, 1);
+    const char *name = ar.name ? ar.name : "?";
+    if (luaL_getmetafield(L, 1, "__docname") == LUA_TSTRING ||
+        luaL_getmetafield(L, 1, "__name") == LUA_TSTRING)
+      name = lua_pushfstring(L, "%s:%s", lua_tostring(L, -1), name);
+    if (--arg == 0) return luaL_error(L, "calling '%s' on bad self (%s)", name, extramsg);
+    return luaL_error(L, "bad argument #%d to '%s' (%s)", arg, name, extramsg);
+  }
+  const char *name = push_module_name(L) ? lua_tostring(L, -1) : ar.name ? ar.name : "?";
+  return luaL_error(L, "bad argument #%d to '%s' (%s)", arg, name, extramsg);
+}
+
+int luaos_typeerror(lua_State *L, int arg, const char *tname) {
+  const char *got;
+  if (luaL_getmetafield(L, arg, "__name") == LUA_TSTRING)
+    got = lua_tostring(L, -1);
+  else if (lua_type(L, arg) == LUA_TLIGHTUSERDATA)
+    got = "light userdata";
+  else
+    got = luaL_typename(L, arg);
+  return luaos_argerror(L, arg, lua_pushfstring(L, "%s expected, got %s", tname, got));
+}
+
+lua_Integer luaos_checkinteger(lua_State *L, int arg) {
+  int isnum;
+  lua_Integer v = lua_tointegerx(L, arg, &isnum);
+  if (!isnum) {
+    if (lua_isnumber(L, arg))
+      luaos_argerror(L, arg, "number has no integer representation");
+    else
+      luaos_typeerror(L, arg, "number");
+  }
+  return v;
+}
+
+const char *luaos_checklstring(lua_State *L, int arg, size_t *len) {
+  const char *s = lua_tolstring(L, arg, len);
+  if (!s) luaos_typeerror(L, arg, "string");
+  return s;
+}
+
+void luaos_checktype(lua_State *L, int arg, int t) {
+  if (lua_type(L, arg) != t) luaos_typeerror(L, arg, lua_typename(L, t));
+}
+
+void *luaos_checkudata(lua_State *L, int arg, const char *tname, const char *what) {
+  void *p = luaL_testudata(L, arg, tname);
+  if (!p) luaos_typeerror(L, arg, what);
+  return p;
+}
+
+int luaos_checkoption(lua_State *L, int arg, const char *def, const char *const *lst) {
+  const char *name = def && lua_isnoneornil(L, arg) ? def : luaos_checklstring(L, arg, NULL);
+  for (int i = 0; lst[i]; i++)
+    if (strcmp(lst[i], name) == 0) return i;
+  lua_pushfstring(L, "invalid option '%s'", name);
+  luaos_push_hint(L, name, lst);
+  return luaos_argerror(L, arg, lua_tostring(L, -1));
 }

@@ -35,4 +35,25 @@ void luaos_check_keys(lua_State *L, int arg, const char *const *keys);
  * "; valid: a, b, c". */
 void luaos_push_hint(lua_State *L, const char *word, const char *const *cands);
 
+/* ---- argument errors that name functions the way the docs do ----
+ * luaL_argerror names a function by its call site ('write' for
+ * gpio.write(...)); these name it "gpio.write" (found in package.loaded)
+ * and a method call "h:cancel", the prefix being the string in the
+ * metatable field "__docname" of self (else its "__name"). Same message
+ * format otherwise: "bad argument #2 to 'gpio.write' (...)". */
+int luaos_argerror(lua_State *L, int arg, const char *extramsg);
+/* "bad argument #arg to 'f' (tname expected, got T)" */
+int luaos_typeerror(lua_State *L, int arg, const char *tname);
+/* luaL_checkinteger, luaL_checklstring, luaL_checktype, luaL_checkudata
+ * (`what` names the type in the message, e.g. "timer") with those names. */
+lua_Integer luaos_checkinteger(lua_State *L, int arg);
+const char *luaos_checklstring(lua_State *L, int arg, size_t *len);
+void luaos_checktype(lua_State *L, int arg, int t);
+void *luaos_checkudata(lua_State *L, int arg, const char *tname, const char *what);
+/* luaL_checkoption whose error lists the valid names or suggests the
+ * nearest: "invalid option 'output'; valid: in, out, ...". */
+int luaos_checkoption(lua_State *L, int arg, const char *def, const char *const *lst);
+/* Appended to "function expected, got T" where a callback is wanted. */
+#define LUAOS_FN_HINT "; pass the function itself, not the result of calling it"
+
 #endif

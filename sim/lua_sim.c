@@ -25,9 +25,15 @@ static vhw_part_t *check_part(lua_State *L, int arg) {
 static vhw_part_t *part_by_name(lua_State *L, int arg) {
   const char *name = luaL_checkstring(L, arg);
   vhw_part_t *p = board_find_part(name);
-  if (!p)
-    luaL_argerror(L, arg, lua_pushfstring(L, "no part named '%s' on board '%s'", name,
-                                          board_name()));
+  if (!p) {
+    int n = board_part_count();
+    const char **names = lua_newuserdatauv(L, ((size_t)n + 1) * sizeof *names, 0);
+    for (int i = 0; i < n; i++) names[i] = board_part(i)->name;
+    names[n] = NULL;
+    lua_pushfstring(L, "no part named '%s' on board '%s'", name, board_name());
+    if (n > 0) luaos_push_hint(L, name, names);
+    luaos_argerror(L, arg, lua_tostring(L, -1));
+  }
   return p;
 }
 
@@ -55,6 +61,10 @@ static void set_one(lua_State *L, vhw_part_t *p, const char *key, int vidx) {
   int rc = p->ops->set ? p->ops->set(p, key, v) : VHW_EKEY;
   if (rc == VHW_OK) board_parts_changed();
   if (rc == VHW_EKEY) {
+    const char *near = p->ops->keys ? luaos_nearest(key, p->ops->keys) : NULL;
+    if (near && strcmp(near, key) != 0)
+      luaL_error(L, "%s (%s) has no settable '%s'; did you mean '%s'?", p->name, p->ops->type,
+                 key, near);
     push_keys(L, p);
     luaL_error(L, "%s (%s) has no settable '%s' (known: %s)", p->name, p->ops->type, key,
                lua_tostring(L, -1));
@@ -292,6 +302,35 @@ static int sim_gpio_trace_clear(lua_State *L) {
   return 0;
 }
 
+/* sim.fault(part, kind) injects a fault after start-up ("disconnect",
+ * "stuck", "unpowered"; nil clears it); sim.fault(part) -> the current
+ * kind or nil. */
+static int sim_fault(lua_State *L) {
+  vhw_part_t *p = part_by_name(L, 1);
+  if (lua_gettop(L) < 2) {
+    if (p->fault == VHW_FAULT_NONE)
+      lua_pushnil(L);
+    else
+      lua_pushstring(L, vhw_fault_names[p->fault - 1]);
+    return 1;
+  }
+  int f = VHW_FAULT_NONE;
+  if (!lua_isnil(L, 2)) {
+    const char *kind = luaL_checkstring(L, 2);
+    f = vhw_fault_find(kind);
+    if (f < 0) {
+      lua_pushfstring(L, "unknown fault '%s'", kind);
+      luaos_push_hint(L, kind, vhw_fault_names);
+      return luaL_argerror(L, 2, lua_tostring(L, -1));
+    }
+  }
+  if (!p->ops->set || p->ops->set(p, "fault", f) != VHW_OK)
+    return luaL_argerror(L, 2, lua_pushfstring(L, "%s (%s) does not model the fault '%s'",
+                                               p->name, p->ops->type, lua_tostring(L, 2)));
+  board_parts_changed();
+  return 0;
+}
+
 static int sim_board(lua_State *L) {
   lua_pushstring(L, board_name());
   return 1;
@@ -311,6 +350,7 @@ int luaopen_sim(lua_State *L) {
                                {"gpio_trace", sim_gpio_trace},
                                {"gpio_trace_clear", sim_gpio_trace_clear},
                                {"board", sim_board},
+                               {"fault", sim_fault},
                                {NULL, NULL}};
   luaL_newmetatable(L, PART_MT);
   lua_pushcfunction(L, part_index);

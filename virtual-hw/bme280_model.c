@@ -61,7 +61,8 @@ typedef struct {
   /* Physical values and the ideal (full resolution) ADC readings for
    * them, recomputed on set. */
   double temperature, pressure, humidity;
-  int fault;
+  /* Test overrides of the ADC values a conversion latches, -1: none. */
+  int32_t raw_t, raw_p, raw_h;
   int32_t ideal_t, ideal_p, ideal_h;
   /* Registers. osrs_h is the humidity setting in effect: ctrl_hum only
    * applies after the next ctrl_meas write. */
@@ -221,7 +222,9 @@ static void vhw_bme280_convert(vhw_bme280_t *m, uint64_t n) {
   }
   vhw_bme280_put20(m->data + 3, ot ? (int32_t)st : 0x80000);
   vhw_bme280_put20(m->data + 0, op ? (int32_t)sp : 0x80000);
-  int32_t h = m->osrs_h ? m->ideal_h : 0x8000;
+  if (m->raw_t >= 0) vhw_bme280_put20(m->data + 3, m->raw_t);
+  if (m->raw_p >= 0) vhw_bme280_put20(m->data + 0, m->raw_p);
+  int32_t h = m->raw_h >= 0 ? m->raw_h : m->osrs_h ? m->ideal_h : 0x8000;
   m->data[6] = (uint8_t)(h >> 8);
   m->data[7] = (uint8_t)h;
 }
@@ -230,7 +233,8 @@ static int vhw_bme280_mode(const vhw_bme280_t *m) { return m->ctrl_meas & 3; }
 
 /* Catch up with the clock: finish conversions whose time has come. */
 static void vhw_bme280_advance(vhw_bme280_t *m, uint64_t now) {
-  if (m->fault == 2) return; /* the conversion never finishes */
+  /* Stuck: the conversion never finishes; unpowered: nothing runs. */
+  if (m->base.fault == VHW_FAULT_STUCK || m->base.fault == VHW_FAULT_UNPOWERED) return;
   if (m->mode == VHW_BME280_FORCED) {
     if (now >= m->conv_end) {
       vhw_bme280_convert(m, 1);
@@ -249,7 +253,7 @@ static void vhw_bme280_advance(vhw_bme280_t *m, uint64_t now) {
 }
 
 static bool vhw_bme280_measuring(const vhw_bme280_t *m, uint64_t now) {
-  if (m->fault == 2) return true;
+  if (m->base.fault == VHW_FAULT_STUCK) return true;
   if (m->mode == VHW_BME280_FORCED) return now < m->conv_end;
   if (m->mode == VHW_BME280_NORMAL) {
     uint64_t t_meas = vhw_bme280_t_meas_us(m), period = t_meas + vhw_bme280_t_sb_us(m);
@@ -322,7 +326,8 @@ static void vhw_bme280_spi_select(vhw_part_t *p, bool active) {
 
 static uint8_t vhw_bme280_spi_exchange(vhw_part_t *p, uint8_t mosi) {
   vhw_bme280_t *m = (vhw_bme280_t *)p;
-  if (m->fault == 1) return 0xFF; /* nobody drives MISO */
+  if (p->fault == VHW_FAULT_DISCONNECT) return 0xFF; /* nobody drives MISO */
+  if (p->fault == VHW_FAULT_UNPOWERED) return 0x00;   /* MISO held low, chip deaf */
   uint8_t out = 0xFF;             /* MISO is high impedance outside data */
   switch (m->spi) {
   case VHW_BME280_SPI_IDLE: break;
@@ -348,6 +353,31 @@ static uint8_t vhw_bme280_spi_exchange(vhw_part_t *p, uint8_t mosi) {
   return out;
 }
 
+/* The override behind "raw_t", "raw_p" or "raw_h", or NULL. */
+static int32_t *vhw_bme280_raw(vhw_bme280_t *m, const char *key) {
+  if (strcmp(key, "raw_t") == 0) return &m->raw_t;
+  if (strcmp(key, "raw_p") == 0) return &m->raw_p;
+  if (strcmp(key, "raw_h") == 0) return &m->raw_h;
+  return NULL;
+}
+
+static int vhw_bme280_fault(vhw_part_t *p, vhw_fault_t f) {
+  vhw_bme280_t *m = (vhw_bme280_t *)p;
+  uint64_t now = vhw_now(p);
+  vhw_bme280_advance(m, now); /* what finished before the fault stays */
+  vhw_fault_t was = p->fault;
+  p->fault = f;
+  if (was == VHW_FAULT_STUCK && f != VHW_FAULT_STUCK) {
+    /* A conversion that hung restarts its clock once the fault clears. */
+    m->conv_end = now + vhw_bme280_t_meas_us(m);
+    m->conv_start = now;
+    m->cycles_done = 0;
+  }
+  /* Power back: the chip starts from its power-on state, settings lost. */
+  if (was == VHW_FAULT_UNPOWERED && f != VHW_FAULT_UNPOWERED) vhw_bme280_reset(m, now);
+  return VHW_OK;
+}
+
 static int vhw_bme280_set(vhw_part_t *p, const char *key, double v) {
   vhw_bme280_t *m = (vhw_bme280_t *)p;
   /* Conversions that finished before now saw the old values. */
@@ -362,15 +392,12 @@ static int vhw_bme280_set(vhw_part_t *p, const char *key, double v) {
     if (!(v >= 0.0 && v <= 100.0)) return VHW_ERANGE;
     m->humidity = v;
   } else if (strcmp(key, "fault") == 0) {
-    if (!(v == 0.0 || v == 1.0 || v == 2.0)) return VHW_ERANGE;
-    int was = m->fault;
-    m->fault = (int)v;
-    /* A conversion that hung restarts its clock once the fault clears. */
-    if (was == 2 && m->fault != 2) {
-      m->conv_end = vhw_now(p) + vhw_bme280_t_meas_us(m);
-      m->conv_start = vhw_now(p);
-      m->cycles_done = 0;
-    }
+    if (!(v == 0.0 || v == 1.0 || v == 2.0 || v == 3.0)) return VHW_ERANGE;
+    return vhw_bme280_fault(p, (vhw_fault_t)(int)v);
+  } else if (strncmp(key, "raw_", 4) == 0 && vhw_bme280_raw(m, key)) {
+    int32_t max = key[4] == 'h' ? 0xFFFF : 0xFFFFF;
+    if (!(v == -1.0 || (v >= 0.0 && v <= max && v == (double)(int32_t)v))) return VHW_ERANGE;
+    *vhw_bme280_raw(m, key) = (int32_t)v;
     return VHW_OK;
   } else {
     return VHW_EKEY;
@@ -389,7 +416,9 @@ static int vhw_bme280_get(vhw_part_t *p, const char *key, double *v) {
   else if (strcmp(key, "humidity") == 0)
     *v = m->humidity;
   else if (strcmp(key, "fault") == 0)
-    *v = m->fault;
+    *v = p->fault;
+  else if (vhw_bme280_raw(m, key))
+    *v = *vhw_bme280_raw(m, key);
   else
     return VHW_EKEY;
   return VHW_OK;
@@ -398,7 +427,7 @@ static int vhw_bme280_get(vhw_part_t *p, const char *key, double *v) {
 static void vhw_bme280_destroy(vhw_part_t *p) { free(p); }
 
 static const char *const vhw_bme280_keys[] = {"temperature", "pressure", "humidity", "fault",
-                                              NULL};
+                                              "raw_t", "raw_p", "raw_h", NULL};
 
 static const vhw_ops_t vhw_bme280_ops = {
     .type = "bme280",
@@ -444,7 +473,7 @@ vhw_part_t *vhw_bme280_new(const vhw_env_t *env) {
   m->temperature = 25.0;
   m->pressure = 101325.0;
   m->humidity = 40.0;
-  m->fault = 0;
+  m->raw_t = m->raw_p = m->raw_h = -1;
   memset(m->nvm, 0, sizeof m->nvm);
   vhw_bme280_fill_nvm(m->nvm);
   vhw_bme280_update_ideal(m);

@@ -39,7 +39,6 @@ typedef enum {
 typedef struct {
   vhw_part_t base;
   double accel[3]; /* g */
-  int fault;
   uint8_t regs[VHW_LIS3DH_REG_LAST + 1]; /* plain registers */
   int16_t out[3];                        /* left-justified output registers */
   /* BDU: once one half of an axis is read, that axis keeps its value
@@ -149,6 +148,8 @@ static void vhw_lis3dh_new_sample(vhw_lis3dh_t *m) {
 /* Catch up with the clock. Physical values are constant between calls,
  * so any number of missed ticks amounts to one sample plus overrun. */
 static void vhw_lis3dh_advance(vhw_lis3dh_t *m) {
+  /* Stuck: the sample clock stopped; unpowered: nothing runs. */
+  if (m->base.fault == VHW_FAULT_STUCK || m->base.fault == VHW_FAULT_UNPOWERED) return;
   uint64_t period = vhw_lis3dh_period_ns(m), now = vhw_now(&m->base);
   if (period && now > m->odr_start_us) {
     uint64_t done = (now - m->odr_start_us) * 1000u / period;
@@ -223,13 +224,14 @@ static void vhw_lis3dh_write_reg(vhw_lis3dh_t *m, uint8_t reg, uint8_t v) {
 
 static void vhw_lis3dh_spi_select(vhw_part_t *p, bool active) {
   vhw_lis3dh_t *m = (vhw_lis3dh_t *)p;
-  if (active && m->fault != 1) vhw_lis3dh_advance(m);
+  if (active && m->base.fault != VHW_FAULT_DISCONNECT) vhw_lis3dh_advance(m);
   m->spi = active ? VHW_LIS3DH_SPI_CONTROL : VHW_LIS3DH_SPI_IDLE;
 }
 
 static uint8_t vhw_lis3dh_spi_exchange(vhw_part_t *p, uint8_t mosi) {
   vhw_lis3dh_t *m = (vhw_lis3dh_t *)p;
-  if (m->fault == 1) return 0xFF; /* nobody drives SDO */
+  if (p->fault == VHW_FAULT_DISCONNECT) return 0xFF; /* nobody drives SDO */
+  if (p->fault == VHW_FAULT_UNPOWERED) return 0x00;   /* SDO held low, chip deaf */
   uint8_t out = 0xFF;
   switch (m->spi) {
   case VHW_LIS3DH_SPI_IDLE: return 0xFF;
@@ -253,9 +255,40 @@ static int vhw_lis3dh_axis(const char *key) {
   return -1;
 }
 
+/* Power-on state: registers at their defaults, power-down, no data. */
+static void vhw_lis3dh_power_on(vhw_lis3dh_t *m) {
+  memset(m->regs, 0, sizeof m->regs);
+  m->regs[VHW_LIS3DH_REG_WHO_AM_I] = VHW_LIS3DH_WHO_AM_I_VAL;
+  m->regs[VHW_LIS3DH_REG_CTRL0] = 0x10;    /* SDO pull-up connected */
+  m->regs[VHW_LIS3DH_REG_CTRL1] = 0x07;    /* power-down, XYZ enabled */
+  m->regs[VHW_LIS3DH_REG_FIFO_SRC] = 0x20; /* FIFO empty */
+  memset(m->out, 0, sizeof m->out);
+  memset(m->bdu_read, 0, sizeof m->bdu_read);
+  memset(m->has_pending, 0, sizeof m->has_pending);
+  m->da = m->ovr = 0;
+  m->odr_start_us = vhw_now(&m->base);
+  m->samples_done = 0;
+}
+
+static int vhw_lis3dh_fault(vhw_part_t *p, vhw_fault_t f) {
+  vhw_lis3dh_t *m = (vhw_lis3dh_t *)p;
+  if (p->fault != VHW_FAULT_DISCONNECT) vhw_lis3dh_advance(m); /* samples before the fault */
+  vhw_fault_t was = p->fault;
+  p->fault = f;
+  if (was == VHW_FAULT_STUCK && f != VHW_FAULT_STUCK) {
+    /* The clock restarts from now rather than catching up. */
+    m->odr_start_us = vhw_now(p);
+    m->samples_done = 0;
+  }
+  if (was == VHW_FAULT_UNPOWERED && f != VHW_FAULT_UNPOWERED) vhw_lis3dh_power_on(m);
+  vhw_lis3dh_update_pin(m);
+  return VHW_OK;
+}
+
 static int vhw_lis3dh_set(vhw_part_t *p, const char *key, double v) {
   vhw_lis3dh_t *m = (vhw_lis3dh_t *)p;
-  if (m->fault != 1) vhw_lis3dh_advance(m); /* earlier samples saw the old values */
+  /* Earlier samples saw the old values. */
+  if (p->fault != VHW_FAULT_DISCONNECT) vhw_lis3dh_advance(m);
   int a = vhw_lis3dh_axis(key);
   if (a >= 0) {
     /* Far beyond any full scale; the outputs clamp at +-FS anyway. */
@@ -264,21 +297,20 @@ static int vhw_lis3dh_set(vhw_part_t *p, const char *key, double v) {
     return VHW_OK;
   }
   if (strcmp(key, "fault") == 0) {
-    if (!(v == 0.0 || v == 1.0)) return VHW_ERANGE;
-    m->fault = (int)v;
-    return VHW_OK;
+    if (!(v == 0.0 || v == 1.0 || v == 2.0 || v == 3.0)) return VHW_ERANGE;
+    return vhw_lis3dh_fault(p, (vhw_fault_t)(int)v);
   }
   return VHW_EKEY;
 }
 
 static int vhw_lis3dh_get(vhw_part_t *p, const char *key, double *v) {
   vhw_lis3dh_t *m = (vhw_lis3dh_t *)p;
-  if (m->fault != 1) vhw_lis3dh_advance(m);
+  if (p->fault != VHW_FAULT_DISCONNECT) vhw_lis3dh_advance(m);
   int a = vhw_lis3dh_axis(key);
   if (a >= 0)
     *v = m->accel[a];
   else if (strcmp(key, "fault") == 0)
-    *v = m->fault;
+    *v = p->fault;
   else
     return VHW_EKEY;
   return VHW_OK;
@@ -316,20 +348,9 @@ vhw_part_t *vhw_lis3dh_new(const vhw_env_t *env) {
   if (!m) return NULL;
   m->base.spi_modes = 0x9; /* modes 0 and 3 */
   m->base.spi_max_hz = 10000000;
-  memset(m->regs, 0, sizeof m->regs);
-  m->regs[VHW_LIS3DH_REG_WHO_AM_I] = VHW_LIS3DH_WHO_AM_I_VAL;
-  m->regs[VHW_LIS3DH_REG_CTRL0] = 0x10;     /* SDO pull-up connected */
-  m->regs[VHW_LIS3DH_REG_CTRL1] = 0x07;     /* power-down, XYZ enabled */
-  m->regs[VHW_LIS3DH_REG_FIFO_SRC] = 0x20; /* FIFO empty */
-  memset(m->out, 0, sizeof m->out);
-  memset(m->bdu_read, 0, sizeof m->bdu_read);
-  memset(m->has_pending, 0, sizeof m->has_pending);
+  vhw_lis3dh_power_on(m);
   m->accel[0] = m->accel[1] = 0.0;
   m->accel[2] = 1.0; /* lying flat */
-  m->fault = 0;
-  m->da = m->ovr = 0;
-  m->odr_start_us = vhw_now(&m->base);
-  m->samples_done = 0;
   m->pin_level = -1;
   m->spi = VHW_LIS3DH_SPI_IDLE;
   m->addr = 0;

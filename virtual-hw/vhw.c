@@ -10,6 +10,7 @@ vhw_part_t *vhw_part_alloc(size_t size, const vhw_ops_t *ops, const vhw_env_t *e
   p->bus = p->cs = p->pin = p->irq_pin = -1;
   p->spi_modes = 0;
   p->spi_max_hz = 0;
+  p->fault = VHW_FAULT_NONE;
   if (env) p->env = *env;
   return p;
 }
@@ -22,4 +23,12 @@ const vhw_model_t *vhw_model_find(const char *type) {
   for (const vhw_model_t *m = vhw_models; m->type; m++)
     if (strcmp(m->type, type) == 0) return m;
   return NULL;
+}
+
+const char *const vhw_fault_names[] = {"disconnect", "stuck", "unpowered", NULL};
+
+int vhw_fault_find(const char *name) {
+  for (int i = 0; vhw_fault_names[i]; i++)
+    if (strcmp(vhw_fault_names[i], name) == 0) return i + 1;
+  return -1;
 }

@@ -12,6 +12,22 @@ enum { VHW_OK = 0, VHW_EKEY = -1, VHW_ERANGE = -2, VHW_EINVAL = -3 };
 
 typedef struct vhw_part vhw_part_t;
 
+/* Faults a test injects after start-up (sim.fault): what a driver sees
+ * when a chip goes away or misbehaves. Parts that model them take the
+ * number as their "fault" key (set: VHW_ERANGE for one they do not model)
+ * and keep the current one in vhw_part_t.fault. */
+typedef enum {
+  VHW_FAULT_NONE = 0,
+  VHW_FAULT_DISCONNECT = 1, /* nobody drives MISO: every byte reads 0xFF */
+  VHW_FAULT_STUCK = 2,      /* conversions never complete, data never ready */
+  VHW_FAULT_UNPOWERED = 3   /* no supply: MISO reads 0x00; power-on reset when it returns */
+} vhw_fault_t;
+
+/* Names of the faults above, index = value - 1, NULL-terminated. */
+extern const char *const vhw_fault_names[];
+/* The fault named `name`, or -1. */
+int vhw_fault_find(const char *name);
+
 /* What the board gives a part: a clock and a way to drive pins it is wired
  * to (interrupt outputs, buttons). */
 typedef struct {
@@ -49,6 +65,7 @@ struct vhw_part {
   int irq_pin;        /* interrupt output (e.g. LIS3DH INT1), -1 if none */
   uint8_t spi_modes;  /* bit m set: SPI mode m supported */
   uint32_t spi_max_hz;
+  vhw_fault_t fault;  /* set through the part's "fault" key */
   vhw_env_t env;
 };
 

@@ -397,13 +397,16 @@ static void test_model_faults(void) {
   CHECK(p->ops->set(p, "pressure", 110001) == VHW_ERANGE);
   CHECK(p->ops->set(p, "humidity", 100.5) == VHW_ERANGE);
   CHECK(p->ops->set(p, "humidity", -0.1) == VHW_ERANGE);
-  CHECK(p->ops->set(p, "fault", 3) == VHW_ERANGE);
+  CHECK(p->ops->set(p, "fault", 4) == VHW_ERANGE);
+  CHECK(p->ops->set(p, "raw_t", 0x100000) == VHW_ERANGE);
+  CHECK(p->ops->set(p, "raw_h", 0x10000) == VHW_ERANGE);
+  CHECK(p->ops->set(p, "raw_p", 1.5) == VHW_ERANGE);
   CHECK(p->ops->set(p, "colour", 1) == VHW_EKEY);
   double v;
   CHECK(p->ops->get(p, "colour", &v) == VHW_EKEY);
   CHECK(p->ops->get(p, "temperature", &v) == VHW_OK && v == 25.0);
   const char *const *k = p->ops->keys;
-  CHECK(k && strcmp(k[0], "temperature") == 0 && k[4] == NULL);
+  CHECK(k && strcmp(k[0], "temperature") == 0 && k[7] == NULL);
 
   /* fault 1: nobody answers, writes are lost. */
   CHECK(p->ops->set(p, "fault", 1) == VHW_OK);
@@ -423,6 +426,30 @@ static void test_model_faults(void) {
   clk.now += 3000;
   CHECK((test_read8(p, 0xF3) & 0x08) == 0);
   CHECK(test_read_raw(p).t != 0x80000);
+  CHECK(p->fault == VHW_FAULT_NONE);
+
+  /* fault 3: unpowered, MISO low, writes lost; power-on reset after. */
+  test_write8(p, 0xF5, 2 << 2);
+  CHECK(p->ops->set(p, "fault", 3) == VHW_OK && p->fault == VHW_FAULT_UNPOWERED);
+  CHECK(test_read8(p, 0xD0) == 0x00);
+  CHECK(p->ops->set(p, "fault", 0) == VHW_OK);
+  CHECK(test_read8(p, 0xD0) == 0x60);
+  CHECK(test_read8(p, 0xF5) == 0);          /* settings gone */
+  CHECK(test_read8(p, 0xF3) & 0x01);        /* NVM copy running again */
+
+  /* Raw overrides replace what the next conversion latches. */
+  clk.now += 3000;
+  CHECK(p->ops->set(p, "raw_t", 0xFFFFF) == VHW_OK && p->ops->set(p, "raw_h", 0x8000) == VHW_OK);
+  test_write8(p, 0xF4, 1 << 5 | 1 << 2 | 1);
+  clk.now += 20000;
+  CHECK(test_read_raw(p).t == 0xFFFFF);
+  CHECK(test_read_raw(p).h == 0x8000);
+  double ov;
+  CHECK(p->ops->get(p, "raw_t", &ov) == VHW_OK && ov == 0xFFFFF);
+  CHECK(p->ops->set(p, "raw_t", -1) == VHW_OK);
+  test_write8(p, 0xF4, 1 << 5 | 1 << 2 | 1);
+  clk.now += 20000;
+  CHECK(test_read_raw(p).t != 0xFFFFF);
   p->ops->destroy(p);
 }
 

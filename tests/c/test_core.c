@@ -113,8 +113,57 @@ static void test_nearest(void) {
   rt_close(L);
 }
 
+/* Argument errors name functions as the docs do, however they are reached. */
+static int argerr_int(lua_State *L) {
+  lua_pushinteger(L, luaos_checkinteger(L, 1));
+  return 1;
+}
+
+static int argerr_opt(lua_State *L) {
+  static const char *const modes[] = {"in", "out", NULL};
+  lua_pushinteger(L, luaos_checkoption(L, 2, NULL, modes));
+  return 1;
+}
+
+static void test_argerror(void) {
+  lua_State *L = rt_open(0);
+  CHECK(L != NULL);
+  luaL_openlibs(L);
+  static const luaL_Reg f[] = {{"num", argerr_int}, {"opt", argerr_opt}, {NULL, NULL}};
+  luaL_newlib(L, f);
+  lua_pushvalue(L, -1);
+  lua_setglobal(L, "demo");
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  lua_pushvalue(L, -2);
+  lua_setfield(L, -2, "demo");
+  lua_pop(L, 2);
+  lua_pushboolean(L, 1);
+  lua_pushcclosure(L, argerr_int, 1); /* a closure: not equal to demo.num */
+  lua_setglobal(L, "loose");          /* in _G only */
+  static const char code[] =
+      "local function msg(f, ...) local ok, e = pcall(f, ...) assert(not ok) return e end\n"
+      "assert(msg(function() demo.num('x') end):find(\"bad argument #1 to 'demo.num' "
+      "(number expected, got string)\", 1, true))\n"
+      "local n = demo.num\n"
+      "assert(msg(function() n(1.5) end):find(\"to 'demo.num' (number has no integer "
+      "representation)\", 1, true))\n"
+      "assert(msg(demo.opt, 1, 'output') == \"bad argument #2 to 'demo.opt' (invalid option "
+      "'output'; valid: in, out)\")\n"
+      "assert(msg(demo.opt, 1, 'ot'):find(\"did you mean 'out'?\", 1, true))\n"
+      "local obj = setmetatable({}, {__docname = 'o', __index = {num = demo.num}})\n"
+      "assert(msg(function() obj:num() end):find(\"calling 'o:num' on bad self\", 1, true))\n"
+      "assert(msg(function() loose('x') end):find(\"to 'loose'\", 1, true))\n"
+      "assert(msg(function() local g = loose g('x') end):find(\"to 'loose'\", 1, true))\n";
+  if (luaL_dostring(L, code) != LUA_OK) {
+    fprintf(stderr, "%s\n", lua_tostring(L, -1));
+    CHECK(0);
+  }
+  rt_close(L);
+}
+
 int main(void) {
   test_nearest();
+  test_argerror();
   run_script(false);
   run_script(true);
   test_memory_limit();

@@ -123,7 +123,7 @@ static void test_registers(void) {
 
   /* Keys, ranges, faults. */
   CHECK(p->ops->set(p, "x", 101) == VHW_ERANGE);
-  CHECK(p->ops->set(p, "fault", 2) == VHW_ERANGE);
+  CHECK(p->ops->set(p, "fault", 4) == VHW_ERANGE);
   CHECK(p->ops->set(p, "w", 0) == VHW_EKEY);
   double v;
   CHECK(p->ops->get(p, "z", &v) == VHW_OK && v == 1.0);
@@ -134,6 +134,14 @@ static void test_registers(void) {
   test_write8(p, REG_CTRL4, 0x30);
   CHECK(p->ops->set(p, "fault", 0) == VHW_OK);
   CHECK_EQ(test_read8(p, REG_CTRL4), 0x00);
+  /* Unpowered: SDO low; power returns with the power-on registers. */
+  test_write8(p, REG_CTRL4, 0x30);
+  CHECK(p->ops->set(p, "fault", 3) == VHW_OK && p->fault == VHW_FAULT_UNPOWERED);
+  CHECK_EQ(test_read8(p, REG_WHO_AM_I), 0x00);
+  CHECK(p->ops->set(p, "fault", 0) == VHW_OK);
+  CHECK_EQ(test_read8(p, REG_WHO_AM_I), 0x33);
+  CHECK_EQ(test_read8(p, REG_CTRL4), 0x00);
+  CHECK_EQ(test_read8(p, REG_CTRL1), 0x07);
   p->ops->destroy(p);
 }
 
@@ -160,6 +168,17 @@ static void test_data(void) {
   CHECK_EQ(xyz[1], -75 * 64);
   CHECK_EQ(xyz[2], 250 * 64);
   CHECK_EQ(test_read8(p, REG_STATUS), 0); /* reading the outputs cleared it */
+
+  /* Stuck: the sample clock stops; it restarts from when the fault clears. */
+  CHECK(p->ops->set(p, "fault", 2) == VHW_OK);
+  b.now += 50000;
+  CHECK_EQ(test_read8(p, REG_STATUS), 0);
+  CHECK(p->ops->set(p, "fault", 0) == VHW_OK);
+  b.now += 9999;
+  CHECK_EQ(test_read8(p, REG_STATUS), 0);
+  b.now += 1;
+  CHECK_EQ(test_read8(p, REG_STATUS), 0x0F);
+  test_read_xyz(p, xyz);
 
   /* High resolution: 12-bit, 1 mg/digit. */
   test_write8(p, REG_CTRL4, 0x08);

@@ -42,6 +42,33 @@ describe("argcheck", function()
     assert.truthy(err:find(":" .. line .. ":", 1, true), err)
   end)
 
+  it("suggests the nearest option and checks option types", function()
+    assert.error_matches(function() M.open(1, { raet = 1 }) end,
+      "demo.open: bad argument #2 'opts' (unknown option 'raet'; did you mean 'rate'?)", nil, true)
+    assert.error_matches(function() M.open(1, { speed = 1 }) end,
+      "unknown option 'speed'; valid: mode, rate)", nil, true)
+    assert.error_matches(function() M.open(1, { rate = "10" }) end,
+      "demo.open: bad option 'rate' (number expected, got string '10')", nil, true)
+    assert.error_matches(function() M.open(1, { mode = true }) end,
+      "bad option 'mode' (string expected, got boolean true)", nil, true)
+    assert.error_matches(function() M.open(1, { [true] = 1 }) end,
+      "option keys must be strings, got a boolean key", nil, true)
+  end)
+
+  it("nearest and hint follow the C rule (luaos_nearest)", function()
+    local argcheck = require("argcheck")
+    local modes = { "in", "out", "in_pullup", "open_drain" }
+    assert.are.equal("out", argcheck.nearest("otu", modes)) -- a swap is one edit
+    assert.are.equal("out", argcheck.nearest("OUT", modes)) -- case ignored
+    assert.are.equal("in_pullup", argcheck.nearest("in_pulup", modes))
+    assert.is_nil(argcheck.nearest("output", modes)) -- 3 edits from "out": no guess
+    assert.are.equal("; did you mean 'out'?", argcheck.hint("ot", modes))
+    assert.are.equal("; valid: in, out, in_pullup, open_drain", argcheck.hint("zzz", modes))
+    assert.are.equal("'4'", check.describe("4"))
+    assert.are.equal("4", check.describe(4))
+    assert.are.equal("table", check.describe({}))
+  end)
+
   it("lists choices numbers first, sorted", function()
     assert.are.equal("1, 2, 10, a, b", check.choices({ b = 1, [10] = 1, a = 1, [2] = 1, [1] = 1 }))
   end)

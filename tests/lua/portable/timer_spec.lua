@@ -46,6 +46,40 @@ describe("timer", function()
     assert.is_false(fired)
   end)
 
+  it("names functions and methods as the docs do", function()
+    local function message(f, ...)
+      local ok, err = pcall(f, ...)
+      assert.is_false(ok)
+      return (tostring(err):gsub("^[^:]*:%d+: ", ""))
+    end
+    assert.are.equal("bad argument #1 to 'timer.after' (duration must be a non-negative number " ..
+                     "of ms)", message(function() timer.after(-1, print) end))
+    assert.are.equal("bad argument #1 to 'timer.after' (duration must be a non-negative number " ..
+                     "of ms)", message(function() timer.after(0 / 0, print) end))
+    assert.are.equal("bad argument #1 to 'timer.every' (period must be > 0 ms)",
+                     message(function() timer.every(0, print) end))
+    assert.are.equal("bad argument #2 to 'timer.after' (function expected, got string; pass " ..
+                     "the function itself, not the result of calling it)",
+                     message(function() timer.after(10, "nope") end))
+    local function tick() end
+    assert.are.equal("bad argument #2 to 'timer.every' (function expected, got no value; pass " ..
+                     "the function itself, not the result of calling it)",
+                     message(function() timer.every(100, tick()) end))
+    assert.are.equal("bad argument #1 to 'timer.every' (number expected, got string)",
+                     message(function() timer.every("10", print) end))
+    local h = timer.after(10, print)
+    h:cancel()
+    assert.are.equal("bad argument #1 to 'cancel' (timer expected, got table)",
+                     message(function() h.cancel({}) end))
+    -- a method call on something else: its type is unknown, so no prefix
+    local fake = setmetatable({}, { __index = { count = getmetatable(h).__index.count } })
+    assert.are.equal("calling 'count' on bad self (timer expected, got table)",
+                     message(function() fake:count() end))
+    -- durations are checked the same way by task.sleep
+    assert.are.equal("bad argument #1 to 'task.sleep' (duration must be a non-negative number " ..
+                     "of ms)", message(function() task.sleep(-5) end))
+  end)
+
   it("rejects bad arguments", function()
     assert.has_error(function() timer.after(-1, function() end) end)
     assert.has_error(function() timer.after(10, "nope") end)

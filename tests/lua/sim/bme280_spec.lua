@@ -13,7 +13,9 @@ describe("bme280", function()
 
   before_each(function()
     env = sim.part("env")
-    env:set{ fault = 0, temperature = 25, pressure = 101325, humidity = 40 }
+    sim.fault("env", nil)
+    env:set{ temperature = 25, pressure = 101325, humidity = 40, raw_t = -1, raw_p = -1,
+             raw_h = -1 }
   end)
 
   it("has a version and opens the chip", function()
@@ -101,7 +103,7 @@ describe("bme280", function()
     s:read()
     local trace = sim.spi_trace()
     assert.are.equal(1, #trace)
-    assert.are.equal("\xF7", trace[1].tx:sub(1, 1))
+    assert.are.equal("\xF2", trace[1].tx:sub(1, 1))
   end)
 
   it("the IIR filter smooths a step", function()
@@ -128,34 +130,136 @@ describe("bme280", function()
     assert.error_matches(function() env:set("pressure", 20000) end, "out of range")
     assert.error_matches(function() env:set("humidity", 101) end, "out of range")
     assert.error_matches(function() env:set("wind", 3) end, "no settable 'wind'")
+    assert.error_matches(function() env:set{ temprature = 3 } end,
+                         "env (bme280) has no settable 'temprature'; did you mean 'temperature'?",
+                         nil, true)
   end)
 
   it("reports an absent chip with its id", function()
     env:set("fault", 1)
     assert.error_matches(function() bme280.new(BUS, CS) end,
-                         "bme280: no chip on bus 0 cs 0 %(id 0xff%)", nil, false)
+                         "bme280 on spi0.cs0: no chip (id 0xff)", nil, true)
     env:set("fault", 0)
-    assert.error_matches(function() bme280.new(BUS, 7) end, "no chip on bus 0 cs 7 %(id 0xff%)")
+    assert.error_matches(function() bme280.new(BUS, 7) end,
+                         "bme280 on spi0.cs7: no chip %(id 0xff%)")
     -- another chip answers with something else
-    assert.error_matches(function() bme280.new(BUS, 1) end, "no chip on bus 0 cs 1 %(id 0x")
+    assert.error_matches(function() bme280.new(BUS, 1) end, "on spi0.cs1: no chip %(id 0x")
   end)
 
   it("times out when the measuring bit sticks", function()
     local s = bme280.new(BUS, CS, { timeout = 30 })
-    env:set("fault", 2)
+    sim.fault("env", "stuck")
     local t0 = sys.uptime()
     assert.error_matches(function() s:read() end,
-                         "bme280: measurement timed out after 30 ms on bus 0 cs 0 %(status 0x08%)")
+                         "bme280 on spi0.cs0: measurement did not complete within 30 ms " ..
+                         "(status 0x08)", nil, true)
     local waited = sys.uptime() - t0
     assert.is_true(waited >= 30 and waited < 35)
-    env:set("fault", 0)
+    sim.fault("env", nil)
     assert.is_near(25, s:read().temperature, 0.015)
   end)
 
   it("normal mode without conversions is an error, not a value", function()
-    env:set("fault", 2)
+    sim.fault("env", "stuck")
     local s = bme280.new(BUS, CS, { mode = "normal" })
-    assert.error_matches(function() s:read() end, "bme280: no measurement yet")
+    assert.error_matches(function() s:read() end, "bme280 on spi0.cs0: no measurement yet")
+  end)
+
+  describe("faults after new()", function()
+    it("a disconnected chip (MISO floating, 0xFF) is an error, in both modes", function()
+      for _, mode in ipairs({ "forced", "normal" }) do
+        local s = bme280.new(BUS, CS, { mode = mode, standby = 10 })
+        assert.is_near(25, s:read().temperature, 0.015)
+        sim.fault("env", "disconnect")
+        assert.are.equal("disconnect", sim.fault("env"))
+        assert.error_matches(function() s:read() end,
+                             "bme280 on spi0.cs0: no response (data 0xFF...", nil, true)
+        assert.error_matches(function() s:read_raw() end, "no response %(data 0xFF")
+        assert.error_matches(function() s:status() end, "no response %(data 0xFF")
+        sim.fault("env", nil)
+        assert.is_nil(sim.fault("env"))
+        assert.is_near(25, s:read().temperature, 0.015)
+      end
+    end)
+
+    it("an unpowered chip (0x00) is an error; when power returns the settings are restored",
+       function()
+      local s = bme280.new(BUS, CS, { osrs_p = 0, filter = 2 })
+      assert.is_nil(s:read().pressure)
+      sim.fault("env", "unpowered")
+      assert.error_matches(function() s:read() end,
+                           "bme280 on spi0.cs0: no response (data 0x00...", nil, true)
+      sim.fault("env", nil) -- power-on reset: the chip forgot ctrl_meas, config, ctrl_hum
+      env:set("temperature", 30)
+      local warnings = {}
+      log.sink(function(level, _, text) warnings[#warnings + 1] = level .. " " .. text end)
+      local ok, r = pcall(s.read, s)
+      log.sink(nil)
+      assert.is_true(ok, r)
+      assert.are.equal(1, #warnings)
+      assert.matches("^warn bme280 on spi0.cs0: settings lost .*; restoring them$", warnings[1])
+      assert.is_near(30, r.temperature, 0.015)
+      assert.is_nil(r.pressure)
+      assert.is_near(40, r.humidity, 0.01)
+    end)
+
+    it("normal mode: conversions that stop are an error once two periods passed", function()
+      local s = bme280.new(BUS, CS, { mode = "normal", standby = 125 })
+      assert.is_near(25, s:read().temperature, 0.015)
+      sim.fault("env", "stuck")
+      assert.is_near(25, s:read().temperature, 0.015) -- the last result is recent
+      task.sleep(400)
+      local t0 = sys.uptime()
+      assert.error_matches(function() s:read() end,
+                           "bme280 on spi0.cs0: measurement did not complete within %d+%.?%d* ms")
+      local _, max = s:measure_time()
+      assert.is_true(sys.uptime() - t0 <= 125 + 2 * max + 2)
+    end)
+
+    it("normal mode with a short standby still reads (measuring most of the time)", function()
+      local s = bme280.new(BUS, CS, { mode = "normal", standby = 0.5,
+                                      osrs_t = 16, osrs_p = 16, osrs_h = 16 })
+      for _ = 1, 20 do
+        assert.is_near(25, s:read().temperature, 0.015)
+        task.sleep(333)
+      end
+    end)
+
+    it("values outside the chip's range are errors, not readings", function()
+      local s = bme280.new(BUS, CS)
+      env:set("raw_t", 0xFFFFF)
+      assert.error_matches(function() s:read() end,
+                           "bme280 on spi0.cs0: temperature %d+%.?%d* degC outside the " ..
+                           "sensor's range %-40..85")
+      env:set{ raw_t = -1, raw_p = 0 }
+      assert.error_matches(function() s:read() end, "pressure %d+.* Pa outside the sensor's " ..
+                           "range 30000..110000")
+      env:set{ raw_p = 0x80000 }
+      assert.error_matches(function() s:read() end,
+                           "bme280 on spi0.cs0: pressure not measured (raw 0x80000) with " ..
+                           "osrs_p = 1", nil, true)
+      env:set{ raw_p = -1, raw_h = 0x8000 }
+      assert.error_matches(function() s:read() end, "humidity not measured %(raw 0x8000%)")
+      env:set{ raw_h = -1, raw_t = 0x80000 }
+      assert.error_matches(function() s:read() end, "no measurement yet %(raw temperature 0x80000")
+      env:set("raw_t", -1)
+      assert.is_near(101325, s:read().pressure, 3)
+    end)
+
+    it("sim.fault checks its arguments", function()
+      assert.error_matches(function() sim.fault("env", "disconect") end,
+                           "unknown fault 'disconect'; did you mean 'disconnect'?", nil, true)
+      assert.error_matches(function() sim.fault("env", "melted") end,
+                           "valid: disconnect, stuck, unpowered", nil, true)
+      assert.error_matches(function() sim.fault("LED0", "stuck") end,
+                           "LED0 (led) does not model the fault 'stuck'", nil, true)
+      assert.error_matches(function() sim.fault("nope", nil) end, "no part named 'nope'")
+      assert.error_matches(function() sim.fault("evn", "stuck") end,
+                           "bad argument #1 to 'sim.fault' (no part named 'evn' on board " ..
+                           "'devkit'; did you mean 'env'?)", nil, true)
+      assert.error_matches(function() env:set("raw_t", 0x100000) end, "out of range")
+      assert.error_matches(function() env:set("fault", 7) end, "out of range")
+    end)
   end)
 
   it("validates its arguments", function()
@@ -165,7 +269,23 @@ describe("bme280", function()
     assert.error_matches(function() bme280.new(0, -1) end, "bad argument #2 'cs'")
     assert.error_matches(function() bme280.new(0, 0, 5) end, "bad argument #3 'opts'")
     assert.error_matches(function() bme280.new(0, 0, { osrs_x = 1 }) end,
-                         "unknown option 'osrs_x'")
+                         "bme280.new: bad argument #3 'opts' (unknown option 'osrs_x'; did you " ..
+                         "mean 'osrs_h'?)", nil, true)
+    assert.error_matches(function() bme280.new(0, 0, { fliter = 2 }) end,
+                         "unknown option 'fliter'; did you mean 'filter'?", nil, true)
+    assert.error_matches(function() bme280.new(0, 0, { colour = 2 }) end,
+                         "unknown option 'colour'; valid: filter, mode, osrs_h, osrs_p, osrs_t, " ..
+                         "speed, spi_mode, standby, timeout)", nil, true)
+    assert.error_matches(function() bme280.new(0, 0, { osrs_t = "4" }) end,
+                         "bme280.new: bad option 'osrs_t' (number expected, got string '4')", nil,
+                         true)
+    assert.error_matches(function() bme280.new(0, 0, { mode = 3 }) end,
+                         "bad option 'mode' (string expected, got number 3)", nil, true)
+    assert.error_matches(function() bme280.new(0, 0, { timeout = "50" }) end,
+                         "bad option 'timeout' (expected a positive number of ms, got '50')", nil,
+                         true)
+    assert.error_matches(function() bme280.new(0, 0, { [1] = 4 }) end,
+                         "option keys must be strings, got a number key", nil, true)
     assert.error_matches(function() bme280.new(0, 0, { osrs_t = 3 }) end,
                          "bad option 'osrs_t' %(expected 0, 1, 2, 4, 8, 16, got 3%)")
     assert.error_matches(function() bme280.new(0, 0, { osrs_t = 0 }) end,
@@ -189,7 +309,13 @@ describe("bme280", function()
     local s = bme280.new(BUS, CS)
     local c = s:calibration()
     assert.error_matches(function() core.parse_calib("x", string.rep("\0", 7)) end,
-                         "bad argument #1 .*26 bytes %(got 1%)")
+                         "bad argument #1 to 'bme280.core.parse_calib' %(.*26 bytes %(got 1%)")
+    assert.error_matches(function() core.compensate(c, "x") end,
+                         "bad argument #2 to 'bme280.core.compensate' (number expected, got " ..
+                         "string)", nil, true)
+    assert.error_matches(function() core.compensate(5, 1) end,
+                         "bad argument #1 to 'bme280.core.compensate' (bme280 calibration " ..
+                         "expected, got number)", nil, true)
     assert.error_matches(function() core.parse_calib(string.rep("\0", 26), "") end,
                          "bad argument #2 .*7 bytes")
     assert.error_matches(function() core.compensate({}, 1) end, "bad argument #1")
@@ -221,10 +347,11 @@ describe("bme280", function()
     while trace[i].tx:byte(1) == 0xF3 do i = i + 1 end
     assert.is_true(i > 2)
     assert.are.equal(0, trace[i - 1].rx:byte(2) & 0x08)
-    -- and one burst read of the eight data registers from 0xF7
+    -- and one burst read from ctrl_hum (0xF2) to the last data register
+    -- (0xFE): the settings come along, so a reset chip is noticed
     local data = trace[i]
-    assert.are.equal("\xF7" .. string.rep("\0", 8), data.tx)
-    assert.are.equal(9, #data.rx)
+    assert.are.equal("\xF2" .. string.rep("\0", 13), data.tx)
+    assert.are.equal(14, #data.rx)
     assert.are.equal(i, #trace)
     -- no earlier than the typical conversion time after the trigger
     local typ = s:measure_time()

@@ -59,4 +59,20 @@ describe("examples", function()
     assert.truthy(logged[4]:find("RH=33.0", 1, true), logged[4])
     assert.truthy(logged[4]:find("a=(0.000, -1.000, 0.000)", 1, true), logged[4])
   end)
+
+  it("sensor_logger logs a sensor fault and goes on", function()
+    local t = run_example("sensor_logger")
+    task.sleep(500)
+    sim.fault("env", "disconnect")
+    task.sleep(1000)
+    sim.fault("env", nil)
+    task.sleep(1000)
+    t:cancel()
+    local logged = {}
+    for _, l in ipairs(lines) do if l:find("logger:", 1, true) then logged[#logged + 1] = l end end
+    assert.are.equal(3, #logged)
+    assert.truthy(logged[2]:find("error logger: bme280 on spi0.cs0: no response (data 0xFF", 1,
+                                 true), logged[2])
+    assert.truthy(logged[3]:find("T=", 1, true), logged[3])
+  end)
 end)

@@ -13,7 +13,8 @@ describe("lis3dh", function()
 
   before_each(function()
     accel = sim.part("accel")
-    accel:set{ fault = 0, x = 0, y = 0, z = 1 }
+    sim.fault("accel", nil)
+    accel:set{ x = 0, y = 0, z = 1 }
   end)
 
   it("has a version and opens the chip", function()
@@ -98,6 +99,8 @@ describe("lis3dh", function()
     local a = lis3dh.new(BUS, CS, { rate = 0 })
     task.sleep(1000)
     assert.is_false((a:data_ready()))
+    assert.error_matches(function() a:read() end,
+                         "lis3dh on spi0.cs1: powered down (rate 0): no samples to read", nil, true)
     a:configure{ rate = 400 }
     task.sleep(3)
     assert.is_true((a:data_ready()))
@@ -140,10 +143,78 @@ describe("lis3dh", function()
   it("reports an absent chip with its id", function()
     accel:set("fault", 1)
     assert.error_matches(function() lis3dh.new(BUS, CS) end,
-                         "lis3dh: no chip on bus 0 cs 1 %(id 0xff%)")
+                         "lis3dh on spi0.cs1: no chip (id 0xff)", nil, true)
     accel:set("fault", 0)
-    assert.error_matches(function() lis3dh.new(BUS, 6) end, "no chip on bus 0 cs 6 %(id 0xff%)")
-    assert.error_matches(function() lis3dh.new(BUS, 0) end, "no chip on bus 0 cs 0 %(id 0x")
+    assert.error_matches(function() lis3dh.new(BUS, 6) end, "on spi0.cs6: no chip %(id 0xff%)")
+    assert.error_matches(function() lis3dh.new(BUS, 0) end, "on spi0.cs0: no chip %(id 0x")
+  end)
+
+  describe("faults after new()", function()
+    it("a disconnected chip (0xFF) is an error, and reads work again once it is back", function()
+      local a = lis3dh.new(BUS, CS)
+      assert.is_near(1, a:read().z, 0.004)
+      sim.fault("accel", "disconnect")
+      assert.error_matches(function() a:read() end,
+                           "lis3dh on spi0.cs1: no response (data 0xFF...", nil, true)
+      assert.error_matches(function() a:read_raw() end, "no response %(data 0xFF")
+      assert.error_matches(function() a:data_ready() end, "no response %(data 0xFF")
+      sim.fault("accel", nil)
+      task.sleep(10)
+      assert.is_near(1, a:read().z, 0.004)
+    end)
+
+    it("an unpowered chip (0x00) is an error; when power returns the settings are restored",
+       function()
+      local a = lis3dh.new(BUS, CS, { range = 8, mode = "high" })
+      assert.is_near(1, a:read().z, 0.004)
+      sim.fault("accel", "unpowered")
+      task.sleep(10)
+      assert.error_matches(function() a:read() end,
+                           "lis3dh on spi0.cs1: no response (data 0x00...", nil, true)
+      sim.fault("accel", nil) -- power-on reset: powered down, +-2 g
+      accel:set("x", 6)
+      task.sleep(10)
+      local warnings = {}
+      log.sink(function(level, _, text) warnings[#warnings + 1] = level .. " " .. text end)
+      local ok, g = pcall(a.read, a)
+      log.sink(nil)
+      assert.is_true(ok, g)
+      assert.are.same({ "warn lis3dh on spi0.cs1: settings lost (chip reset?); restoring them" },
+                      warnings)
+      assert.is_near(6, g.x, 0.004) -- beyond +-2 g: the +-8 g setting is back
+      assert.is_near(1, g.z, 0.004)
+    end)
+
+    it("data that stops coming is an error, not the last sample again", function()
+      local a = lis3dh.new(BUS, CS, { rate = 100 })
+      accel:set("x", 0.5)
+      assert.is_near(0.5, a:read().x, 0.004)
+      sim.fault("accel", "stuck")
+      accel:set("x", -0.5)
+      -- within one period the last sample is still the latest
+      assert.is_near(0.5, a:read().x, 0.004)
+      task.sleep(50)
+      local t0 = sys.uptime()
+      assert.error_matches(function() a:read() end,
+                           "lis3dh on spi0.cs1: no new data within 21 ms at 100 Hz (status 0x00)",
+                           nil, true)
+      local waited = sys.uptime() - t0
+      assert.is_true(waited >= 21 and waited < 23)
+      sim.fault("accel", nil)
+      assert.is_near(-0.5, a:read().x, 0.004) -- waits for the next sample
+    end)
+
+    it("reading faster than the data rate waits for no sample", function()
+      local a = lis3dh.new(BUS, CS, { rate = 10 })
+      a:read()
+      local t0 = sys.uptime()
+      for _ = 1, 5 do a:read() end
+      assert.are.equal(t0, sys.uptime())
+      task.sleep(150) -- a new sample is waiting: no wait either
+      t0 = sys.uptime()
+      a:read()
+      assert.are.equal(t0, sys.uptime())
+    end)
   end)
 
   it("validates its arguments", function()
@@ -162,7 +233,14 @@ describe("lis3dh", function()
     assert.error_matches(function() lis3dh.new(0, 1, { int1 = 1 }) end, "bad option 'int1'")
     assert.error_matches(function() lis3dh.new(0, 1, { spi_mode = 2 }) end,
                          "bad option 'spi_mode'")
-    assert.error_matches(function() lis3dh.new(0, 1, { ragne = 2 }) end, "unknown option 'ragne'")
+    assert.error_matches(function() lis3dh.new(0, 1, { ragne = 2 }) end,
+                         "lis3dh.new: bad argument #3 'opts' (unknown option 'ragne'; did you " ..
+                         "mean 'range'?)", nil, true)
+    assert.error_matches(function() lis3dh.new(0, 1, { rate = "100" }) end,
+                         "lis3dh.new: bad option 'rate' (number expected, got string '100')", nil,
+                         true)
+    assert.error_matches(function() lis3dh.new(0, 1, { int1 = 1 }) end,
+                         "bad option 'int1' (boolean expected, got number 1)", nil, true)
     assert.error_matches(function() accel:set("x", 1000) end, "out of range")
     assert.has_no.errors(function() lis3dh.new(0, 1, { rate = 5376, mode = "low" }) end)
   end)
@@ -189,9 +267,11 @@ describe("lis3dh", function()
     a:read()
     trace = sim.spi_trace()
     assert.are.equal(1, #trace)
-    -- one burst from OUT_X_L (read + auto-increment), little-endian,
-    -- left-justified: -1 g at 4 mg/digit = -250 = 0xF060 after << 4
-    assert.are.equal("\xE8" .. string.rep("\0", 6), trace[1].tx)
-    assert.are.equal("\x60\xF0", trace[1].rx:sub(2, 3))
+    -- one burst from STATUS_REG (read + auto-increment) through the
+    -- outputs, little-endian, left-justified: -1 g at 4 mg/digit = -250 =
+    -- 0xF060 after << 4
+    assert.are.equal("\xE7" .. string.rep("\0", 7), trace[1].tx)
+    assert.are.equal(0x0F, trace[1].rx:byte(2) & 0x0F) -- new data on X, Y, Z
+    assert.are.equal("\x60\xF0", trace[1].rx:sub(3, 4))
   end)
 end)
