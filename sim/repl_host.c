@@ -64,6 +64,7 @@ static void on_stdin(int fd, void *ud) {
   if (n <= 0) {
     RH.eof = true;
     pause_reading();
+    repl_end(RH.L); /* a last line without a newline */
     return;
   }
   repl_feed(RH.L, c);
