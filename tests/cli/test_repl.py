@@ -241,22 +241,36 @@ class Terminal(unittest.TestCase):
     def send(self, data):
         os.write(self.fd, data)
 
-    def test_completes_globals_fields_and_methods(self):
-        self.send(b"gpi\t.wri\t")  # gpio is not loaded yet: a lazy global
-        self.assertTrue(self.read_until(b"gpio.write"), self.out)
-        self.send(b"\x15math.flo\t")  # a standard library not opened yet
-        self.assertTrue(self.read_until(b"math.floor"), self.out)
-        self.send(b"\x15ch = task.channel()\r")
-        self.assertTrue(self.read_until(b"> ", 5))
-        self.send(b"ch:se\t")
-        self.assertTrue(self.read_until(b"ch:send"), self.out)
-        self.send(b"\x15x = setmetatable({}, {__index = function() error('ran') end})\r")
+    def run_line(self, typed, want):
+        """Type a line; `want` is the output line it must print (None: any)."""
         self.out = b""
-        self.send(b"x.a\t\t(1)\r")  # no candidates; __index not called
+        self.send(typed)
+        if want is not None:
+            want = re.compile(rb"\n(?:\x1b\[\?2004[hl]|\r)*" + re.escape(want) + rb"\r\n")
+            self.assertTrue(self.read_until(want), (typed, self.out))
         self.assertTrue(self.read_until(b"> "))
+
+    def test_completes_globals_fields_and_methods(self):
+        # gpio is not loaded yet (a lazy global): "gpi" -> "gpio.", "re" -> "read("
+        self.run_line(b"=gpi\tre\t'LED0')\r", b"0")
+        # a standard library not opened yet
+        self.run_line(b"=math.flo\t2.5)\r", b"2")
+        self.run_line(b"ch = task.channel()\r", None)
+        self.run_line(b"=ch:se\t1)\r", b"true")
+        self.run_line(b"=sys.mem\t).used > 0\r", b"true")
+        self.run_line(b"t = {alpha = {beta = {gamma = 5}}}\r", None)
+        self.run_line(b"=t.al\tbe\tga\t\r", b"5")
+        # a global of the app, and a keyword
+        self.run_line(b"my_long_name = 3\r", None)
+        self.run_line(b"=my_lo\t\r", b"3")
+        self.run_line(b"loc\tz = 4 ret\tz\r", b"4")
+        # __index functions are never called: no candidates, no side effect
+        self.run_line(b"x = setmetatable({}, {__index = function() print('ran') end})\r", None)
+        self.out = b""
+        self.send(b"x.a\t\t\x15\r")
+        self.assertTrue(self.read_until(b"> "))
+        time.sleep(0.2)
         self.assertNotIn(b"ran", self.out)
-        self.send(b"\x15sys.mem\t")
-        self.assertTrue(self.read_until(b"sys.memory"), self.out)
 
     def test_background_output_keeps_the_typed_line(self):
         self.send(b"timer.every(100, function() print('tick') end)\r")
