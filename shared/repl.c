@@ -112,7 +112,7 @@ static void put_quoted(out_t *o, const char *s, size_t n) {
   out_put(o, "\"", 1);
   if (shown < n) {
     char b[40];
-    snprintf(b, sizeof b, "...(%zu bytes)", n);
+    snprintf(b, sizeof b, "...(%lu bytes)", (unsigned long)n); /* small libcs lack %zu */
     out_str(o, b);
   }
 }
