@@ -139,15 +139,22 @@ class Results(unittest.TestCase):
         self.assertEqual(len(vals), 5000)
         self.assertEqual(vals[-1], "5000")
 
-    def test_out_of_memory_while_printing_does_not_abort(self):
-        r = subprocess.run([LUAOS, "repl", "--mem-limit", "300K"], capture_output=True, text=True,
-                           timeout=30, cwd=ROOT,
-                           input="big = {} for i = 1, 1e6 do big[i] = {i} end\n"
-                                 "big = nil collectgarbage()\nprint('alive')\n")
-        self.assertNotIn("PANIC", r.stderr)
-        self.assertIn("not enough memory", r.stdout)
-        self.assertIn("alive", r.stdout)
-
+    def test_out_of_memory_at_the_prompt_does_not_abort(self):
+        def run(text):
+            r = subprocess.run([LUAOS, "repl", "--mem-limit", "300K"], capture_output=True,
+                               text=True, timeout=30, cwd=ROOT, input=text)
+            self.assertNotIn("PANIC", r.stderr)
+            self.assertEqual(r.returncode, 0)
+            self.assertTrue(r.stdout.endswith("alive\n> "), r.stdout[-300:])
+            return r.stdout
+        # a table too big to build, then to print
+        self.assertIn("not enough memory", run(
+            "big = {} for i = 1, 1e6 do big[i] = {i} end\nbig = nil collectgarbage()\nprint('alive')\n"))
+        # a line the heap cannot hold (repl_feed), and one it can hold but not compile
+        self.assertIn("stdin: line dropped: not enough memory\n",
+                      run('=#"%s"\nprint("alive")\n' % ("a" * 400000)))
+        self.assertIn("stdin: not enough memory\n",
+                      run('x = "%s"\nprint("alive")\n' % ("a" * 100000)))
 
 class Help(unittest.TestCase):
     def test_help_lists_modules(self):
