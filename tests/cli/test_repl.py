@@ -49,7 +49,7 @@ class LineReader(unittest.TestCase):
         self.assertEqual(out, ["stdin: line too long (max %d bytes), dropped" % INPUT_MAX, "after"])
 
     def test_pending_chunk_is_bounded(self):
-        line = "-- " + "z" * 997 + "\n"
+        line = "-- " + "z" * 99997 + "\n"
         text = "do\n" + line * (INPUT_MAX // len(line) + 2) + "end\nprint('after')\n"
         out = results(text)
         self.assertIn("stdin: chunk too long (max %d bytes), dropped" % INPUT_MAX, out)
