@@ -645,6 +645,7 @@ void repl_poll_prompt(void) {
 }
 
 void repl_feed(lua_State *L, int c) {
+  if (!R.line) line_reset(L); /* fed before repl_init */
   bool after_cr = R.after_cr;
   R.after_cr = c == '\r';
   if (c == '\n' && after_cr) return; /* CR LF: one end of line */
