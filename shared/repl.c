@@ -36,10 +36,17 @@ static struct {
   char *line;     /* inline_buf or a heap block of `cap` bytes */
   size_t len;
   size_t cap;
+  /* Lines ended while a chunk runs (boards feed bytes at any time) wait
+   * in a registry table, run in order: queue[qhead..qtail-1]. */
+  lua_Integer qhead, qtail;
+  size_t qbytes;
   char inline_buf[REPL_LINE_INLINE];
 } R;
 
 static const char pending_key = 'p'; /* registry: incomplete chunk text */
+static const char queue_key = 'q';   /* registry: lines typed while a chunk ran */
+
+static void run_queued(lua_State *L);
 
 static void write_str(const char *s) { hal_console_write(s, strlen(s)); }
 
@@ -396,6 +403,7 @@ static int repl_run_k(lua_State *L, int status, lua_KContext ctx) {
   }
   R.busy = false;
   R.prompted = false;
+  run_queued(L);
   return 0;
 }
 
@@ -608,6 +616,71 @@ repl_state_t repl_line(lua_State *L, const char *line, size_t len) {
   return r;
 }
 
+/* Protected: (line, len) -> appended to the queue. */
+static int enqueue_p(lua_State *L) {
+  const char *line = lua_touserdata(L, 1);
+  size_t len = (size_t)lua_tointeger(L, 2);
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &queue_key) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &queue_key);
+  }
+  lua_pushlstring(L, line, len);
+  lua_rawseti(L, -2, R.qtail);
+  return 0;
+}
+
+static void drop_queue(lua_State *L) {
+  lua_pushnil(L);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &queue_key);
+  R.qhead = R.qtail = 0;
+  R.qbytes = 0;
+}
+
+/* A line that ended while a chunk runs: it runs after it, in order. */
+static void enqueue(lua_State *L, const char *line, size_t len) {
+  if (R.qbytes + len + 1 > REPL_INPUT_MAX) {
+    too_long(L, "typed-ahead input", false);
+    drop_queue(L);
+    return;
+  }
+  if (!lua_checkstack(L, 4)) return;
+  lua_pushcfunction(L, enqueue_p);
+  lua_pushlightuserdata(L, (void *)line);
+  lua_pushinteger(L, (lua_Integer)len);
+  if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+    lua_pop(L, 1);
+    too_long(L, "typed-ahead line", true);
+    return;
+  }
+  R.qtail++;
+  R.qbytes += len + 1;
+}
+
+/* The chunk has finished: run the lines typed meanwhile, until one of
+ * them starts a chunk of its own. */
+static void run_queued(lua_State *L) {
+  while (!R.busy && R.qhead < R.qtail && lua_checkstack(L, 2)) {
+    int top = lua_gettop(L);
+    lua_Integer i = R.qhead++;
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &queue_key) != LUA_TTABLE ||
+        lua_rawgeti(L, -1, i) != LUA_TSTRING) {
+      lua_settop(L, top);
+      drop_queue(L);
+      return;
+    }
+    size_t n;
+    const char *s = lua_tolstring(L, -1, &n);
+    R.qbytes -= n + 1 <= R.qbytes ? n + 1 : R.qbytes;
+    lua_pushnil(L);
+    lua_rawseti(L, -3, i); /* the string stays alive on the stack */
+    if (n > 0 || R.more) repl_line(L, s, n);
+    lua_settop(L, top);
+  }
+  if (R.qhead >= R.qtail && R.qtail > 0) drop_queue(L);
+}
+
 /* The end of a line typed or fed byte by byte. */
 static void end_line(lua_State *L) {
   R.prompted = false;
@@ -617,6 +690,11 @@ static void end_line(lua_State *L) {
     return;
   }
   R.line[R.len] = '\0';
+  if (R.busy) {
+    enqueue(L, R.line, R.len);
+    line_reset(L);
+    return;
+  }
   if (R.len == 0 && !R.more) return;
   /* repl_line copies the text before anything can feed more bytes. */
   repl_line(L, R.line, R.len);
@@ -654,9 +732,10 @@ void repl_feed(lua_State *L, int c) {
     end_line(L);
     return;
   }
-  if (c == 0x03 || c == 0x15) { /* ^C, ^U: drop the line */
+  if (c == 0x03 || c == 0x15) { /* ^C, ^U: drop the line (and lines typed ahead) */
     line_reset(L);
     drop_pending(L);
+    drop_queue(L);
     if (R.echo) hal_console_write("^C\r\n", 4);
     R.prompted = false;
     return;
