@@ -177,9 +177,9 @@ local function list_functions(name, mod)
   end
 end
 
--- help(), help(module) or help("name"); `core`, `bundled` and `native`
--- come from the REPL (shared/repl.c).
-function M.show(what, core, bundled, native)
+-- help(), help(module) or help("name"); `core`, `bundled`, `native` and
+-- `nearest` come from the REPL (shared/repl.c).
+function M.show(what, core, bundled, native, nearest)
   if what == nil then
     list_modules(core, bundled, native)
     return
@@ -187,7 +187,9 @@ function M.show(what, core, bundled, native)
   if type(what) == "string" then
     local ok, mod = pcall(require, what)
     if not ok and not DOCS[what] then
-      print("help: no module '" .. what .. "'; help() lists them")
+      local guess = nearest and nearest(what, available(core, bundled, native))
+      print("help: no module '" .. what .. "'; "
+            .. (guess and ("did you mean '" .. guess .. "'?") or "help() lists them"))
       return
     end
     list_functions(what, ok and mod or nil)

@@ -6,6 +6,7 @@
 #include "bundle.h"
 #include "hal/hal_console.h"
 #include "lauxlib.h"
+#include "luaos.h"
 #include "modreg.h"
 #include "rt.h"
 #include "sched.h"
@@ -149,8 +150,9 @@ static bool put_tostring(lua_State *L, out_t *o, int idx) {
 
 static bool is_name(const char *s, size_t n) {
   static const char *const reserved[] = {
-      "and", "break", "do",  "else", "elseif", "end",    "false", "for",  "function", "goto", "if",
-      "in",  "local", "nil", "not",  "or",     "repeat", "return", "then", "true",    "until", "while"};
+      "and",   "break", "do",  "else", "elseif", "end",    "false",  "for",
+      "function", "goto", "if", "in", "local", "nil",    "not",    "or",
+      "repeat", "return", "then", "true", "until", "while"};
   if (n == 0 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') || s[0] == '_'))
     return false;
   for (size_t i = 1; i < n; i++) {
@@ -422,14 +424,35 @@ static int help_native(lua_State *L) {
   return 1;
 }
 
+/* nearest(word, {names}) -> the likely intended name or nil. */
+static int help_nearest(lua_State *L) {
+  const char *word = luaL_checkstring(L, 1);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  const char *cands[65];
+  int n = 0;
+  while (n < 64 && lua_rawgeti(L, 2, n + 1) == LUA_TSTRING) {
+    cands[n++] = lua_tostring(L, -1); /* stays valid: the table holds it */
+    lua_pop(L, 1);
+  }
+  cands[n] = NULL;
+  const char *r = luaos_nearest(word, cands);
+  if (r)
+    lua_pushstring(L, r);
+  else
+    lua_pushnil(L);
+  return 1;
+}
+
 /* help([module]): the text lives in the bundled module "help", loaded only
  * when asked; here only what Lua cannot see: the native and bundled lists. */
 static int repl_help(lua_State *L) {
   lua_settop(L, 1);
-  if (lua_getglobal(L, "require") != LUA_TFUNCTION) return luaL_error(L, "help: 'require' is not a function");
+  if (lua_getglobal(L, "require") != LUA_TFUNCTION)
+    return luaL_error(L, "help: 'require' is not a function");
   lua_pushliteral(L, "help");
   lua_call(L, 1, 1);
-  if (lua_getfield(L, -1, "show") != LUA_TFUNCTION) return luaL_error(L, "help: module 'help' has no 'show'");
+  if (lua_getfield(L, -1, "show") != LUA_TFUNCTION)
+    return luaL_error(L, "help: module 'help' has no 'show'");
   lua_pushvalue(L, 1);
   lua_createtable(L, 8, 0);
   int i = 1;
@@ -443,7 +466,8 @@ static int repl_help(lua_State *L) {
     lua_rawseti(L, -2, (lua_Integer)b + 1);
   }
   lua_pushcfunction(L, help_native);
-  lua_call(L, 4, 0);
+  lua_pushcfunction(L, help_nearest);
+  lua_call(L, 5, 0);
   return 0;
 }
 

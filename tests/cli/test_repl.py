@@ -181,6 +181,7 @@ class Help(unittest.TestCase):
 
     def test_help_errors_are_clear(self):
         self.assertEqual(results('help("nope")\n'), ["help: no module 'nope'; help() lists them"])
+        self.assertEqual(results('help("gpoi")\n'), ["help: no module 'gpoi'; did you mean 'gpio'?"])
         self.assertEqual(results("help(1)\n"),
                          ['help: give a module or its name, e.g. help(gpio) or help("gpio")'])
 
