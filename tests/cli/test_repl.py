@@ -101,6 +101,20 @@ class Results(unittest.TestCase):
         out = results("t = {name = 'x'} t.self = t\n=t\nu = {} v = {u, u}\n=v\n")
         self.assertEqual(out, ['{name = "x", self = <cycle>}', "{{}, {}}"])
 
+    def test_odd_keys_and_values(self):
+        out = results("=({0/0, -0.0, math.huge, math.mininteger, [math.huge] = 1, [io.stdout] = 2, "
+                      "[print] = 3, [{}] = 4, [-0.5] = 5, [false] = 6})\n"
+                      "t = {} for i = 1, 10000 do t = {t} end\n=t\n"
+                      "k = {} for i = 1, 1000 do k['k' .. i] = i end\n=k\n")
+        self.assertRegex(out[0], r"^\{-?nan, -0\.0, inf, -9223372036854775808, \[-0\.5\] = 5, \[inf\] = 1, "
+                         r"\[false\] = 6, .*\}$")
+        for part in (r"\[FILE\*: 0x[0-9a-f]+\] = 2", r"\[function: (builtin: )?0x[0-9a-f]+\] = 3",
+                     r"\[table: 0x[0-9a-f]+\] = 4"):
+            self.assertRegex(out[0], part)
+        self.assertEqual(out[1], "{{{{...}}}}")
+        self.assertEqual(out[2].count(" = "), 40)  # unsorted beyond 64 keys, still bounded
+        self.assertTrue(out[2].endswith(", ...}"))
+
     def test_top_level_strings_are_not_quoted(self):
         self.assertEqual(results('="a\\tb", 1, nil, 2.5\n'), ["a\tb\t1\tnil\t2.5"])
 
