@@ -559,13 +559,13 @@ static int repl_line_p(lua_State *L) {
   size_t len = (size_t)lua_tointeger(L, 2);
   lua_settop(L, 0);
   /* Join with an incomplete chunk from earlier lines. */
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &pending_key);
-  if (lua_isstring(L, -1)) {
-    if (lua_rawlen(L, -1) + 1 + len > REPL_INPUT_MAX) {
-      too_long(L, "chunk", false);
-      lua_pushinteger(L, REPL_READY);
-      return 1;
-    }
+  bool joined = lua_rawgetp(L, LUA_REGISTRYINDEX, &pending_key) == LUA_TSTRING;
+  if (len > REPL_INPUT_MAX || (joined && lua_rawlen(L, -1) + 1 + len > REPL_INPUT_MAX)) {
+    too_long(L, joined ? "chunk" : "line", false); /* readline's lines have no bound */
+    lua_pushinteger(L, REPL_READY);
+    return 1;
+  }
+  if (joined) {
     lua_pushliteral(L, "\n");
     lua_pushlstring(L, line, len);
     lua_concat(L, 3);
