@@ -43,23 +43,22 @@ static struct {
 
 static bool prompt_shown(void) { return RH.tty && RH.installed && RH.reading; }
 
-/* Write around readline's line: clear it, write, draw prompt and typed
- * text again below. Whole lines only; a partial one waits for its end. */
-static void write_at_prompt(FILE *f, const char *buf, size_t len) {
-  rl_clear_visible_line();
-  if (RH.npartial) fwrite(RH.partial, 1, RH.npartial, stdout);
-  RH.npartial = 0;
-  fwrite(buf, 1, len, f);
-  fflush(f);
-  rl_on_new_line();
-  rl_redisplay();
-}
-
 static void flush_partial(void) {
   if (!RH.npartial) return;
   fwrite(RH.partial, 1, RH.npartial, stdout);
   fflush(stdout);
   RH.npartial = 0;
+}
+
+/* Write around readline's line: clear it, write, draw prompt and typed
+ * text again below. Whole lines only; a partial one waits for its end. */
+static void write_at_prompt(FILE *f, const char *buf, size_t len) {
+  rl_clear_visible_line();
+  flush_partial();
+  fwrite(buf, 1, len, f);
+  fflush(f);
+  rl_on_new_line();
+  rl_redisplay();
 }
 
 /* host_set_console_hook: everything the tasks print (print, log). */
