@@ -41,11 +41,14 @@ static struct {
    * in a registry table, run in order: queue[qhead..qtail-1]. */
   lua_Integer qhead, qtail;
   size_t qbytes;
+  lua_State *L;        /* the main state (repl_busy has none) */
+  sched_task_t *task;  /* the running chunk, kept valid by task_key */
   char inline_buf[REPL_LINE_INLINE];
 } R;
 
 static const char pending_key = 'p'; /* registry: incomplete chunk text */
 static const char queue_key = 'q';   /* registry: lines typed while a chunk ran */
+static const char task_key = 't';    /* registry: the last chunk's task object */
 
 static void run_queued(lua_State *L);
 
@@ -404,6 +407,7 @@ static int repl_run_k(lua_State *L, int status, lua_KContext ctx) {
     print_values(L, lua_gettop(L));
   }
   R.busy = false;
+  R.task = NULL;
   R.prompted = false;
   run_queued(L);
   return 0;
@@ -532,6 +536,7 @@ void repl_init(lua_State *L, bool echo) {
   if (R.line && R.line != R.inline_buf) heap_alloc(L, R.line, R.cap, 0);
   memset(&R, 0, sizeof R);
   R.echo = echo;
+  R.L = L;
   line_reset(L);
   sched_ref(1); /* input may arrive at any time */
   /* help() is a REPL global only: set raw (a strict _G may refuse). */
@@ -613,7 +618,8 @@ static int repl_line_p(lua_State *L) {
   }
   lua_pushcfunction(L, repl_run);
   lua_insert(L, -2);
-  sched_spawn(L, 1);
+  R.task = sched_spawn(L, 1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &task_key); /* keeps R.task valid */
   R.busy = true;
   lua_pushinteger(L, REPL_RUNNING);
   return 1;
@@ -736,7 +742,23 @@ repl_state_t repl_end(lua_State *L) {
   return r;
 }
 
-bool repl_busy(void) { return R.busy; }
+/* A chunk's task normally ends through repl_run_k; one cancelled from
+ * another task never gets there, so its state is checked too. */
+bool repl_busy(void) {
+  if (!R.busy || !R.task) return R.busy;
+  const char *st = sched_task_status(R.task);
+  if (strcmp(st, "ready") == 0 || strcmp(st, "running") == 0 || strcmp(st, "sleeping") == 0 ||
+      strcmp(st, "waiting") == 0)
+    return true;
+  R.busy = false;
+  R.task = NULL;
+  R.prompted = false;
+  write_str("stdin: the command's task ended without finishing (cancelled)\n");
+  run_queued(R.L);
+  return R.busy;
+}
+
+sched_task_t *repl_running_task(void) { return repl_busy() ? R.task : NULL; }
 const char *repl_prompt(void) { return R.more ? ">> " : "> "; }
 
 void repl_poll_prompt(void) {

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "lua.h"
+#include "sched.h"
 
 /* The longest line or multi-line chunk accepted (bytes). */
 #ifndef REPL_INPUT_MAX
@@ -36,6 +37,9 @@ void repl_feed(lua_State *L, int c);
 repl_state_t repl_end(lua_State *L);
 /* True while an entered chunk is still running. */
 bool repl_busy(void);
+/* The task running the entered chunk, or NULL (e.g. the target of an
+ * interrupt from Ctrl-C). */
+sched_task_t *repl_running_task(void);
 /* The prompt for the current state ("> " or ">> "). */
 const char *repl_prompt(void);
 /* Print the prompt through the console if idle and not yet shown. */

@@ -68,6 +68,11 @@ class LineReader(unittest.TestCase):
         # one prompt per line: no empty line between CR and LF
         self.assertEqual(r.stdout, "> > >> >> > 8\n> ")
 
+    def test_a_command_cancelled_from_another_task_does_not_hang(self):
+        out = results("local t = task.current() task.spawn(function() t:cancel() end) task.sleep(10)\n"
+                      "print('alive')\n")
+        self.assertEqual(out, ["stdin: the command's task ended without finishing (cancelled)", "alive"])
+
     def test_control_bytes_edit_the_line(self):
         self.assertEqual(results("=1+\x7f2\n=3\x15=4\n"), ["12", "4"])
 
