@@ -52,6 +52,16 @@ static const char task_key = 't';    /* registry: the last chunk's task object *
 
 static void run_queued(lua_State *L);
 
+/* The chunk is over: drop its task (and its stack) and go on. */
+static void chunk_ended(lua_State *L) {
+  R.busy = false;
+  R.task = NULL;
+  R.prompted = false;
+  lua_pushnil(L); /* replacing a value by nil never allocates */
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &task_key);
+  run_queued(L);
+}
+
 static void write_str(const char *s) { hal_console_write(s, strlen(s)); }
 
 /* ---- results, printed readably ------------------------------------------ */
@@ -406,10 +416,7 @@ static int repl_run_k(lua_State *L, int status, lua_KContext ctx) {
   } else {
     print_values(L, lua_gettop(L));
   }
-  R.busy = false;
-  R.task = NULL;
-  R.prompted = false;
-  run_queued(L);
+  chunk_ended(L);
   return 0;
 }
 
@@ -750,11 +757,8 @@ bool repl_busy(void) {
   if (strcmp(st, "ready") == 0 || strcmp(st, "running") == 0 || strcmp(st, "sleeping") == 0 ||
       strcmp(st, "waiting") == 0)
     return true;
-  R.busy = false;
-  R.task = NULL;
-  R.prompted = false;
   write_str("stdin: the command's task ended without finishing (cancelled)\n");
-  run_queued(R.L);
+  chunk_ended(R.L);
   return R.busy;
 }
 
