@@ -113,7 +113,16 @@ void hal_clock_idle(uint64_t deadline_us) {
   if (poll(H.pfd, (nfds_t)H.n, timeout) > 0) dispatch();
 }
 
+/* The REPL's hook (sim/repl_host.c): redraws its prompt around output. */
+static host_console_fn console_hook;
+
+void host_set_console_hook(host_console_fn fn) { console_hook = fn; }
+
 void hal_console_write(const char *buf, size_t len) {
+  if (console_hook) {
+    console_hook(buf, len);
+    return;
+  }
   fwrite(buf, 1, len, stdout);
   fflush(stdout);
 }

@@ -15,9 +15,15 @@
 #include "cli.h"
 #include "hal/hal_console.h"
 #include "host.h"
+#include "lauxlib.h"
 #include "luaos.h"
+#include "lualib.h"
+#include "modreg.h"
 #include "repl.h"
 #include "sched.h"
+
+#define RH_PARTIAL_MAX 4096 /* output held back while the prompt shows */
+#define RH_INDEX_HOPS 8     /* __index tables followed when completing */
 
 static struct {
   lua_State *L;
@@ -26,13 +32,303 @@ static struct {
   bool reading; /* stdin is being polled */
   bool installed;
   char history[1024];
+  /* Output that arrived at the prompt without its newline yet. */
+  char partial[RH_PARTIAL_MAX];
+  size_t npartial;
+  /* Completion candidates for readline's generator. */
+  char **cands;
+  size_t ncands;
+  size_t next_cand;
 } RH;
+
+static bool prompt_shown(void) { return RH.tty && RH.installed && RH.reading; }
+
+static void flush_partial(void) {
+  if (!RH.npartial) return;
+  fwrite(RH.partial, 1, RH.npartial, stdout);
+  fflush(stdout);
+  RH.npartial = 0;
+}
+
+/* Write around readline's line: clear it, write, draw prompt and typed
+ * text again below. Whole lines only; a partial one waits for its end. */
+static void write_at_prompt(FILE *f, const char *buf, size_t len) {
+  rl_clear_visible_line();
+  flush_partial();
+  fwrite(buf, 1, len, f);
+  fflush(f);
+  rl_on_new_line();
+  rl_redisplay();
+}
+
+/* host_set_console_hook: everything the tasks print (print, log). */
+static void console_out(const char *buf, size_t len) {
+  if (!prompt_shown()) {
+    flush_partial();
+    fwrite(buf, 1, len, stdout);
+    fflush(stdout);
+    return;
+  }
+  size_t whole = len;
+  while (whole > 0 && buf[whole - 1] != '\n') whole--;
+  if (whole > 0) write_at_prompt(stdout, buf, whole);
+  buf += whole;
+  len -= whole;
+  if (len > sizeof RH.partial - RH.npartial) { /* too long to hold: show it */
+    write_at_prompt(stdout, buf, len);
+    len = 0;
+  }
+  memcpy(RH.partial + RH.npartial, buf, len);
+  RH.npartial += len;
+}
+
+/* print() at the terminal: one console write per line, through the hook
+ * (the host's stock print writes to stdio directly). */
+static int rh_print(lua_State *L) {
+  int n = lua_gettop(L);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (int i = 1; i <= n; i++) {
+    if (i > 1) luaL_addchar(&b, '\t');
+    luaL_tolstring(L, i, NULL);
+    luaL_addvalue(&b);
+  }
+  luaL_addchar(&b, '\n');
+  luaL_pushresult(&b);
+  size_t len;
+  const char *s = lua_tolstring(L, -1, &len);
+  hal_console_write(s, len);
+  return 0;
+}
+
+/* ---- tab completion ---------------------------------------------------- */
+
+static const char *const lua_keywords[] = {
+    "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto", "if", "in",
+    "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while", NULL};
+
+/* Standard libraries a fresh state may not have opened yet. */
+static const luaL_Reg std_libs[] = {
+    {LUA_COLIBNAME, luaopen_coroutine}, {LUA_TABLIBNAME, luaopen_table},
+    {LUA_STRLIBNAME, luaopen_string},   {LUA_MATHLIBNAME, luaopen_math},
+    {LUA_UTF8LIBNAME, luaopen_utf8},    {LUA_DBLIBNAME, luaopen_debug},
+    {LUA_IOLIBNAME, luaopen_io},        {LUA_OSLIBNAME, luaopen_os},
+    {NULL, NULL}};
+
+static bool is_ident(const char *s, size_t n) {
+  if (n == 0 || !(s[0] == '_' || (s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
+    return false;
+  for (size_t i = 1; i < n; i++)
+    if (!(s[i] == '_' || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+          (s[i] >= '0' && s[i] <= '9')))
+      return false;
+  return true;
+}
+
+/* The table behind a metatable's __index, if it is one (raw; functions are
+ * never called). Pushes it or nothing; returns whether it pushed. */
+static bool push_index_table(lua_State *L, int idx) {
+  if (!lua_getmetatable(L, idx)) return false;
+  lua_pushliteral(L, "__index");
+  if (lua_rawget(L, -2) == LUA_TTABLE) {
+    lua_remove(L, -2);
+    return true;
+  }
+  lua_pop(L, 2);
+  return false;
+}
+
+/* v[key] without running code: raw, then through __index tables. */
+static void safe_field(lua_State *L, int v, const char *key, size_t klen) {
+  lua_pushvalue(L, v);
+  for (int hop = 0; hop <= RH_INDEX_HOPS; hop++) {
+    if (lua_type(L, -1) == LUA_TTABLE) {
+      lua_pushlstring(L, key, klen);
+      if (lua_rawget(L, -2) != LUA_TNIL) {
+        lua_remove(L, -2);
+        return;
+      }
+      lua_pop(L, 1);
+    }
+    if (!push_index_table(L, -1)) break;
+    lua_remove(L, -2);
+  }
+  lua_pop(L, 1);
+  lua_pushnil(L);
+}
+
+/* Add "prefix..key" to the result table `out` (at `out`, a set) for each
+ * matching key of v and of its __index tables; methods: functions only. */
+static void add_fields(lua_State *L, int out, int v, const char *prefix, size_t plen,
+                       const char *word, size_t wlen, bool methods) {
+  lua_pushvalue(L, v);
+  for (int hop = 0; hop <= RH_INDEX_HOPS; hop++) {
+    if (lua_type(L, -1) == LUA_TTABLE) {
+      int t = lua_gettop(L);
+      lua_pushnil(L);
+      while (lua_next(L, t)) {
+        size_t kl;
+        int vt = lua_type(L, -1);
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &kl) : NULL;
+        if (k && kl >= wlen && memcmp(k, word, wlen) == 0 && is_ident(k, kl) &&
+            (!methods || vt == LUA_TFUNCTION)) {
+          luaL_Buffer b;
+          luaL_buffinit(L, &b);
+          luaL_addlstring(&b, prefix, plen);
+          luaL_addlstring(&b, k, kl);
+          if (vt == LUA_TFUNCTION) luaL_addchar(&b, '(');
+          if (vt == LUA_TTABLE) luaL_addchar(&b, '.');
+          luaL_pushresult(&b);
+          lua_pushboolean(L, 1);
+          lua_rawset(L, out);
+        }
+        lua_pop(L, 1);
+      }
+    }
+    if (!push_index_table(L, -1)) break;
+    lua_remove(L, -2);
+  }
+  lua_pop(L, 1);
+}
+
+/* The value of a global for completion: _G raw, else a library or core
+ * module not opened yet, opened now (C code only, as using it would). */
+static void global_value(lua_State *L, int G, const char *name, size_t n) {
+  safe_field(L, G, name, n);
+  if (!lua_isnil(L, -1)) return;
+  lua_pop(L, 1);
+  lua_pushnil(L);
+  for (const luaL_Reg *l = std_libs; l->name; l++)
+    if (strlen(l->name) == n && memcmp(l->name, name, n) == 0) {
+      lua_pop(L, 1);
+      luaL_requiref(L, l->name, l->func, 0);
+      return;
+    }
+  for (const modreg_entry_t *e = modreg_core; e->name; e++)
+    if (strlen(e->name) == n && memcmp(e->name, name, n) == 0) {
+      lua_pop(L, 1);
+      luaL_requiref(L, e->name, e->open, 0);
+      return;
+    }
+}
+
+static void add_name(lua_State *L, int out, const char *name, const char *word, size_t wlen,
+                     const char *suffix) {
+  if (strncmp(name, word, wlen) != 0) return;
+  lua_pushstring(L, name);
+  lua_pushstring(L, suffix);
+  lua_concat(L, 2);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, out);
+}
+
+/* Protected: (text) -> set of completions of `text` ("a.b.c" or "a:b"). */
+static int done(lua_State *L, int out) {
+  lua_settop(L, out);
+  return 1;
+}
+
+static int complete_p(lua_State *L) {
+  size_t n;
+  const char *text = luaL_checklstring(L, 1, &n);
+  lua_newtable(L);
+  int out = lua_gettop(L);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+  int G = lua_gettop(L);
+  const char *sep = NULL;
+  for (const char *p = text; p < text + n; p++)
+    if (*p == '.' || *p == ':') sep = p;
+  if (!sep) {
+    add_fields(L, out, G, "", 0, text, n, false);
+    for (const luaL_Reg *l = std_libs; l->name; l++) add_name(L, out, l->name, text, n, ".");
+    for (const modreg_entry_t *e = modreg_core; e->name; e++) add_name(L, out, e->name, text, n, ".");
+    for (const char *const *k = lua_keywords; *k; k++) add_name(L, out, *k, text, n, " ");
+    return done(L, out);
+  }
+  /* Walk the path before the last separator: "a.b" of "a.b.c" ("a:b"
+   * only as the last step). */
+  const char *seg = text;
+  const char *dot = memchr(seg, '.', (size_t)(sep - seg));
+  size_t len = (size_t)((dot ? dot : sep) - seg);
+  if (!is_ident(seg, len)) return done(L, out);
+  global_value(L, G, seg, len);
+  while (dot) {
+    seg = dot + 1;
+    dot = memchr(seg, '.', (size_t)(sep - seg));
+    len = (size_t)((dot ? dot : sep) - seg);
+    if (!is_ident(seg, len) || lua_isnil(L, -1)) return done(L, out);
+    int v = lua_gettop(L);
+    safe_field(L, v, seg, len);
+    lua_remove(L, v);
+  }
+  if (memchr(text, ':', (size_t)(sep - text))) return done(L, out); /* "a:b.c" */
+  add_fields(L, out, lua_gettop(L), text, (size_t)(sep + 1 - text), sep + 1,
+             n - (size_t)(sep + 1 - text), *sep == ':');
+  return done(L, out);
+}
+
+static void free_cands(void) {
+  for (size_t i = 0; i < RH.ncands; i++) free(RH.cands[i]);
+  free(RH.cands);
+  RH.cands = NULL;
+  RH.ncands = RH.next_cand = 0;
+}
+
+static char *next_cand(const char *text, int state) {
+  (void)text;
+  if (state == 0) RH.next_cand = 0;
+  if (RH.next_cand >= RH.ncands) return NULL;
+  char *s = RH.cands[RH.next_cand];
+  RH.cands[RH.next_cand++] = NULL; /* readline frees it */
+  return s;
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* readline's hook: candidates from the live state, built protected on the
+ * main state (only raw reads, never a metamethod or function call). */
+static char **complete(const char *text, int start, int end) {
+  (void)start;
+  (void)end;
+  rl_attempted_completion_over = 1; /* never file names */
+  rl_completion_append_character = '\0';
+  lua_State *L = RH.L;
+  int top = lua_gettop(L);
+  free_cands();
+  if (!lua_checkstack(L, 24)) return NULL;
+  lua_pushcfunction(L, complete_p);
+  lua_pushstring(L, text);
+  if (lua_pcall(L, 1, 1, 0) == LUA_OK) {
+    size_t cap = 0;
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+      lua_pop(L, 1);
+      if (RH.ncands == cap) {
+        cap = cap ? cap * 2 : 32;
+        char **p = realloc(RH.cands, cap * sizeof *p);
+        if (!p) break;
+        RH.cands = p;
+      }
+      char *s = strdup(lua_tostring(L, -1));
+      if (!s) break;
+      RH.cands[RH.ncands++] = s;
+    }
+    if (RH.ncands) qsort(RH.cands, RH.ncands, sizeof *RH.cands, cmp_str);
+  }
+  lua_settop(L, top);
+  char **m = RH.ncands ? rl_completion_matches(text, next_cand) : NULL;
+  free_cands();
+  return m;
+}
 
 /* Stop polling stdin. The terminal stays in readline's mode, so keys
  * typed meanwhile (^D included) wait in the terminal, unchanged. */
 static void pause_reading(void) {
   if (RH.reading) host_unwatch_fd(0);
   RH.reading = false;
+  flush_partial();
 }
 
 static void on_line(char *line) {
@@ -64,6 +360,7 @@ static void on_stdin(int fd, void *ud) {
   if (n <= 0) {
     RH.eof = true;
     pause_reading();
+    repl_end(RH.L); /* a last line without a newline */
     return;
   }
   repl_feed(RH.L, c);
@@ -104,6 +401,15 @@ int repl_host_run(lua_State *L) {
   RH.tty = isatty(0);
   repl_init(L, false);
   if (RH.tty) {
+    /* "." and ":" belong to the word: gpio.wr<Tab>, ch:se<Tab>. */
+    rl_completer_word_break_characters = " \t\n\"\\'`@$><=;|&{}()[],+-*/%^#~";
+    rl_attempted_completion_function = complete;
+    host_set_console_hook(console_out);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    lua_pushliteral(L, "print");
+    lua_pushcfunction(L, rh_print);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
     const char *home = getenv("HOME");
     if (home) {
       snprintf(RH.history, sizeof RH.history, "%s/.luaos_history", home);
@@ -118,11 +424,19 @@ int repl_host_run(lua_State *L) {
     sched_result_t r = sched_run(L, UINT64_MAX);
     if (r != SCHED_ERROR) break;
     /* A task (not an entered chunk: those catch their own) failed. */
-    fprintf(stderr, "%s\n", lua_tostring(L, -1));
+    const char *msg = lua_tostring(L, -1);
+    if (prompt_shown()) {
+      fflush(stdout);
+      write_at_prompt(stderr, msg ? msg : "(error)", strlen(msg ? msg : "(error)"));
+      write_at_prompt(stderr, "\n", 1);
+    } else {
+      fprintf(stderr, "%s\n", msg ? msg : "(error)");
+    }
     lua_pop(L, 1);
   }
   sched_set_idle_hook(NULL, NULL);
   pause_reading();
+  host_set_console_hook(NULL);
   if (RH.installed) rl_callback_handler_remove(); /* restores the terminal */
   return 0;
 }
