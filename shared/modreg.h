@@ -32,8 +32,11 @@ extern const modreg_entry_t modreg_core[];
 /* Open the base libraries and install searchers and lazy globals. */
 void modreg_open(lua_State *L, const modreg_config_t *cfg);
 
-/* Is `name` a native module (core or port)? */
+/* Is `name` a native module (core, driver or port) or a standard library? */
 bool modreg_is_native(lua_State *L, const char *name);
+
+/* Is the value at `idx` a lazy module not opened yet (docs/modules.md)? */
+bool modreg_is_placeholder(lua_State *L, int idx);
 
 /* Reload a loaded module in place (see docs/sys.md). Pushes true, or nil
  * and an error message; returns the number of values pushed. */
@@ -49,5 +52,9 @@ int luaopen_task(lua_State *L);
 int luaopen_timer(lua_State *L);
 int luaopen_log(lua_State *L);
 int luaopen_sys(lua_State *L);
+
+/* Lua warnings (warn(), errors in __gc) as "W lua:" log lines on the
+ * console; on at boot (shared/lua_log.c). */
+void log_install_warnf(lua_State *L);
 
 #endif

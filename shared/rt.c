@@ -72,14 +72,48 @@ rt_memstats_t *rt_memstats(lua_State *L) {
 }
 
 bool rt_load(lua_State *L, const char *buf, size_t len, const char *name) {
-  return luaL_loadbuffer(L, buf, len, name) == LUA_OK;
+  return luaL_loadbufferx(L, buf, len, name, "t") == LUA_OK; /* bytecode policy: text only */
 }
 
+/* Longest error message kept in a traceback: a huge string must not make
+ * the report itself fail for lack of memory. */
+#define RT_MSG_MAX 2048
+
+static int rt_tostring(lua_State *L) {
+  luaL_tolstring(L, 1, NULL);
+  return 1;
+}
+
+/* Runs as a message handler (inside the failed call's protection). Any
+ * error value gives a string: a __tostring that errors or yields is
+ * caught by a nested pcall; a failing allocation here turns the error
+ * into "not enough memory", never an abort. */
 int rt_traceback(lua_State *L) {
-  const char *msg = lua_tostring(L, 1);
-  if (msg == NULL) {
-    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
+  size_t len = 0;
+  const char *msg = NULL;
+  int t = lua_type(L, 1);
+  if (t == LUA_TSTRING || t == LUA_TNUMBER) {
+    msg = lua_tolstring(L, 1, &len);
+  } else if (luaL_getmetafield(L, 1, "__tostring") != LUA_TNIL) {
+    lua_pop(L, 1);
+    lua_pushcfunction(L, rt_tostring);
+    lua_pushvalue(L, 1);
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_type(L, -1) == LUA_TSTRING) {
+      msg = lua_tolstring(L, -1, &len);
+    } else {
+      lua_pop(L, 1);
+      msg = lua_pushfstring(L, "(error object is a %s value; its __tostring failed)",
+                            luaL_typename(L, 1));
+      len = 0;
+    }
+  } else {
     msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  }
+  if (len > RT_MSG_MAX) {
+    lua_pushlstring(L, msg, RT_MSG_MAX);
+    lua_pushfstring(L, "... (%I bytes in all)", (LUA_INTEGER)len);
+    lua_concat(L, 2);
+    msg = lua_tostring(L, -1);
   }
   luaL_traceback(L, L, msg, 1);
   return 1;

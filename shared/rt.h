@@ -20,10 +20,14 @@ lua_State *rt_open(size_t limit);
 void rt_close(lua_State *L);
 rt_memstats_t *rt_memstats(lua_State *L);
 
-/* Load a chunk from memory/file; on error leaves the message, returns false. */
+/* Load a source (text) chunk from memory; binary chunks are refused (the
+ * bytecode policy, docs/modules.md). On error leaves the message, returns
+ * false. */
 bool rt_load(lua_State *L, const char *buf, size_t len, const char *name);
 
-/* Message handler for lua_pcall that appends a traceback. */
+/* Message handler for lua_pcall that appends a traceback. Any error value
+ * becomes a string (a failing __tostring included); messages longer than
+ * 2 KB are cut. */
 int rt_traceback(lua_State *L);
 
 /* Run the function below `nargs` args under a traceback handler; on error
