@@ -286,7 +286,9 @@ static int searcher_file(lua_State *L) {
     return luaL_error(L, "'package.path' must be a string");
   const char *p = lua_tostring(L, 3);
   luaL_gsub(L, name, ".", LUA_DIRSEP); /* 4: name as a relative path */
-  lua_pushliteral(L, "");              /* 5: "no file" list */
+  luaL_Buffer msg;                      /* "no file" list: any number of entries */
+  luaL_buffinit(L, &msg);
+  bool first = true;
   while (*p) {
     const char *e = strchr(p, *LUA_PATH_SEP);
     if (!e) e = p + strlen(p);
@@ -312,12 +314,14 @@ static int searcher_file(lua_State *L) {
         lua_insert(L, -2); /* loader, file name */
         return 2;
       }
-      lua_pushfstring(L, "%sno file '%s'", lua_rawlen(L, 5) ? "\n\t" : "", file);
+      lua_pushfstring(L, "%sno file '%s'", first ? "" : "\n\t", file);
       lua_remove(L, -2);
-      lua_concat(L, 2); /* one at a time: the path may have any number of entries */
+      luaL_addvalue(&msg);
+      first = false;
     }
     p = *e ? e + 1 : e;
   }
+  luaL_pushresult(&msg);
   return 1;
 }
 

@@ -62,6 +62,82 @@ describe("modules", function()
   end)
 end)
 
+describe("lazy modules", function()
+  it("survive a strict-mode _G metatable and a cleared one", function()
+    local saved = getmetatable(_G)
+    local ok, err = pcall(function()
+      setmetatable(_G, {
+        __index = function(_, k) error("undefined global " .. tostring(k), 2) end,
+        __newindex = function(_, k) error("no new global " .. tostring(k), 2) end,
+      })
+      assert.are.equal("A", utf8.char(65))
+      assert.are.equal(2, math.floor(2.5))
+      assert.are.equal("aa", string.rep("a", 2))
+      assert.are.equal("function", type(gpio.write))
+      assert.are.equal("function", type(timer.after))
+      assert.is_false(pcall(function() return undefined_global_x end))
+      setmetatable(_G, nil)
+      assert.are.equal("string", type(sys.version()))
+      assert.are.equal("function", type(coroutine.wrap))
+    end)
+    setmetatable(_G, saved)
+    assert(ok, err)
+  end)
+
+  it("are the same table as require gives", function()
+    assert.are.equal(require("utf8"), utf8)
+    assert.are.equal(require("coroutine"), coroutine)
+    local g = gpio
+    package.loaded.gpio = nil
+    assert.are.equal(g, require("gpio"))
+  end)
+
+  it("never change the language: strings coerce, concatenate, compare", function()
+    assert.are.equal(11, "10" + 1)
+    assert.are.equal(-2, -"2")
+    assert.are.equal("101", 10 .. 1)
+    assert.are.equal(3, #"abc")
+    assert.is_true("a" < "b")
+    assert.are.equal("X", ("x"):upper())
+    assert.are.equal(string, getmetatable("").__index)
+  end)
+
+  it("placeholder functions refuse foreign arguments", function()
+    local mt = getmetatable(debug) -- nil once debug is open (busted opens it)
+    if mt then
+      assert.is_false(pcall(mt.__index, 1, 2))
+      assert.is_false(pcall(mt.__index, {}, 2))
+    end
+  end)
+end)
+
+describe("bytecode policy", function()
+  local dumped = string.dump(function() return 1 end)
+
+  it("load refuses binary chunks in every mode", function()
+    for _, mode in ipairs({"b", "bt", "t"}) do
+      local f, err = load(dumped, "x", mode)
+      assert.is_nil(f)
+      assert.truthy(err:find("binary chunk refused", 1, true), err)
+    end
+    local f, err = load(dumped)
+    assert.is_nil(f)
+    assert.truthy(err:find("binary chunk refused", 1, true), err)
+    local parts = {dumped:sub(1, 4), dumped:sub(5)}
+    f, err = load(function() return table.remove(parts, 1) end)
+    assert.is_nil(f)
+    assert.truthy(err:find("binary chunk refused", 1, true), err)
+  end)
+
+  it("load still takes text, with its env argument", function()
+    assert.are.equal(7, load("return 7")())
+    assert.are.equal(7, load("return 7", "=x", "bt")())
+    assert.are.equal(5, load("return x", "=x", "t", {x = 5})())
+    local f = load("return print", "=x", "t", nil)
+    assert.has_error(f)
+  end)
+end)
+
 describe("sys", function()
   it("reports memory in use, peak and limit", function()
     local m = sys.memory()
@@ -87,6 +163,30 @@ describe("log", function()
     log.level("debug")
     log.debug("now shown")
     assert.are.same({{"info", nil, "shown 7"}, {"debug", nil, "now shown"}}, got)
+  end)
+
+  it("formats any number of arguments (stack checked)", function()
+    local got
+    log.sink(function(_, _, msg) got = msg end)
+    local t = {}
+    for i = 1, 10000 do t[i] = i % 10 end
+    log.info(string.rep("%s", 10000), table.unpack(t))
+    assert.are.equal(10000, #got)
+    assert.are.equal("1234567890", got:sub(1, 10))
+    local ok, err = pcall(log.info, string.rep("%d", 10001), table.unpack(t))
+    assert.is_false(ok)
+    assert.truthy(err:find("no value", 1, true), err)
+  end)
+
+  it("does not depend on the global string", function()
+    local got
+    log.sink(function(_, _, msg) got = msg end)
+    local s = string
+    _G.string = nil
+    local ok, err = pcall(log.info, "%d-%s", 1, "a")
+    _G.string = s
+    assert(ok, err)
+    assert.are.equal("1-a", got)
   end)
 
   it("tags have their own levels", function()
