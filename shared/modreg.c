@@ -382,7 +382,9 @@ static void add_placeholder(lua_State *L, const char *name, int g, int mods, int
   lua_setfield(L, mods, name);
 }
 
-void modreg_open(lua_State *L, const modreg_config_t *cfg) {
+static int open_body(lua_State *L) {
+  const modreg_config_t *cfg = lua_touserdata(L, 1);
+  lua_settop(L, 0);
   lua_pushlightuserdata(L, (void *)cfg);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &cfg_key);
   lua_newtable(L);
@@ -473,7 +475,14 @@ void modreg_open(lua_State *L, const modreg_config_t *cfg) {
     lua_setfield(L, pkg, "cpath");
   }
   lua_setfield(L, pkg, "searchers");
-  lua_settop(L, g - 1);
+  return 0;
+}
+
+bool modreg_open(lua_State *L, const modreg_config_t *cfg) {
+  /* Protected: a heap too small for the boot is a message, not an abort. */
+  lua_pushcfunction(L, open_body);
+  lua_pushlightuserdata(L, (void *)cfg);
+  return lua_pcall(L, 1, 0, 0) == LUA_OK;
 }
 
 /* ---- hot reload ---- */

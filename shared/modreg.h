@@ -29,8 +29,9 @@ typedef struct {
 /* The core's native modules, NULL-terminated. */
 extern const modreg_entry_t modreg_core[];
 
-/* Open the base libraries and install searchers and lazy globals. */
-void modreg_open(lua_State *L, const modreg_config_t *cfg);
+/* Open the base libraries and install searchers and lazy modules. Runs
+ * protected: false (message on the stack) if the heap is too small. */
+bool modreg_open(lua_State *L, const modreg_config_t *cfg);
 
 /* Is `name` a native module (core, driver or port) or a standard library? */
 bool modreg_is_native(lua_State *L, const char *name);

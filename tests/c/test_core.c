@@ -124,7 +124,7 @@ static lua_State *boot(bool lazy, size_t limit) {
   static modreg_config_t cfg;
   memset(&cfg, 0, sizeof cfg);
   cfg.lazy_stdlib = lazy;
-  modreg_open(L, &cfg);
+  CHECK(modreg_open(L, &cfg));
   return L;
 }
 
@@ -289,6 +289,23 @@ static void test_traceback(void) {
   rt_close(L);
 }
 
+/* Booting in a heap too small for it fails cleanly (no PANIC), at every
+ * size up to the one that works. */
+static void test_boot_memory(void) {
+  bool booted = false;
+  for (size_t limit = 4096; limit <= 64 * 1024 && !booted; limit += 256) {
+    lua_State *L = rt_open(limit);
+    if (!L) continue;
+    static modreg_config_t cfg; /* (no sched_init: it is not protected, sched's area) */
+    memset(&cfg, 0, sizeof cfg);
+    cfg.lazy_stdlib = true;
+    booted = modreg_open(L, &cfg);
+    if (!booted) CHECK(lua_type(L, -1) == LUA_TSTRING);
+    rt_close(L);
+  }
+  CHECK(booted);
+}
+
 /* Lua warnings reach the console as log lines; @off/@on honoured. */
 static void test_warnings(void) {
   lua_State *L = boot(true, 0);
@@ -325,7 +342,8 @@ int main(int argc, char **argv) {
     void (*fn)(void);
   } one[] = {{"lazy", test_lazy_semantics},   {"untrusted", test_untrusted_package},
              {"reload", test_protected_reload}, {"traceback", test_traceback},
-             {"warnings", test_warnings},       {NULL, NULL}};
+             {"warnings", test_warnings},       {"bootmem", test_boot_memory},
+             {NULL, NULL}};
   for (int i = 0; argc > 1 && one[i].name; i++)
     if (strcmp(argv[1], one[i].name) == 0) {
       one[i].fn();
