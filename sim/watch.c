@@ -34,6 +34,10 @@ static int watch_scan(lua_State *L) {
   lua_getfield(L, LUA_REGISTRYINDEX, MODREG_SOURCES);
   int sources = lua_gettop(L);
   if (!lua_istable(L, seen) || !lua_istable(L, sources)) return 0;
+  /* Changed modules first, reloads after: a reload may require new
+   * modules, adding keys to `sources`, which lua_next must not see. */
+  lua_newtable(L);
+  int changed = lua_gettop(L);
   lua_pushnil(L);
   while (lua_next(L, sources)) {
     /* lua_tostring on a number key would break lua_next: strings only */
@@ -41,7 +45,6 @@ static int watch_scan(lua_State *L) {
       lua_pop(L, 1);
       continue;
     }
-    const char *name = lua_tostring(L, -2);
     const char *file = lua_tostring(L, -1);
     double now = mtime_of(file);
     lua_getfield(L, seen, file);
@@ -51,15 +54,23 @@ static int watch_scan(lua_State *L) {
     } else if (lua_tonumber(L, -1) != now && now >= 0) {
       lua_pushnumber(L, now);
       lua_setfield(L, seen, file);
-      int n = modreg_reload(L, name);
-      if (n == 1)
-        fprintf(stderr, "luaos: reloaded %s (%s)\n", name, file);
-      else
-        fprintf(stderr, "luaos: reload of %s failed, old version keeps running: %s\n", name,
-                n == 2 && lua_isstring(L, -1) ? lua_tostring(L, -1) : "(no message)");
-      lua_pop(L, n);
+      lua_pushvalue(L, -3);
+      lua_pushvalue(L, -3);
+      lua_rawset(L, changed); /* name -> file */
     }
     lua_pop(L, 2);
+  }
+  lua_pushnil(L);
+  while (lua_next(L, changed)) {
+    const char *name = lua_tostring(L, -2);
+    const char *file = lua_tostring(L, -1);
+    int n = modreg_reload(L, name);
+    if (n == 1)
+      fprintf(stderr, "luaos: reloaded %s (%s)\n", name, file);
+    else
+      fprintf(stderr, "luaos: reload of %s failed, old version keeps running: %s\n", name,
+              n == 2 && lua_isstring(L, -1) ? lua_tostring(L, -1) : "(no message)");
+    lua_pop(L, n + 1);
   }
   return 0;
 }
