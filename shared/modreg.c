@@ -126,6 +126,11 @@ static void materialize(lua_State *L, int p) {
     }
   }
   lua_settop(L, top);
+  /* Small heaps (boards): the table the library was copied from is
+   * garbage now; collect it at once rather than carry it (and the
+   * placeholder's outgrown hash parts) to the next cycle. */
+  const modreg_config_t *cfg = get_cfg(L);
+  if (cfg && cfg->lazy_stdlib) lua_gc(L, LUA_GCCOLLECT);
 }
 
 static void check_placeholder(lua_State *L) {
@@ -401,7 +406,7 @@ static int open_body(lua_State *L) {
   int pkg = lua_gettop(L);
   lua_pushvalue(L, pkg);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &pkg_key);
-  lua_newtable(L);
+  lua_createtable(L, 0, 16); /* sized once: lazy libraries and core modules */
   int mods = lua_gettop(L);
   lua_pushvalue(L, mods);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &mods_key);
@@ -480,9 +485,15 @@ static int open_body(lua_State *L) {
 
 bool modreg_open(lua_State *L, const modreg_config_t *cfg) {
   /* Protected: a heap too small for the boot is a message, not an abort. */
+  /* Boot makes almost no garbage: collecting while it allocates only
+   * costs instructions (lua.c does the same around luaL_openlibs). */
+  bool running = lua_gc(L, LUA_GCISRUNNING);
+  if (running) lua_gc(L, LUA_GCSTOP);
   lua_pushcfunction(L, open_body);
   lua_pushlightuserdata(L, (void *)cfg);
-  return lua_pcall(L, 1, 0, 0) == LUA_OK;
+  bool ok = lua_pcall(L, 1, 0, 0) == LUA_OK;
+  if (running) lua_gc(L, LUA_GCRESTART);
+  return ok;
 }
 
 /* ---- hot reload ---- */
