@@ -348,8 +348,18 @@ static int text_only(lua_State *L, int mode_arg) {
   return lua_gettop(L);
 }
 
-static int safe_load(lua_State *L) { return text_only(L, 3); }
-static int safe_loadfile(lua_State *L) { return text_only(L, 2); }
+/* Arguments checked here, so errors name 'load'/'loadfile' (the originals
+ * are no longer globals Lua could name). */
+static int safe_load(lua_State *L) {
+  if (!lua_isstring(L, 1)) luaL_checktype(L, 1, LUA_TFUNCTION);
+  luaL_optstring(L, 2, NULL);
+  return text_only(L, 3);
+}
+
+static int safe_loadfile(lua_State *L) {
+  luaL_optstring(L, 1, NULL);
+  return text_only(L, 2);
+}
 
 static int dofile_cont(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
