@@ -138,15 +138,20 @@ describe("bytecode policy", function()
   end)
 
   it("the wrappers check their arguments under their own names", function()
-    local ok, err = pcall(load)
-    assert.is_false(ok)
-    assert.truthy(err:find("bad argument #1 to 'load'", 1, true), err)
-    ok, err = pcall(load, "return 1", "n", {})
-    assert.truthy(err:find("bad argument #3 to 'load'", 1, true), err)
-    ok, err = pcall(loadfile, {})
-    assert.truthy(err:find("bad argument #1 to 'loadfile'", 1, true), err)
-    ok, err = pcall(dofile, {})
-    assert.truthy(err:find("bad argument #1 to 'dofile'", 1, true), err)
+    -- (Lua names a function by where it finds it: 'load', or on the host
+    -- maybe a library's alias such as 'busted.compatibility.loadstring';
+    -- never '?')
+    local cases = {
+      {load, {}, "#1 to '[%w_.]*load%a*' %(function expected, got no value%)"},
+      {load, {"return 1", "n", {}}, "#3 to '[%w_.]*load%a*' %(string expected, got table%)"},
+      {loadfile, {{}}, "#1 to '[%w_.]*loadfile' %(string expected, got table%)"},
+      {dofile, {{}}, "#1 to '[%w_.]*dofile' %(string expected, got table%)"},
+    }
+    for _, c in ipairs(cases) do
+      local ok, err = pcall(c[1], table.unpack(c[2]))
+      assert.is_false(ok)
+      assert.truthy(err:find("bad argument " .. c[3]), err)
+    end
   end)
 end)
 
