@@ -238,6 +238,14 @@ static int load_native(lua_State *L) {
   return 1;
 }
 
+bool modreg_push_module(lua_State *L, const char *name) {
+  if (!find_opener(L, name)) return false;
+  lua_pushcfunction(L, load_native);
+  lua_pushstring(L, name);
+  lua_call(L, 1, 1);
+  return true;
+}
+
 static int searcher_native(lua_State *L) {
   const char *name = luaL_checkstring(L, 1);
   if (!find_opener(L, name)) {

@@ -225,6 +225,19 @@ static void test_untrusted_package(void) {
       "assert(not ok and e:find('string expected'), e)\n"
       "assert(type(package.searchers[2]('nope')) == 'string')\n";
   fresh(true, "=untrusted", code);
+  /* C code gets the one instance of a library, whatever _G holds. */
+  lua_State *L = boot(true, 0);
+  static const char clobber[] = "string = nil; math = 5; package.loaded.gpio = 7";
+  CHECK(luaL_dostring(L, clobber) == LUA_OK);
+  CHECK(modreg_push_module(L, "string") && lua_istable(L, -1));
+  lua_getfield(L, -1, "rep");
+  CHECK(lua_isfunction(L, -1));
+  lua_pushliteral(L, "");
+  CHECK(luaL_getmetafield(L, -1, "__index") == LUA_TTABLE && lua_rawequal(L, -1, -4));
+  lua_settop(L, 0);
+  CHECK(modreg_push_module(L, "gpio") && lua_istable(L, -1));
+  CHECK(!modreg_push_module(L, "no.such") && lua_gettop(L) == 1);
+  rt_close(L);
 }
 
 /* Reload from the loop (as --watch does: no task, no pcall around it) with
