@@ -21,11 +21,13 @@ static const char pkg_key = 'p';  /* -> the package table require uses */
 static const char mods_key = 'm'; /* -> name -> native/standard module (or placeholder) */
 static const char ph_key = 'h';   /* -> metatable shared by the placeholders */
 
+static int open_debug(lua_State *L);
+
 /* Standard libraries opened on first use (global name or require). */
 static const luaL_Reg lazy_libs[] = {
     {LUA_COLIBNAME, luaopen_coroutine}, {LUA_TABLIBNAME, luaopen_table},
     {LUA_STRLIBNAME, luaopen_string},   {LUA_MATHLIBNAME, luaopen_math},
-    {LUA_UTF8LIBNAME, luaopen_utf8},    {LUA_DBLIBNAME, luaopen_debug},
+    {LUA_UTF8LIBNAME, luaopen_utf8},    {LUA_DBLIBNAME, open_debug},
 #if !defined(LUAOS_TARGET)
     {LUA_IOLIBNAME, luaopen_io},        {LUA_OSLIBNAME, luaopen_os},
 #endif
@@ -61,6 +63,88 @@ static lua_CFunction find_opener(lua_State *L, const char *name) {
 
 bool modreg_is_native(lua_State *L, const char *name) {
   return find_opener(L, name) != NULL;
+}
+
+/* ---- the debug library, minus what breaks the C code's invariants ----
+ *
+ * C modules trust three things Lua code cannot normally touch: the
+ * metatable of their userdata (luaL_checkudata compares it with the
+ * registry's), the registry, the user values of their userdata, their C
+ * closures' upvalues and the stack slots of a running C function. Stock
+ * debug functions reach all of them (debug.setmetatable(channel,
+ * getmetatable(task)) makes a channel pass as a task: memory corruption).
+ * App code gets the debug library without those doors; introspection
+ * (getinfo, traceback, getlocal, getupvalue, sethook...) is unchanged. */
+
+static int db_refused(lua_State *L) {
+  return luaL_error(L, "debug.%s is not available: it would let Lua code reach the system's "
+                       "private state (see docs/modules.md)",
+                    lua_tostring(L, lua_upvalueindex(1)));
+}
+
+static int db_setmetatable(lua_State *L) {
+  int t = lua_type(L, 1);
+  luaL_argcheck(L, t != LUA_TUSERDATA && t != LUA_TLIGHTUSERDATA, 1,
+                "the metatable of a userdata belongs to its C module");
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, 1);
+  return 1;
+}
+
+static int db_setupvalue(lua_State *L) {
+  luaL_argcheck(L, !lua_iscfunction(L, 1), 1, "upvalues of a C function are private");
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, 1);
+  return 1;
+}
+
+/* debug.setlocal([thread,] level, n, value) for Lua functions only (a C
+ * function may hold pointers into the values on its stack). */
+static int db_setlocal(lua_State *L) {
+  int arg = 0;
+  lua_State *L1 = L;
+  if (lua_type(L, 1) == LUA_TTHREAD) {
+    L1 = lua_tothread(L, 1);
+    arg = 1;
+  }
+  int level = (int)luaL_checkinteger(L, arg + 1);
+  int n = (int)luaL_checkinteger(L, arg + 2);
+  luaL_checkany(L, arg + 3);
+  lua_Debug ar;
+  if (!lua_getstack(L1, level, &ar)) return luaL_argerror(L, arg + 1, "level out of range");
+  lua_getinfo(L1, "S", &ar);
+  if (ar.what[0] == 'C') return luaL_error(L, "cannot change a local of a C function");
+  lua_settop(L, arg + 3);
+  if (L1 != L) {
+    luaL_checkstack(L1, 1, "too many values");
+    lua_xmove(L, L1, 1);
+  }
+  const char *name = lua_setlocal(L1, &ar, n);
+  if (name == NULL) lua_pop(L1, 1);
+  lua_pushstring(L, name);
+  return 1;
+}
+
+static int open_debug(lua_State *L) {
+  luaopen_debug(L);
+  int d = lua_gettop(L);
+  static const char *const refused[] = {"getregistry", "getuservalue", "setuservalue", NULL};
+  for (const char *const *r = refused; *r; r++) {
+    lua_pushstring(L, *r);
+    lua_pushcclosure(L, db_refused, 1);
+    lua_setfield(L, d, *r);
+  }
+  lua_getfield(L, d, "setmetatable");
+  lua_pushcclosure(L, db_setmetatable, 1);
+  lua_setfield(L, d, "setmetatable");
+  lua_getfield(L, d, "setupvalue");
+  lua_pushcclosure(L, db_setupvalue, 1);
+  lua_setfield(L, d, "setupvalue");
+  lua_pushcfunction(L, db_setlocal);
+  lua_setfield(L, d, "setlocal");
+  return 1;
 }
 
 /* ---- lazy modules: placeholder tables ----

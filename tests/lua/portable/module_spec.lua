@@ -155,6 +155,45 @@ describe("bytecode policy", function()
   end)
 end)
 
+describe("debug library", function()
+  it("cannot reach the C code's private state", function()
+    local ch = task.channel(1)
+    local t = task.spawn(function() end)
+    local ok, err = pcall(debug.setmetatable, ch, getmetatable(t))
+    assert.is_false(ok)
+    assert.truthy(err:find("belongs to its C module", 1, true), err)
+    assert.are_not.equal(getmetatable(t), getmetatable(ch))
+    for _, name in ipairs({"getregistry", "getuservalue", "setuservalue"}) do
+      ok, err = pcall(debug[name], ch, 5, 1)
+      assert.is_false(ok)
+      assert.truthy(err:find("debug." .. name .. " is not available", 1, true), err)
+    end
+    ok, err = pcall(debug.setupvalue, log.tag("x").info, 1, {})
+    assert.is_false(ok)
+    assert.truthy(err:find("upvalues of a C function are private", 1, true), err)
+    ok, err = pcall(string.gsub, "abc", "%w", function() return debug.setlocal(2, 1, nil) end)
+    assert.is_false(ok)
+    assert.truthy(err:find("cannot change a local of a C function", 1, true), err)
+    t:join()
+  end)
+
+  it("keeps its introspection and works on Lua functions", function()
+    local up = 1
+    local function f() return up end
+    assert.are.equal("up", debug.setupvalue(f, 1, 2))
+    assert.are.equal(2, f())
+    local function g()
+      local a = 1
+      assert.are.equal("a", debug.setlocal(1, 1, 7))
+      return a
+    end
+    assert.are.equal(7, g())
+    assert.are.equal("number", type(debug.getinfo(1, "l").currentline))
+    assert.are.equal("string", type(debug.traceback()))
+    assert.are.equal(5, debug.setmetatable(5, nil))
+  end)
+end)
+
 describe("sys", function()
   it("reports memory in use, peak and limit", function()
     local m = sys.memory()
