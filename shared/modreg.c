@@ -182,11 +182,24 @@ static void materialize(lua_State *L, int p) {
   }
   lua_CFunction open = name ? find_opener(L, name) : NULL;
   if (!open) luaL_error(L, "lazy module placeholder without a module");
+  /* While the library opens, a finalizer run by the collector may touch
+   * the placeholder: it then sees an empty table instead of opening the
+   * library a second time (a core module's set-up runs once). */
+  lua_pushnil(L);
+  lua_setmetatable(L, p);
   lua_pushcfunction(L, open);
   lua_pushstring(L, name);
-  lua_call(L, 1, 1);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &ph_key);
+    lua_setmetatable(L, p); /* still a placeholder: the next use retries */
+    lua_error(L);
+  }
   int t = lua_gettop(L);
-  if (!lua_istable(L, t)) luaL_error(L, "module '%s' did not return a table", name);
+  if (!lua_istable(L, t)) {
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &ph_key);
+    lua_setmetatable(L, p);
+    luaL_error(L, "module '%s' did not return a table", name);
+  }
   lua_pushnil(L);
   while (lua_next(L, t)) {
     lua_pushvalue(L, -2);
@@ -197,9 +210,11 @@ static void materialize(lua_State *L, int p) {
   lua_setmetatable(L, p); /* the module's own metatable, or none */
   /* Opened: now in package.loaded, as luaL_requiref would do. */
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-  if (lua_getfield(L, -1, name) == LUA_TNIL) {
+  lua_pushvalue(L, mods + 1); /* the name (raw: the app may have set a metatable) */
+  if (lua_rawget(L, -2) == LUA_TNIL) {
+    lua_pushvalue(L, mods + 1);
     lua_pushvalue(L, p);
-    lua_setfield(L, -3, name);
+    lua_rawset(L, -4);
   }
   if (strcmp(name, LUA_STRLIBNAME) == 0) {
     /* luaopen_string set the real string metatable, indexing its table. */

@@ -274,6 +274,30 @@ static void test_protected_reload(void) {
   rt_close(L);
 }
 
+/* Opening a lazy module in a full heap fails cleanly and leaves the
+ * placeholder in place: the next use, with memory back, opens it. */
+static void test_lazy_oom(void) {
+  lua_State *L = boot(true, 64 * 1024);
+  static const char code[] =
+      "local m = math\n"
+      "local function get() return m.floor end\n"
+      "local hog\n" /* a list: small allocations only, so the heap ends up full */
+      "local ok, e = pcall(function() while true do hog = {hog} end end)\n"
+      "assert(not ok and e == 'not enough memory')\n"
+      "local failed = 0\n"
+      "for _ = 1, 20 do if not pcall(get) then failed = failed + 1 end end\n"
+      "hog = nil; collectgarbage()\n"
+      "assert(m.floor(2.5) == 2 and math == m and require('math') == m)\n"
+      "assert(getmetatable(m) == nil)\n"
+      "assert(failed > 0, 'the heap was not full')\n";
+  CHECK(luaL_loadbuffer(L, code, sizeof code - 1, "=lazyoom") == LUA_OK);
+  if (!rt_pcall(L, 0, 0)) {
+    fprintf(stderr, "%s\n", lua_tostring(L, -1));
+    CHECK(0);
+  }
+  rt_close(L);
+}
+
 /* The traceback handler reports any error value, never crashes. */
 static int raise_arg(lua_State *L) { return lua_error(L); }
 
@@ -356,6 +380,7 @@ int main(int argc, char **argv) {
   } one[] = {{"lazy", test_lazy_semantics},   {"untrusted", test_untrusted_package},
              {"reload", test_protected_reload}, {"traceback", test_traceback},
              {"warnings", test_warnings},       {"bootmem", test_boot_memory},
+             {"lazyoom", test_lazy_oom},
              {NULL, NULL}};
   for (int i = 0; argc > 1 && one[i].name; i++)
     if (strcmp(argv[1], one[i].name) == 0) {
