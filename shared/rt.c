@@ -84,39 +84,77 @@ static int rt_tostring(lua_State *L) {
   return 1;
 }
 
-/* Runs as a message handler (inside the failed call's protection). Any
- * error value gives a string: a __tostring that errors or yields is
- * caught by a nested pcall; a failing allocation here turns the error
- * into "not enough memory", never an abort. */
-int rt_traceback(lua_State *L) {
+/* The message for error value `idx` (any value) pushed on L; may raise
+ * (memory). A __tostring that errors or yields is caught by a nested
+ * pcall; a huge message is cut. */
+static const char *push_message(lua_State *L, int idx) {
   size_t len = 0;
-  const char *msg = NULL;
-  int t = lua_type(L, 1);
+  const char *msg;
+  int t = lua_type(L, idx);
   if (t == LUA_TSTRING || t == LUA_TNUMBER) {
-    msg = lua_tolstring(L, 1, &len);
-  } else if (luaL_getmetafield(L, 1, "__tostring") != LUA_TNIL) {
+    lua_pushvalue(L, idx);
+    msg = lua_tolstring(L, -1, &len);
+  } else if (luaL_getmetafield(L, idx, "__tostring") != LUA_TNIL) {
     lua_pop(L, 1);
     lua_pushcfunction(L, rt_tostring);
-    lua_pushvalue(L, 1);
+    lua_pushvalue(L, idx);
     if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_type(L, -1) == LUA_TSTRING) {
       msg = lua_tolstring(L, -1, &len);
     } else {
       lua_pop(L, 1);
       msg = lua_pushfstring(L, "(error object is a %s value; its __tostring failed)",
-                            luaL_typename(L, 1));
-      len = 0;
+                            luaL_typename(L, idx));
     }
   } else {
-    msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, idx));
   }
   if (len > RT_MSG_MAX) {
     lua_pushlstring(L, msg, RT_MSG_MAX);
     lua_pushfstring(L, "... (%I bytes in all)", (LUA_INTEGER)len);
     lua_concat(L, 2);
+    lua_remove(L, -2);
     msg = lua_tostring(L, -1);
   }
+  return msg;
+}
+
+/* Runs as a message handler (inside the failed call's protection). Any
+ * error value gives a string: a __tostring that errors or yields is
+ * caught by a nested pcall; a failing allocation here turns the error
+ * into "not enough memory", never an abort. */
+int rt_traceback(lua_State *L) {
+  const char *msg = push_message(L, 1);
   luaL_traceback(L, L, msg, 1);
   return 1;
+}
+
+static int report_body(lua_State *L) {
+  lua_State *co = lua_touserdata(L, 1);
+  const char *prefix = lua_touserdata(L, 2);
+  lua_settop(L, 0);
+  lua_xmove(co, L, 1); /* the error value; put back below (no slot needed on co) */
+  lua_pushvalue(L, 1);
+  lua_xmove(L, co, 1);
+  const char *msg = push_message(L, 1);
+  luaL_traceback(L, co, msg, 0);
+  if (prefix) {
+    lua_pushstring(L, prefix);
+    lua_insert(L, -2);
+    lua_concat(L, 2);
+  }
+  return 1;
+}
+
+const char *rt_report(lua_State *L, lua_State *co, const char *prefix) {
+  if (!lua_checkstack(L, 4) || lua_gettop(co) == 0) return NULL;
+  lua_pushcfunction(L, report_body);
+  lua_pushlightuserdata(L, co);
+  lua_pushlightuserdata(L, (void *)prefix);
+  if (lua_pcall(L, 2, 1, 0) != LUA_OK && lua_type(L, -1) != LUA_TSTRING) {
+    lua_pop(L, 1);
+    return NULL;
+  }
+  return lua_tostring(L, -1); /* the report, or the error that stopped it ("not enough memory") */
 }
 
 bool rt_pcall(lua_State *L, int nargs, int nresults) {

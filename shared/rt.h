@@ -30,6 +30,16 @@ bool rt_load(lua_State *L, const char *buf, size_t len, const char *name);
  * 2 KB are cut. */
 int rt_traceback(lua_State *L);
 
+/* Report of an uncaught error in coroutine `co` (error value on its top,
+ * left there): pushes onto L "<prefix><message>\nstack traceback:..." built
+ * from co's stack and returns it. The message is any value (as
+ * rt_traceback). Runs protected and never raises: if the report itself
+ * fails (full heap) the pushed string is that error ("not enough
+ * memory"); NULL (nothing pushed) only if L's stack cannot grow or co's
+ * stack is empty. For the
+ * scheduler's uncaught task errors. */
+const char *rt_report(lua_State *L, lua_State *co, const char *prefix);
+
 /* Run the function below `nargs` args under a traceback handler; on error
  * leaves the message with its traceback and returns false. */
 bool rt_pcall(lua_State *L, int nargs, int nresults);

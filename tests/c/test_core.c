@@ -342,6 +342,40 @@ static void test_boot_memory(void) {
   CHECK(booted);
 }
 
+/* Reports of uncaught errors in coroutines (the scheduler's tasks): any
+ * error value, and a full heap gives "not enough memory", never a PANIC. */
+static void test_report(void) {
+  lua_State *L = boot(true, 256 * 1024);
+  static const char mk[] =
+      "return function(v) error(v, 0) end, setmetatable({}, {__tostring = function() error('x') end}),\n"
+      "  ('y'):rep(20000)\n";
+  CHECK(luaL_loadbuffer(L, mk, sizeof mk - 1, "=mk") == LUA_OK && rt_pcall(L, 0, 3));
+  static const char *const expect[] = {"__tostring failed", "bytes in all"};
+  for (int i = 0; i < 2; i++) {
+    lua_State *co = lua_newthread(L);
+    lua_pushvalue(L, -4); /* the raising function */
+    lua_pushvalue(L, -4 + i);
+    lua_xmove(L, co, 2);
+    int nres;
+    CHECK(lua_resume(co, L, 1, &nres) == LUA_ERRRUN);
+    int top = lua_gettop(L), cotop = lua_gettop(co);
+    const char *r = rt_report(L, co, "task 7: ");
+    CHECK(r && strncmp(r, "task 7: ", 8) == 0 && strstr(r, expect[i]) && strstr(r, "stack traceback"));
+    CHECK(strlen(r) < 4096 && lua_gettop(L) == top + 1 && lua_gettop(co) == cotop);
+    lua_settop(L, top - 1);
+  }
+  /* Full heap: fill it from a coroutine that then fails. */
+  static const char fill[] = "local hog while true do hog = {hog} end";
+  lua_State *co = lua_newthread(L);
+  CHECK(luaL_loadbuffer(co, fill, sizeof fill - 1, "=fill") == LUA_OK);
+  int nres;
+  CHECK(lua_resume(co, L, 0, &nres) == LUA_ERRMEM);
+  const char *r = rt_report(L, co, "task 8: ");
+  CHECK(r != NULL); /* the report, or "not enough memory" */
+  CHECK(strstr(r, "not enough memory"));
+  rt_close(L);
+}
+
 /* Lua warnings reach the console as log lines; @off/@on honoured. */
 static void test_warnings(void) {
   lua_State *L = boot(true, 0);
@@ -379,7 +413,7 @@ int main(int argc, char **argv) {
   } one[] = {{"lazy", test_lazy_semantics},   {"untrusted", test_untrusted_package},
              {"reload", test_protected_reload}, {"traceback", test_traceback},
              {"warnings", test_warnings},       {"bootmem", test_boot_memory},
-             {"lazyoom", test_lazy_oom},
+             {"lazyoom", test_lazy_oom},       {"report", test_report},
              {NULL, NULL}};
   for (int i = 0; argc > 1 && one[i].name; i++)
     if (strcmp(argv[1], one[i].name) == 0) {
