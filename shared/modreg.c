@@ -372,18 +372,6 @@ static int searcher_bundle(lua_State *L) {
   return 2;
 }
 
-#define BINARY_REFUSED \
-  "binary chunk refused: Lua OS loads source text only (see 'Bytecode policy' in docs/modules.md)"
-
-/* Lua's message for a chunk refused by its mode becomes ours. */
-static void clarify_mode_error(lua_State *L) {
-  const char *m = lua_tostring(L, -1);
-  if (m && strncmp(m, "attempt to load a binary chunk", 30) == 0) {
-    lua_pop(L, 1);
-    lua_pushliteral(L, BINARY_REFUSED);
-  }
-}
-
 static void push_package(lua_State *L) {
   lua_rawgetp(L, LUA_REGISTRYINDEX, &pkg_key);
 }
@@ -412,7 +400,7 @@ static int searcher_file(lua_State *L) {
       if (f) {
         fclose(f);
         if (luaL_loadfilex(L, file, "t") != LUA_OK) {
-          clarify_mode_error(L);
+          rt_clarify_load_error(L);
           return luaL_error(L, "error loading module '%s' from file '%s':\n\t%s", name, file,
                             lua_tostring(L, -1));
         }
@@ -451,7 +439,7 @@ static int text_only(lua_State *L, int mode_arg) {
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_insert(L, 1);
   lua_call(L, n, LUA_MULTRET);
-  if (lua_gettop(L) == 2 && lua_isnil(L, 1)) clarify_mode_error(L);
+  if (lua_gettop(L) == 2 && lua_isnil(L, 1)) rt_clarify_load_error(L);
   return lua_gettop(L);
 }
 
@@ -478,7 +466,7 @@ static int safe_dofile(lua_State *L) {
   const char *fname = luaL_optstring(L, 1, NULL);
   lua_settop(L, 1);
   if (luaL_loadfilex(L, fname, "t") != LUA_OK) {
-    clarify_mode_error(L);
+    rt_clarify_load_error(L);
     return lua_error(L);
   }
   lua_callk(L, 0, LUA_MULTRET, 0, dofile_cont);

@@ -71,8 +71,32 @@ rt_memstats_t *rt_memstats(lua_State *L) {
   return &((rt_alloc_t *)ud)->stats;
 }
 
+void rt_clarify_load_error(lua_State *L) {
+  const char *m = lua_tostring(L, -1);
+  if (m && strncmp(m, "attempt to load a binary chunk", 30) == 0) {
+    lua_pop(L, 1);
+    lua_pushliteral(L, RT_BINARY_REFUSED);
+  }
+}
+
+/* Bytecode policy: text only. */
 bool rt_load(lua_State *L, const char *buf, size_t len, const char *name) {
-  return luaL_loadbufferx(L, buf, len, name, "t") == LUA_OK; /* bytecode policy: text only */
+  if (luaL_loadbufferx(L, buf, len, name, "t") == LUA_OK) return true;
+  rt_clarify_load_error(L);
+  return false;
+}
+
+bool rt_loadfile(lua_State *L, const char *path) {
+  if (luaL_loadfilex(L, path, "t") == LUA_OK) return true;
+  rt_clarify_load_error(L);
+  if (path) {
+    const char *m = lua_tostring(L, -1);
+    if (m && strcmp(m, RT_BINARY_REFUSED) == 0) {
+      lua_pushfstring(L, "%s: %s", path, m);
+      lua_remove(L, -2);
+    }
+  }
+  return false;
 }
 
 /* Longest error message kept in a traceback: a huge string must not make

@@ -25,6 +25,15 @@ rt_memstats_t *rt_memstats(lua_State *L);
  * false. */
 bool rt_load(lua_State *L, const char *buf, size_t len, const char *name);
 
+/* The same for a file (NULL: stdin); for an app file given by the user. */
+bool rt_loadfile(lua_State *L, const char *path);
+
+/* Lua's "attempt to load a binary chunk (mode is 't')" on top of the stack
+ * becomes RT_BINARY_REFUSED; any other message stays. */
+void rt_clarify_load_error(lua_State *L);
+#define RT_BINARY_REFUSED \
+  "binary chunk refused: Lua OS loads source text only (see 'Bytecode policy' in docs/modules.md)"
+
 /* Message handler for lua_pcall that appends a traceback. Any error value
  * becomes a string (a failing __tostring included); messages longer than
  * 2 KB are cut. */

@@ -376,6 +376,36 @@ static void test_report(void) {
   rt_close(L);
 }
 
+/* rt_load and rt_loadfile (for app files) take text only. */
+static int dump_writer(lua_State *L, const void *p, size_t sz, void *ud) {
+  (void)L;
+  return fwrite(p, 1, sz, ud) == sz ? 0 : 1;
+}
+
+static void test_bytecode(void) {
+  lua_State *L = boot(false, 0);
+  CHECK(rt_load(L, "return 1", 8, "=t"));
+  FILE *f = tmpfile();
+  CHECK(f && lua_dump(L, dump_writer, f, 0) == 0);
+  long n = ftell(f);
+  rewind(f);
+  static char buf[4096];
+  CHECK(n > 0 && n < (long)sizeof buf && fread(buf, 1, (size_t)n, f) == (size_t)n);
+  fclose(f);
+  lua_pop(L, 1);
+  CHECK(!rt_load(L, buf, (size_t)n, "=b"));
+  CHECK(strcmp(lua_tostring(L, -1), RT_BINARY_REFUSED) == 0);
+  lua_pop(L, 1);
+  char path[] = "/tmp/luaos_bc_XXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0 && write(fd, buf, (size_t)n) == (ssize_t)n);
+  close(fd);
+  CHECK(!rt_loadfile(L, path));
+  CHECK(strstr(lua_tostring(L, -1), "binary chunk refused") && strstr(lua_tostring(L, -1), path));
+  unlink(path);
+  rt_close(L);
+}
+
 /* Lua warnings reach the console as log lines; @off/@on honoured. */
 static void test_warnings(void) {
   lua_State *L = boot(true, 0);
@@ -414,6 +444,7 @@ int main(int argc, char **argv) {
              {"reload", test_protected_reload}, {"traceback", test_traceback},
              {"warnings", test_warnings},       {"bootmem", test_boot_memory},
              {"lazyoom", test_lazy_oom},       {"report", test_report},
+             {"bytecode", test_bytecode},
              {NULL, NULL}};
   for (int i = 0; argc > 1 && one[i].name; i++)
     if (strcmp(argv[1], one[i].name) == 0) {
