@@ -149,6 +149,12 @@ static void test_lazy_semantics(void) {
       "assert(10 .. 1 == '101') assert(#'abc' == 3) assert('a' < 'b')\n"
       "local ok, e = pcall(function() return 'x' + 1 end)\n"
       "assert(not ok and e:find(\"attempt to add a 'string' with a 'number'\", 1, true), e)\n";
+  static const char direct[] = /* the metatable's functions called by hand, first thing */
+      "assert(getmetatable(_G) == nil)\n"
+      "local mt = getmetatable('')\n"
+      "assert(mt.__add(1, 2) == 3 and mt.__sub('5', 1) == 4)\n"
+      "assert(not pcall(mt.__unm, {}))\n"
+      "assert(getmetatable('').__index == string and ('a'):rep(3) == 'aaa')\n";
   static const char methods[] =
       "assert(('x'):upper() == 'X') assert(getmetatable('').__index == string)\n"
       "assert(('%d'):format(3) == '3') assert(string.rep('a', 2) == 'aa')\n"
@@ -182,6 +188,7 @@ static void test_lazy_semantics(void) {
       "assert(not ok)\n";
   for (int lazy = 0; lazy < 2; lazy++) {
     fresh(lazy, "=arith", arith);
+    fresh(lazy, "=direct", direct);
     fresh(lazy, "=methods", methods);
     fresh(lazy, "=strict", strict);
     fresh(lazy, "=cleared", cleared);
