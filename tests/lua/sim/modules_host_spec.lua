@@ -72,3 +72,18 @@ describe("file modules", function()
     end
   end)
 end)
+
+describe("log on the host", function()
+  after_each(function() log.sink(nil) end)
+
+  -- The Lua stack grows by doubling and is capped at 1,000,000 slots: with
+  -- 600,000 arguments, copying them (as log did) overflowed it.
+  it("formats 600000 arguments without copying them", function()
+    local got
+    log.sink(function(_, _, msg) got = msg end)
+    local t = {}
+    for i = 1, 600000 do t[i] = i % 10 end
+    log.info(string.rep("%s", 600000), table.unpack(t))
+    assert.are.equal(600000, #got)
+  end)
+end)
