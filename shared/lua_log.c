@@ -1,4 +1,5 @@
 /* log: leveled messages with per-module tags, levels changeable at run time. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@ static const char sink_key = 's';   /* registry: sink function or nil */
 static const char tags_key = 't';   /* registry: tag -> logger table (cache) */
 
 static int log_default_level = LV_INFO;
+static int lua_tag_level = -1; /* level set for tag "lua" (warnings), -1: none */
 
 static int tag_level(lua_State *L, const char *tag) {
   if (!tag) return log_default_level;
@@ -26,19 +28,30 @@ static int tag_level(lua_State *L, const char *tag) {
   return lv;
 }
 
+/* string.format of the real string library: the string metatable's
+ * __index, which the app cannot replace (the global `string` it can). */
+static void push_format(lua_State *L) {
+  lua_pushliteral(L, "");
+  if (luaL_getmetafield(L, -1, "__index") != LUA_TTABLE)
+    luaL_error(L, "log: string library unavailable");
+  if (lua_getfield(L, -1, "format") != LUA_TFUNCTION)
+    luaL_error(L, "log: string.format is not a function");
+  lua_replace(L, -3);
+  lua_pop(L, 1);
+}
+
 /* Format the message from args starting at `first`: a lone value is
- * tostring'ed; with more args the first is a string.format pattern. */
+ * tostring'ed; with more args the first is a string.format pattern. The
+ * arguments are formatted in place (any number of them: nothing is
+ * copied), leaving the message at `first`. */
 static void push_message(lua_State *L, int first) {
   int n = lua_gettop(L) - first + 1;
   if (n <= 1) {
     luaL_tolstring(L, first, NULL);
     return;
   }
-  int last = lua_gettop(L);
-  lua_getglobal(L, "string");
-  lua_getfield(L, -1, "format");
-  lua_remove(L, -2);
-  for (int i = first; i <= last; i++) lua_pushvalue(L, i);
+  push_format(L);
+  lua_insert(L, first);
   lua_call(L, n, 1);
 }
 
@@ -120,6 +133,7 @@ static int log_level(lua_State *L) {
     lua_pushnil(L);
   else
     lua_pushinteger(L, luaL_checkoption(L, 2, NULL, level_names));
+  if (strcmp(tag, "lua") == 0) lua_tag_level = lua_isnil(L, -1) ? -1 : (int)lua_tointeger(L, -1);
   lua_setfield(L, -2, tag);
   lua_pop(L, 1);
   return 1;
@@ -157,6 +171,48 @@ static int log_tag(lua_State *L) {
   return 1;
 }
 
+/* ---- Lua warnings ----
+ * warn("...") and errors in finalizers (__gc) reach the console as log
+ * lines "[time] W lua: ...", filtered by the level of tag "lua" (or the
+ * default). The warning function may run inside the collector, so it calls
+ * no Lua at all (hence no sink) and writes the pieces as they come. */
+static struct {
+  bool on;
+  bool cont; /* inside a multi-piece message */
+  bool shown; /* the message being written passes the level filter */
+} W;
+
+static void warn_head(void) {
+  uint64_t us = sched_now();
+  char head[48];
+  int len = snprintf(head, sizeof head, "[%6lu.%03lu] W lua: ", (unsigned long)(us / 1000000u),
+                     (unsigned long)((us / 1000u) % 1000u));
+  if (len > 0) hal_console_write(head, (size_t)len < sizeof head ? (size_t)len : sizeof head - 1);
+}
+
+static void log_warnf(void *ud, const char *msg, int tocont) {
+  (void)ud;
+  if (!W.cont && !tocont && msg[0] == '@') { /* control message */
+    if (strcmp(msg, "@off") == 0) W.on = false;
+    else if (strcmp(msg, "@on") == 0) W.on = true;
+    return;
+  }
+  if (!W.cont) {
+    int lv = lua_tag_level >= 0 ? lua_tag_level : log_default_level;
+    W.shown = W.on && LV_WARN >= lv;
+    if (W.shown) warn_head();
+  }
+  if (W.shown) hal_console_write(msg, strlen(msg));
+  W.cont = tocont != 0;
+  if (!W.cont && W.shown) hal_console_write("\n", 1);
+}
+
+void log_install_warnf(lua_State *L) {
+  W.on = true;
+  W.cont = false;
+  lua_setwarnf(L, log_warnf, NULL);
+}
+
 /* log.sink(fn) routes messages to fn(level, tag, msg) instead of the
  * console; log.sink(nil) restores the console. */
 static int log_sink(lua_State *L) {
@@ -171,6 +227,7 @@ int luaopen_log(lua_State *L) {
                                {"error", log_error}, {"level", log_level}, {"tag", log_tag},
                                {"sink", log_sink},   {NULL, NULL}};
   log_default_level = LV_INFO;
+  lua_tag_level = -1;
   lua_newtable(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &levels_key);
   lua_newtable(L);

@@ -41,16 +41,23 @@ static int sys_board(lua_State *L) {
   return 1;
 }
 
-/* sys.modules() -> { name = version-or-true, ... } for what is loaded. */
+/* sys.modules() -> { name = version-or-true, ... } for what is loaded
+ * (lazy modules not opened yet are left out). */
 static int sys_modules(lua_State *L) {
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
   lua_newtable(L);
   lua_pushnil(L);
   while (lua_next(L, -3)) {
-    if (lua_type(L, -2) == LUA_TSTRING) {
+    if (lua_type(L, -2) == LUA_TSTRING && !modreg_is_placeholder(L, -1)) {
       lua_pushvalue(L, -2);
-      if (!lua_istable(L, -2) || lua_getfield(L, -2, "_VERSION") != LUA_TSTRING) {
-        if (lua_istable(L, -3)) lua_pop(L, 1); /* the non-string _VERSION */
+      if (lua_istable(L, -2)) { /* raw: a module's metatable (the app's) is not run */
+        lua_pushliteral(L, "_VERSION");
+        lua_rawget(L, -3);
+      } else {
+        lua_pushnil(L);
+      }
+      if (lua_type(L, -1) != LUA_TSTRING) {
+        lua_pop(L, 1);
         lua_pushboolean(L, 1);
       }
       lua_rawset(L, -5); /* result[name] = version or true */

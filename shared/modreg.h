@@ -29,14 +29,27 @@ typedef struct {
 /* The core's native modules, NULL-terminated. */
 extern const modreg_entry_t modreg_core[];
 
-/* Open the base libraries and install searchers and lazy globals. */
-void modreg_open(lua_State *L, const modreg_config_t *cfg);
+/* Open the base libraries and install searchers and lazy modules. Runs
+ * protected: false (message on the stack) if the heap is too small. */
+bool modreg_open(lua_State *L, const modreg_config_t *cfg);
 
-/* Is `name` a native module (core or port)? */
+/* Is `name` a native module (core, driver or port) or a standard library? */
 bool modreg_is_native(lua_State *L, const char *name);
 
-/* Reload a loaded module in place (see docs/sys.md). Pushes true, or nil
- * and an error message; returns the number of values pushed. */
+/* Push the native module or standard library `name`, opened (the one
+ * instance of this state, whatever _G or package.loaded now hold), and
+ * return true; false (nothing pushed) for other names. May raise (memory).
+ * C code uses this rather than luaL_requiref, which would open a second
+ * copy of a library that is still a lazy placeholder. */
+bool modreg_push_module(lua_State *L, const char *name);
+
+/* Is the value at `idx` a lazy module not opened yet (docs/modules.md)? */
+bool modreg_is_placeholder(lua_State *L, int idx);
+
+/* Reload a loaded module in place (see docs/sys.md). Runs protected, so it
+ * may be called from the loop outside any task (--watch). Pushes true, or
+ * nil and an error message (always a string); returns the number of values
+ * pushed (0 only if the Lua stack cannot grow). */
 int modreg_reload(lua_State *L, const char *name);
 
 /* Registry field mapping module name -> file it was loaded from (host). */
@@ -49,5 +62,9 @@ int luaopen_task(lua_State *L);
 int luaopen_timer(lua_State *L);
 int luaopen_log(lua_State *L);
 int luaopen_sys(lua_State *L);
+
+/* Lua warnings (warn(), errors in __gc) as "W lua:" log lines on the
+ * console; on at boot (shared/lua_log.c). */
+void log_install_warnf(lua_State *L);
 
 #endif

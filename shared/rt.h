@@ -20,11 +20,34 @@ lua_State *rt_open(size_t limit);
 void rt_close(lua_State *L);
 rt_memstats_t *rt_memstats(lua_State *L);
 
-/* Load a chunk from memory/file; on error leaves the message, returns false. */
+/* Load a source (text) chunk from memory; binary chunks are refused (the
+ * bytecode policy, docs/modules.md). On error leaves the message, returns
+ * false. */
 bool rt_load(lua_State *L, const char *buf, size_t len, const char *name);
 
-/* Message handler for lua_pcall that appends a traceback. */
+/* The same for a file (NULL: stdin); for an app file given by the user. */
+bool rt_loadfile(lua_State *L, const char *path);
+
+/* Lua's "attempt to load a binary chunk (mode is 't')" on top of the stack
+ * becomes RT_BINARY_REFUSED; any other message stays. */
+void rt_clarify_load_error(lua_State *L);
+#define RT_BINARY_REFUSED \
+  "binary chunk refused: Lua OS loads source text only (see 'Bytecode policy' in docs/modules.md)"
+
+/* Message handler for lua_pcall that appends a traceback. Any error value
+ * becomes a string (a failing __tostring included); messages longer than
+ * 2 KB are cut. */
 int rt_traceback(lua_State *L);
+
+/* Report of an uncaught error in coroutine `co` (error value on its top,
+ * left there): pushes onto L "<prefix><message>\nstack traceback:..." built
+ * from co's stack and returns it. The message is any value (as
+ * rt_traceback). Runs protected and never raises: if the report itself
+ * fails (full heap) the pushed string is that error ("not enough
+ * memory"); NULL (nothing pushed) only if L's stack cannot grow or co's
+ * stack is empty. For the
+ * scheduler's uncaught task errors. */
+const char *rt_report(lua_State *L, lua_State *co, const char *prefix);
 
 /* Run the function below `nargs` args under a traceback handler; on error
  * leaves the message with its traceback and returns false. */

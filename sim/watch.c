@@ -26,15 +26,25 @@ static double mtime_of(const char *path) {
   return (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9;
 }
 
-static void watch_tick(lua_State *L, sched_timer_t *t) {
-  int top = lua_gettop(L);
+/* Runs protected (watch_tick): a full heap or anything odd in the tables
+ * is an error message, never an abort of the loop. */
+static int watch_scan(lua_State *L) {
   lua_rawgetp(L, LUA_REGISTRYINDEX, &mtimes_key);
   int seen = lua_gettop(L);
   lua_getfield(L, LUA_REGISTRYINDEX, MODREG_SOURCES);
   int sources = lua_gettop(L);
+  if (!lua_istable(L, seen) || !lua_istable(L, sources)) return 0;
+  /* Changed modules first, reloads after: a reload may require new
+   * modules, adding keys to `sources`, which lua_next must not see. */
+  lua_newtable(L);
+  int changed = lua_gettop(L);
   lua_pushnil(L);
   while (lua_next(L, sources)) {
-    const char *name = lua_tostring(L, -2);
+    /* lua_tostring on a number key would break lua_next: strings only */
+    if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING) {
+      lua_pop(L, 1);
+      continue;
+    }
     const char *file = lua_tostring(L, -1);
     double now = mtime_of(file);
     lua_getfield(L, seen, file);
@@ -44,15 +54,34 @@ static void watch_tick(lua_State *L, sched_timer_t *t) {
     } else if (lua_tonumber(L, -1) != now && now >= 0) {
       lua_pushnumber(L, now);
       lua_setfield(L, seen, file);
-      int n = modreg_reload(L, name);
-      if (n == 1)
-        fprintf(stderr, "luaos: reloaded %s (%s)\n", name, file);
-      else
-        fprintf(stderr, "luaos: reload of %s failed, old version keeps running: %s\n", name,
-                lua_tostring(L, -1));
-      lua_pop(L, n);
+      lua_pushvalue(L, -3);
+      lua_pushvalue(L, -3);
+      lua_rawset(L, changed); /* name -> file */
     }
     lua_pop(L, 2);
+  }
+  lua_pushnil(L);
+  while (lua_next(L, changed)) {
+    const char *name = lua_tostring(L, -2);
+    const char *file = lua_tostring(L, -1);
+    int n = modreg_reload(L, name);
+    if (n == 1)
+      fprintf(stderr, "luaos: reloaded %s (%s)\n", name, file);
+    else
+      fprintf(stderr, "luaos: reload of %s failed, old version keeps running: %s\n", name,
+              n == 2 && lua_isstring(L, -1) ? lua_tostring(L, -1) : "(no message)");
+    lua_pop(L, n + 1);
+  }
+  return 0;
+}
+
+static void watch_tick(lua_State *L, sched_timer_t *t) {
+  int top = lua_gettop(L);
+  if (lua_checkstack(L, 2)) {
+    lua_pushcfunction(L, watch_scan);
+    if (lua_pcall(L, 0, 0, 0) != LUA_OK)
+      fprintf(stderr, "luaos: watch: %s\n",
+              lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "error");
   }
   lua_settop(L, top);
   sched_timer_start(t, sched_now() + WATCH_PERIOD_US);

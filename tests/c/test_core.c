@@ -1,7 +1,9 @@
+#define _POSIX_C_SOURCE 200809L
 /* The core with a Lua state, outside any simulator: boots the runtime, the
  * module system and the scheduler over hal_test.c, then runs Lua checks.
  * Built also with -m32 so size assumptions show up before the Cortex-M. */
 #include <string.h>
+#include <unistd.h>
 
 #include "bundle.h"
 #include "check.h"
@@ -161,12 +163,356 @@ static void test_argerror(void) {
   rt_close(L);
 }
 
-int main(void) {
+
+/* A fresh state as a port boots it (lazy: the board's configuration). */
+static lua_State *boot(bool lazy, size_t limit) {
+  lua_State *L = rt_open(limit);
+  CHECK(L != NULL);
+  sched_init(L, true);
+  static modreg_config_t cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.lazy_stdlib = lazy;
+  CHECK(modreg_open(L, &cfg));
+  return L;
+}
+
+/* Runs `code` as the first thing in a fresh state; it must not fail. */
+static void fresh(bool lazy, const char *name, const char *code) {
+  lua_State *L = boot(lazy, 0);
+  if (luaL_loadbuffer(L, code, strlen(code), name) != LUA_OK || !rt_pcall(L, 0, 0)) {
+    fprintf(stderr, "%s (lazy=%d): %s\n", name, (int)lazy, lua_tostring(L, -1));
+    CHECK(0);
+  }
+  rt_close(L);
+}
+
+/* Laziness never changes the language: string coercion from the first
+ * instruction (Lua 5.4 does it in the string metatable), strict-mode or
+ * cleared _G metatables keep the lazy globals. */
+static void test_lazy_semantics(void) {
+  static const char arith[] =
+      "assert('10' + 1 == 11) assert('3' * '4' == 12) assert(-'2' == -2)\n"
+      "assert('7' // 2 == 3) assert('2' ^ 2 == 4.0) assert('7' % '4' == 3)\n"
+      "assert('1' - 1 == 0) assert('1' / 2 == 0.5)\n"
+      "assert(10 .. 1 == '101') assert(#'abc' == 3) assert('a' < 'b')\n"
+      "local ok, e = pcall(function() return 'x' + 1 end)\n"
+      "assert(not ok and e:find(\"attempt to add a 'string' with a 'number'\", 1, true), e)\n";
+  static const char direct[] = /* the metatable's functions called by hand, first thing */
+      "assert(getmetatable(_G) == nil)\n"
+      "local mt = getmetatable('')\n"
+      "assert(mt.__add(1, 2) == 3 and mt.__sub('5', 1) == 4)\n"
+      "assert(not pcall(mt.__unm, {}))\n"
+      "assert(getmetatable('').__index == string and ('a'):rep(3) == 'aaa')\n";
+  static const char methods[] =
+      "assert(('x'):upper() == 'X') assert(getmetatable('').__index == string)\n"
+      "assert(('%d'):format(3) == '3') assert(string.rep('a', 2) == 'aa')\n"
+      "assert('10' + 1 == 11)\n";
+  static const char strict[] =
+      "setmetatable(_G, {__index = function(_, k) error('undefined ' .. k, 2) end,\n"
+      "                  __newindex = function(_, k) error('no new global ' .. k, 2) end})\n"
+      "assert(not pcall(function() return undefined_x end))\n"
+      "assert(string.rep('a', 3) == 'aaa') assert(math.floor(2.5) == 2)\n"
+      "assert(table.concat({1, 2}) == '12') assert(utf8.char(65) == 'A')\n"
+      "assert(coroutine.running()) assert(type(debug.traceback()) == 'string')\n"
+      "gpio.write('P1', 1) assert(gpio.read(1) == 1) assert(type(task.spawn) == 'function')\n"
+      "assert(sys.board()) assert(timer.after and spi.setup and log.info)\n"
+      "assert(gpio == require('gpio') and math == require('math'))\n";
+  static const char cleared[] =
+      "setmetatable(_G, nil)\n"
+      "assert(math.pi > 3 and string.len('ab') == 2 and log.tag and sys.version())\n"
+      "assert(('y'):rep(2) == 'yy') assert('5' + 0 == 5)\n";
+  static const char identity[] =
+      "assert(rawget(_G, 'gpio') and not package.loaded.gpio)\n"
+      "local g = gpio\n"
+      "for _ = 1, 40 do package.loaded.gpio = nil; assert(require('gpio') == g) end\n"
+      "for k in pairs(math) do assert(type(k) == 'string') end\n"
+      "assert(#utf8 == 0 and next(utf8))\n"
+      "assert(sys.modules().gpio == '1.0' and not sys.modules().debug)\n"
+      "local ok, e = pcall(getmetatable(debug).__index, 1, 2)\n"
+      "assert(not ok and e:find('table expected'), e)\n"
+      "ok, e = pcall(getmetatable(debug).__index, {}, 2)\n"
+      "assert(not ok and e:find('placeholder expected'), e)\n"
+      "ok, e = pcall(getmetatable(debug).__pairs)\n"
+      "assert(not ok)\n";
+  for (int lazy = 0; lazy < 2; lazy++) {
+    fresh(lazy, "=arith", arith);
+    fresh(lazy, "=direct", direct);
+    fresh(lazy, "=methods", methods);
+    fresh(lazy, "=strict", strict);
+    fresh(lazy, "=cleared", cleared);
+    fresh(lazy, "=identity", identity);
+  }
+}
+
+/* package, package.searchers, package.loaded are the app's to break: every
+ * use is type-checked (clean errors, no crash). */
+static void test_untrusted_package(void) {
+  static const char code[] =
+      "package.preload.m = function() return {v = 1} end\n"
+      "local m = require('m')\n"
+      "local saved = package.searchers\n"
+      "package.searchers = 5\n"
+      "local ok, e = pcall(require, 'nothing')\n"
+      "assert(not ok and e:find('must be a table'), e)\n"
+      "local r, e2 = sys.reload('m') assert(r == nil and e2:find('must be a table'), e2)\n"
+      "package.searchers = {5}\n"
+      "r, e2 = sys.reload('m') assert(r == nil and e2:find('not a function'), e2)\n"
+      "package.searchers = {function() return 42, 43 end, function() return {} end}\n"
+      "r, e2 = sys.reload('m') assert(r == nil and e2:find('not found'), e2)\n"
+      "package.searchers = {function() error(setmetatable({}, {__tostring = function() error('x') end})) end}\n"
+      "r, e2 = sys.reload('m') assert(r == nil and type(e2) == 'string', e2)\n"
+      "package.searchers = saved\n"
+      "package.preload.m = function() return {v = 2, migrate = function() error({}) end} end\n"
+      "r, e2 = sys.reload('m') assert(r == nil and e2:find('table value'), e2)\n"
+      "assert(m.v == 1)\n"
+      "package.preload.m = function() return {v = 3} end\n"
+      "local pkg = package; package = nil\n"
+      "assert(sys.reload('m') == true and m.v == 3)\n"
+      "package = pkg\n"
+      "setmetatable(package.loaded, {__index = function() error('meta') end})\n"
+      "assert(sys.reload('m') == true)\n"
+      "for k, v in pairs(m) do assert(k == 'v' and v == 3) end\n"
+      "package.loaded[1] = 5; package.loaded.x = setmetatable({}, {__index = function() error('v') end})\n"
+      "assert(sys.modules().x == true and sys.modules()[1] == nil)\n"
+      "package.loaded.x = nil\n"
+      "ok, e = pcall(package.searchers[2], {})\n"
+      "assert(not ok and e:find('string expected'), e)\n"
+      "assert(type(package.searchers[2]('nope')) == 'string')\n";
+  fresh(true, "=untrusted", code);
+  /* C code gets the one instance of a library, whatever _G holds. */
+  lua_State *L = boot(true, 0);
+  static const char clobber[] = "string = nil; math = 5; package.loaded.gpio = 7";
+  CHECK(luaL_dostring(L, clobber) == LUA_OK);
+  CHECK(modreg_push_module(L, "string") && lua_istable(L, -1));
+  lua_getfield(L, -1, "rep");
+  CHECK(lua_isfunction(L, -1));
+  lua_pushliteral(L, "");
+  CHECK(luaL_getmetafield(L, -1, "__index") == LUA_TTABLE && lua_rawequal(L, -1, -4));
+  lua_settop(L, 0);
+  CHECK(modreg_push_module(L, "gpio") && lua_istable(L, -1));
+  CHECK(!modreg_push_module(L, "no.such") && lua_gettop(L) == 1);
+  rt_close(L);
+}
+
+/* Reload from the loop (as --watch does: no task, no pcall around it) with
+ * a full heap or a migrate that fails oddly: a message, never a PANIC. */
+static void test_protected_reload(void) {
+  lua_State *L = boot(true, 256 * 1024);
+  static const char setup[] =
+      "package.preload.w = function() return {migrate = function() error(\n"
+      "  setmetatable({}, {__tostring = function() coroutine.yield() end})) end} end\n"
+      "W = require('w')\n"
+      "hog = {}\n";
+  CHECK(luaL_loadbuffer(L, setup, sizeof setup - 1, "=setup") == LUA_OK && rt_pcall(L, 0, 0));
+  int top = lua_gettop(L);
+  CHECK(modreg_reload(L, "w") == 2);
+  CHECK(lua_isnil(L, -2) && lua_type(L, -1) == LUA_TSTRING);
+  CHECK(strstr(lua_tostring(L, -1), "__tostring failed") != NULL);
+  lua_settop(L, top);
+  /* Fill the heap, then reload with nothing left. */
+  static const char fill[] = "local i = 0 while true do i = i + 1 hog[i] = {i} end";
+  CHECK(luaL_loadbuffer(L, fill, sizeof fill - 1, "=fill") == LUA_OK);
+  CHECK(!rt_pcall(L, 0, 0));
+  lua_settop(L, top);
+  int fails = 0;
+  for (int i = 0; i < 50; i++) {
+    int n = modreg_reload(L, "w");
+    CHECK(n == 1 || n == 2);
+    if (n == 2) {
+      CHECK(lua_type(L, -1) == LUA_TSTRING);
+      fails++;
+    }
+    lua_settop(L, top);
+  }
+  CHECK(fails > 0);
+  rt_close(L);
+}
+
+/* Opening a lazy module in a full heap fails cleanly and leaves the
+ * placeholder in place: the next use, with memory back, opens it. */
+static void test_lazy_oom(void) {
+  lua_State *L = boot(true, 64 * 1024);
+  static const char code[] =
+      "local m = math\n"
+      "local function get() return m.floor end\n"
+      "local hog\n" /* a list: small allocations only, so the heap ends up full */
+      "local ok, e = pcall(function() while true do hog = {hog} end end)\n"
+      "assert(not ok and e == 'not enough memory')\n"
+      "local failed = 0\n"
+      "for _ = 1, 20 do if not pcall(get) then failed = failed + 1 end end\n"
+      "hog = nil; collectgarbage()\n"
+      "assert(m.floor(2.5) == 2 and math == m and require('math') == m)\n"
+      "assert(getmetatable(m) == nil)\n"
+      "assert(failed > 0, 'the heap was not full')\n";
+  CHECK(luaL_loadbuffer(L, code, sizeof code - 1, "=lazyoom") == LUA_OK);
+  if (!rt_pcall(L, 0, 0)) {
+    fprintf(stderr, "%s\n", lua_tostring(L, -1));
+    CHECK(0);
+  }
+  rt_close(L);
+}
+
+/* The traceback handler reports any error value, never crashes. */
+static int raise_arg(lua_State *L) { return lua_error(L); }
+
+static void test_traceback(void) {
+  lua_State *L = boot(false, 0);
+  static const char code[] =
+      "return setmetatable({}, {__tostring = function() error('in tostring') end}),\n"
+      "  setmetatable({}, {__tostring = function() coroutine.yield() end}),\n"
+      "  setmetatable({}, {__tostring = function() return 'custom' end}),\n"
+      "  setmetatable({}, {__tostring = function() return {} end}),\n"
+      "  ('x'):rep(1000000), 42, nil\n";
+  CHECK(luaL_loadbuffer(L, code, sizeof code - 1, "=objs") == LUA_OK && rt_pcall(L, 0, 7));
+  int base = lua_gettop(L) - 7;
+  static const char *const expect[] = {"__tostring failed", "__tostring failed", "custom",
+                                       "__tostring failed", "bytes in all", "42",
+                                       "a nil value"};
+  for (int i = 0; i < 7; i++) {
+    lua_pushcfunction(L, raise_arg);
+    lua_pushvalue(L, base + 1 + i);
+    CHECK(!rt_pcall(L, 1, 0));
+    const char *m = lua_tostring(L, -1);
+    CHECK(m && strstr(m, expect[i]) && strstr(m, "stack traceback"));
+    CHECK(strlen(m) < 4096);
+    lua_pop(L, 1);
+  }
+  rt_close(L);
+}
+
+/* Booting in a heap too small for it fails cleanly (no PANIC), at every
+ * size up to the one that works. */
+static void test_boot_memory(void) {
+  bool booted = false;
+  for (size_t limit = 4096; limit <= 64 * 1024 && !booted; limit += 256) {
+    lua_State *L = rt_open(limit);
+    if (!L) continue;
+    static modreg_config_t cfg; /* (no sched_init: it is not protected, sched's area) */
+    memset(&cfg, 0, sizeof cfg);
+    cfg.lazy_stdlib = true;
+    booted = modreg_open(L, &cfg);
+    if (!booted) CHECK(lua_type(L, -1) == LUA_TSTRING);
+    rt_close(L);
+  }
+  CHECK(booted);
+}
+
+/* Reports of uncaught errors in coroutines (the scheduler's tasks): any
+ * error value, and a full heap gives "not enough memory", never a PANIC. */
+static void test_report(void) {
+  lua_State *L = boot(true, 256 * 1024);
+  static const char mk[] =
+      "return function(v) error(v, 0) end, setmetatable({}, {__tostring = function() error('x') end}),\n"
+      "  ('y'):rep(20000)\n";
+  CHECK(luaL_loadbuffer(L, mk, sizeof mk - 1, "=mk") == LUA_OK && rt_pcall(L, 0, 3));
+  static const char *const expect[] = {"__tostring failed", "bytes in all"};
+  for (int i = 0; i < 2; i++) {
+    lua_State *co = lua_newthread(L);
+    lua_pushvalue(L, -4); /* the raising function */
+    lua_pushvalue(L, -4 + i);
+    lua_xmove(L, co, 2);
+    int nres;
+    CHECK(lua_resume(co, L, 1, &nres) == LUA_ERRRUN);
+    int top = lua_gettop(L), cotop = lua_gettop(co);
+    const char *r = rt_report(L, co, "task 7: ");
+    CHECK(r && strncmp(r, "task 7: ", 8) == 0 && strstr(r, expect[i]) && strstr(r, "stack traceback"));
+    CHECK(strlen(r) < 4096 && lua_gettop(L) == top + 1 && lua_gettop(co) == cotop);
+    lua_settop(L, top - 1);
+  }
+  /* Full heap: fill it from a coroutine that then fails. */
+  static const char fill[] = "local hog while true do hog = {hog} end";
+  lua_State *co = lua_newthread(L);
+  CHECK(luaL_loadbuffer(co, fill, sizeof fill - 1, "=fill") == LUA_OK);
+  int nres;
+  CHECK(lua_resume(co, L, 0, &nres) == LUA_ERRMEM);
+  const char *r = rt_report(L, co, "task 8: ");
+  CHECK(r != NULL); /* the report, or "not enough memory" */
+  CHECK(strstr(r, "not enough memory"));
+  rt_close(L);
+}
+
+/* rt_load and rt_loadfile (for app files) take text only. */
+static int dump_writer(lua_State *L, const void *p, size_t sz, void *ud) {
+  (void)L;
+  return fwrite(p, 1, sz, ud) == sz ? 0 : 1;
+}
+
+static void test_bytecode(void) {
+  lua_State *L = boot(false, 0);
+  CHECK(rt_load(L, "return 1", 8, "=t"));
+  FILE *f = tmpfile();
+  CHECK(f && lua_dump(L, dump_writer, f, 0) == 0);
+  long n = ftell(f);
+  rewind(f);
+  static char buf[4096];
+  CHECK(n > 0 && n < (long)sizeof buf && fread(buf, 1, (size_t)n, f) == (size_t)n);
+  fclose(f);
+  lua_pop(L, 1);
+  CHECK(!rt_load(L, buf, (size_t)n, "=b"));
+  CHECK(strcmp(lua_tostring(L, -1), RT_BINARY_REFUSED) == 0);
+  lua_pop(L, 1);
+  char path[] = "/tmp/luaos_bc_XXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0 && write(fd, buf, (size_t)n) == (ssize_t)n);
+  close(fd);
+  CHECK(!rt_loadfile(L, path));
+  CHECK(strstr(lua_tostring(L, -1), "binary chunk refused") && strstr(lua_tostring(L, -1), path));
+  unlink(path);
+  rt_close(L);
+}
+
+/* Lua warnings reach the console as log lines; @off/@on honoured. */
+static void test_warnings(void) {
+  lua_State *L = boot(true, 0);
+  fflush(stdout);
+  int saved = dup(1);
+  FILE *tmp = tmpfile();
+  CHECK(saved >= 0 && tmp);
+  dup2(fileno(tmp), 1);
+  static const char code[] =
+      "setmetatable({}, {__gc = function() error('boom in gc') end}) collectgarbage()\n"
+      "warn('plain ', 'pieces') warn('@off') warn('hidden') warn('@on') warn('back')\n"
+      "log.level('lua', 'error') warn('filtered') log.level('lua', nil) warn('again')\n";
+  bool ok = luaL_loadbuffer(L, code, sizeof code - 1, "=warn") == LUA_OK && rt_pcall(L, 0, 0);
+  fflush(stdout);
+  dup2(saved, 1);
+  close(saved);
+  CHECK(ok);
+  char out[1024] = {0};
+  rewind(tmp);
+  size_t n = fread(out, 1, sizeof out - 1, tmp);
+  fclose(tmp);
+  out[n] = '\0';
+  CHECK(strstr(out, "W lua: error in __gc (warn:1: boom in gc)\n"));
+  CHECK(strstr(out, "W lua: plain pieces\n"));
+  CHECK(strstr(out, "W lua: back\n") && strstr(out, "W lua: again\n"));
+  CHECK(!strstr(out, "hidden") && !strstr(out, "filtered"));
+  rt_close(L);
+}
+
+int main(int argc, char **argv) {
+  /* `test_core NAME` runs one of the hardening tests alone. */
+  static const struct {
+    const char *name;
+    void (*fn)(void);
+  } one[] = {{"lazy", test_lazy_semantics},   {"untrusted", test_untrusted_package},
+             {"reload", test_protected_reload}, {"traceback", test_traceback},
+             {"warnings", test_warnings},       {"bootmem", test_boot_memory},
+             {"lazyoom", test_lazy_oom},       {"report", test_report},
+             {"bytecode", test_bytecode},
+             {NULL, NULL}};
+  for (int i = 0; argc > 1 && one[i].name; i++)
+    if (strcmp(argv[1], one[i].name) == 0) {
+      one[i].fn();
+      printf("core %s: ok\n", one[i].name);
+      return 0;
+    }
   test_nearest();
   test_argerror();
   run_script(false);
   run_script(true);
   test_memory_limit();
+  for (int i = 0; one[i].name; i++) one[i].fn();
   printf("core: ok (pointer size %d)\n", (int)sizeof(void *));
   return 0;
 }
