@@ -80,6 +80,7 @@ local DOCS = {
     "sim.spi_trace_clear()", "empty the SPI trace",
     "sim.gpio_trace() -> {record, ...}", "pin level changes, oldest first",
     "sim.gpio_trace_clear()", "empty the GPIO trace",
+    "sim.fault(name [, kind]) -> kind", "break a part: 'disconnect', 'unpowered', 'stuck' or nil",
     "sim.board() -> name", "the board's name",
   },
   bench = { "benchmark helpers, simulator only (docs/bench.md)",
@@ -95,6 +96,8 @@ local DOCS = {
   },
   argcheck = { "argument checking for pure-Lua modules (docs/argcheck.md)",
     "argcheck.for_module(name) -> checker", "checker.int(...), checker.fail(...), ... bound to name",
+    "argcheck.nearest(word, candidates) -> name | nil", "the candidate a typo most likely meant",
+    "argcheck.hint(word, candidates) -> string", "'did you mean' or the list of valid names",
   },
   mps2 = { "MPS2 AN385 board controls (docs/boards/mps2-an385.md)" },
 }
