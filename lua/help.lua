@@ -141,12 +141,15 @@ local function list_modules(core, bundled, native)
         .. (io and ", io, os" or "") .. ".")
 end
 
--- The name under which `t` is loaded, if it is a module (raw walk).
+-- The name under which `t` is loaded, if it is a module (raw walk). A core
+-- module not used yet is only a placeholder in _G (docs/modules.md), so
+-- the globals are looked at too.
 local function module_name(t)
   local loaded = package and rawget(package, "loaded")
-  if type(loaded) ~= "table" then return nil end
-  for name, v in next, loaded do
-    if rawequal(v, t) and type(name) == "string" then return name end
+  for _, where in ipairs({type(loaded) == "table" and loaded or {}, _G}) do
+    for name, v in next, where do
+      if rawequal(v, t) and type(name) == "string" then return name end
+    end
   end
   return nil
 end
@@ -199,7 +202,10 @@ function M.show(what, core, bundled, native, nearest)
     return
   end
   if type(what) == "table" then
-    list_functions(module_name(what) or "(table)", what)
+    local name = module_name(what)
+    local ok, mod = false, nil
+    if name then ok, mod = pcall(require, name) end -- opens a placeholder
+    list_functions(name or "(table)", ok and type(mod) == "table" and mod or what)
     return
   end
   print("help: give a module or its name, e.g. help(gpio) or help(\"gpio\")")

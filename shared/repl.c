@@ -599,10 +599,10 @@ static int repl_line_p(lua_State *L) {
   lua_concat(L, 2);
   size_t rl;
   const char *ret = lua_tolstring(L, -1, &rl);
-  int st = luaL_loadbuffer(L, ret, rl, "=stdin");
+  int st = luaL_loadbufferx(L, ret, rl, "=stdin", "t");
   if (st != LUA_OK) {
     lua_pop(L, 2);
-    st = luaL_loadbuffer(L, code, clen, "=stdin");
+    st = luaL_loadbufferx(L, code, clen, "=stdin", "t");
   } else {
     lua_remove(L, -2);
   }

@@ -125,7 +125,7 @@ static int boot_protected(lua_State *L) {
   const cli_opts_t *o = lua_touserdata(L, 1);
   lua_settop(L, 0);
   sched_init(L, o->virtual_time);
-  modreg_open(L, &C.mcfg);
+  if (!modreg_open(L, &C.mcfg)) return lua_error(L); /* heap too small to boot */
   return 0;
 }
 

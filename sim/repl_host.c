@@ -191,25 +191,18 @@ static void add_fields(lua_State *L, int out, int v, const char *prefix, size_t 
   lua_pop(L, 1);
 }
 
-/* The value of a global for completion: _G raw, else a library or core
- * module not opened yet, opened now (C code only, as using it would). */
+/* The value of a global for completion: _G raw; a library or core module
+ * not opened yet (absent, or still a lazy placeholder) is opened now, from
+ * C only, as using it would. */
 static void global_value(lua_State *L, int G, const char *name, size_t n) {
   safe_field(L, G, name, n);
-  if (!lua_isnil(L, -1)) return;
-  lua_pop(L, 1);
-  lua_pushnil(L);
-  for (const luaL_Reg *l = std_libs; l->name; l++)
-    if (strlen(l->name) == n && memcmp(l->name, name, n) == 0) {
-      lua_pop(L, 1);
-      luaL_requiref(L, l->name, l->func, 0);
-      return;
-    }
-  for (const modreg_entry_t *e = modreg_core; e->name; e++)
-    if (strlen(e->name) == n && memcmp(e->name, name, n) == 0) {
-      lua_pop(L, 1);
-      luaL_requiref(L, e->name, e->open, 0);
-      return;
-    }
+  if (!lua_isnil(L, -1) && !modreg_is_placeholder(L, -1)) return;
+  char buf[32];
+  if (n >= sizeof buf) return;
+  memcpy(buf, name, n);
+  buf[n] = '\0';
+  int top = lua_gettop(L);
+  if (modreg_push_module(L, buf)) lua_remove(L, top);
 }
 
 static void add_name(lua_State *L, int out, const char *name, const char *word, size_t wlen,
