@@ -23,6 +23,8 @@ typedef enum {
 mps2_reset_cause_t mps2_reset_cause(void);
 const char *mps2_reset_cause_name(mps2_reset_cause_t c);
 _Noreturn void mps2_reset(mps2_reset_cause_t why);
+/* The MPU guard below the main stack is on (false: no MPU found). */
+bool mps2_stack_guarded(void);
 
 /* clock.c: time from the FPGA counter, TIMER0 wake-up alarm (tickless). */
 void mps2_clock_init(void);

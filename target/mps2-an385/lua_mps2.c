@@ -48,6 +48,32 @@ static int mps2_watchdog_l(lua_State *L) {
   return 1;
 }
 
+/* stack([paint]) -> used, peak, size, guarded: bytes of the main stack in
+ * use at this call, the deepest use since the last stack(true) (found by
+ * the paint left below it), its size, and whether the MPU guards it.
+ * stack(true) paints the free part first. For measuring how much stack a
+ * C level costs (docs/boards/mps2-an385.md). */
+extern uint32_t __stack_bottom[], __stack_top[];
+#define STACK_PAINT 0x5AA5F00Du
+#define STACK_PAINT_MARGIN 64u /* words left alone below sp: this frame */
+
+static int mps2_stack_l(lua_State *L) {
+  uint32_t *sp;
+  __asm__ volatile("mov %0, sp" : "=r"(sp));
+  if (lua_toboolean(L, 1)) {
+    uint32_t *end = (uint32_t *)((uintptr_t)sp - 4u * STACK_PAINT_MARGIN);
+    for (uint32_t *w = __stack_bottom; w < end; w++) *w = STACK_PAINT;
+  }
+  uint32_t *low = __stack_bottom;
+  while (low < sp && *low == STACK_PAINT) low++;
+  uintptr_t top = (uintptr_t)__stack_top;
+  lua_pushinteger(L, (lua_Integer)(top - (uintptr_t)sp));
+  lua_pushinteger(L, (lua_Integer)(top - (uintptr_t)low));
+  lua_pushinteger(L, (lua_Integer)(top - (uintptr_t)__stack_bottom));
+  lua_pushboolean(L, mps2_stack_guarded());
+  return 4;
+}
+
 /* fault() executes an undefined instruction: the HardFault report is
  * printed and the board resets. For testing the fault path. */
 static int mps2_fault_l(lua_State *L) {
@@ -60,6 +86,7 @@ int luaopen_mps2(lua_State *L) {
   static const luaL_Reg f[] = {{"boot", mps2_boot},           {"counter", mps2_counter_l},
                                {"reset", mps2_reset_l},       {"reset_cause", mps2_reset_cause_l},
                                {"watchdog", mps2_watchdog_l}, {"fault", mps2_fault_l},
+                               {"stack", mps2_stack_l},
                                {NULL, NULL}};
   luaL_newlib(L, f);
   lua_pushinteger(L, MPS2_SYSCLK_HZ);

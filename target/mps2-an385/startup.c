@@ -6,7 +6,7 @@
 #include "regs.h"
 
 /* Linker script symbols. */
-extern uint32_t __stack_top[];
+extern uint32_t __stack_bottom[], __stack_top[], __handler_stack_top[];
 extern uint32_t __data_load[], __data_start[], __data_end[];
 extern uint32_t __bss_start[], __bss_end[];
 
@@ -21,7 +21,9 @@ static struct {
 static mps2_reset_cause_t reset_cause_at_boot;
 
 void Reset_Handler(void);
+void mps2_reset_c(void);
 void Default_Handler(void);
+void MemManage_Handler(void);
 void NMI_Handler(void);
 void HardFault_Handler(void);
 void TIMER0_Handler(void);
@@ -33,11 +35,13 @@ typedef void (*vector_t)(void);
 
 /* Cortex-M3 system exceptions, then the 32 AN385 interrupts. */
 __attribute__((section(".vectors"), used)) static const vector_t vectors[16 + 32] = {
-    (vector_t)(uintptr_t)__stack_top,
+    /* Exceptions run on their own stack (MSP); the program runs on the
+     * main stack (PSP, set in Reset_Handler). */
+    (vector_t)(uintptr_t)__handler_stack_top,
     Reset_Handler,
     NMI_Handler,       /* CMSDK watchdog interrupt */
-    HardFault_Handler, /* MemManage/BusFault/UsageFault escalate here */
-    HardFault_Handler,
+    HardFault_Handler, /* BusFault/UsageFault escalate here */
+    MemManage_Handler, /* the stack guard */
     HardFault_Handler,
     HardFault_Handler,
     0, 0, 0, 0,
@@ -80,7 +84,45 @@ __attribute__((section(".vectors"), used)) static const vector_t vectors[16 + 32
     [16 + 31] = Default_Handler,
 };
 
-void Reset_Handler(void) {
+/* The stack guard: an MPU no-access region right below the main stack
+ * (which starts at the bottom of RAM). A push or a frame below the stack
+ * is a MemManage fault, reported and reset, instead of writes into
+ * nothing (QEMU ignores them, then the CPU locks up on the garbage it
+ * reads back). 1 MB: no C frame on this board skips over it. */
+#define STACK_GUARD_LOG2 20u
+#define STACK_GUARD_SIZE (1u << STACK_GUARD_LOG2)
+
+static bool stack_guarded;
+
+static void stack_guard_init(void) {
+  if (((MPU_TYPE >> 8) & 0xFFu) == 0) return; /* no MPU: unguarded */
+  uint32_t base = (uint32_t)(uintptr_t)__stack_bottom - STACK_GUARD_SIZE;
+  MPU_RNR = 0;
+  MPU_RBAR = base; /* size-aligned: the stack starts at 0x20000000 */
+  MPU_RASR = MPU_RASR_XN | MPU_RASR_AP_NONE | MPU_RASR_SIZE(STACK_GUARD_LOG2) | MPU_RASR_ENABLE;
+  /* Everything else keeps the default map; HardFault and NMI run with
+   * the MPU off (HFNMIENA clear). */
+  MPU_CTRL = MPU_CTRL_ENABLE | MPU_CTRL_PRIVDEFENA;
+  SCB_SHCSR |= SCB_SHCSR_MEMFAULTENA;
+  __asm__ volatile("dsb\n\tisb" ::: "memory");
+  stack_guarded = true;
+}
+
+bool mps2_stack_guarded(void) { return stack_guarded; }
+
+/* Thread mode moves to the main stack (PSP) before any C runs, so the
+ * handlers' stack (MSP) stays intact when the main stack overflows. */
+__attribute__((naked)) void Reset_Handler(void) {
+  __asm__ volatile("movw r0, #:lower16:__stack_top\n\t"
+                   "movt r0, #:upper16:__stack_top\n\t"
+                   "msr psp, r0\n\t"
+                   "movs r0, #2\n\t" /* CONTROL.SPSEL: thread mode uses PSP */
+                   "msr control, r0\n\t"
+                   "isb\n\t"
+                   "b mps2_reset_c\n\t");
+}
+
+__attribute__((used)) void mps2_reset_c(void) {
   /* Word loops: the sections are word aligned by the linker script. */
   uint32_t *src = __data_load, *dst = __data_start;
   if (src != dst)
@@ -96,6 +138,7 @@ void Reset_Handler(void) {
   /* Integer division by zero faults instead of returning 0 silently
    * (Lua checks its own divisions; this catches C bugs). */
   SCB_CCR |= SCB_CCR_DIV0_TRP;
+  stack_guard_init();
   main();
   mps2_reset(MPS2_RESET_SOFTWARE);
 }
@@ -121,7 +164,13 @@ _Noreturn void mps2_reset(mps2_reset_cause_t why) {
 
 /* ---- faults ---- */
 
-enum { FAULT_HARD = 0, FAULT_WATCHDOG = 1, FAULT_UNEXPECTED = 2 };
+enum {
+  FAULT_HARD = 0,
+  FAULT_WATCHDOG = 1,
+  FAULT_UNEXPECTED = 2,
+  FAULT_MEMMANAGE = 3,
+  FAULT_STACK = 4 /* a MemManage fault of the stack guard */
+};
 
 static void put_reg(const char *name, uint32_t v) {
   if (name[0] != '\n') {
@@ -139,9 +188,20 @@ static void put_reg(const char *name, uint32_t v) {
 /* `used`: only the naked entry stubs (asm) call it. */
 __attribute__((used)) void mps2_fault_report(const uint32_t *frame, uint32_t exc_return,
                                              uint32_t kind) {
-  static const char *const titles[] = {"HardFault", "Watchdog", "Unexpected interrupt"};
+  static const char *const titles[] = {"HardFault", "Watchdog", "Unexpected interrupt",
+                                       "MemManage", "Stack overflow"};
+  uintptr_t fp = (uintptr_t)frame;
+  /* A frame pushed below the main stack was not saved (the guard refused
+   * it): the registers are unknown and reading them would fault again. */
+  bool frame_ok = fp >= (uintptr_t)__stack_bottom && fp + 32 <= (uintptr_t)__handler_stack_top;
+  uint32_t mmfar = SCB_MMFAR;
+  bool overflow = !frame_ok || ((SCB_CFSR & SCB_CFSR_MMARVALID) &&
+                                mmfar < (uintptr_t)__stack_bottom &&
+                                mmfar >= (uintptr_t)__stack_bottom - STACK_GUARD_SIZE);
+  if (kind == FAULT_MEMMANAGE && overflow) kind = FAULT_STACK;
   mps2_console_puts("\r\n*** ");
   mps2_console_puts(titles[kind]);
+  if (kind == FAULT_STACK) mps2_console_puts(": the C stack ran into its guard");
   if (kind == FAULT_WATCHDOG)
     mps2_console_puts(": event loop not fed; the board resets unless it recovers");
   if (kind == FAULT_UNEXPECTED) {
@@ -153,14 +213,19 @@ __attribute__((used)) void mps2_fault_report(const uint32_t *frame, uint32_t exc
   }
   mps2_console_puts(" ***");
   /* A leading \n starts a new line of the report. */
-  put_reg("\nr0", frame[0]);
-  put_reg("r1", frame[1]);
-  put_reg("r2", frame[2]);
-  put_reg("r3", frame[3]);
-  put_reg("\nr12", frame[4]);
-  put_reg("lr", frame[5]);
-  put_reg("pc", frame[6]);
-  put_reg("xpsr", frame[7]);
+  if (frame_ok) {
+    put_reg("\nr0", frame[0]);
+    put_reg("r1", frame[1]);
+    put_reg("r2", frame[2]);
+    put_reg("r3", frame[3]);
+    put_reg("\nr12", frame[4]);
+    put_reg("lr", frame[5]);
+    put_reg("pc", frame[6]);
+    put_reg("xpsr", frame[7]);
+  } else {
+    mps2_console_puts("\r\n(registers not saved)");
+  }
+  put_reg("\nsp", (uint32_t)fp);
   put_reg("\nCFSR", SCB_CFSR);
   put_reg("HFSR", SCB_HFSR);
   put_reg("MMFAR", SCB_MMFAR);
@@ -192,3 +257,4 @@ __attribute__((used)) void mps2_fault_report(const uint32_t *frame, uint32_t exc
 FAULT_ENTRY(HardFault_Handler, 0)
 FAULT_ENTRY(NMI_Handler, 1)
 FAULT_ENTRY(Default_Handler, 2)
+FAULT_ENTRY(MemManage_Handler, 3)
