@@ -74,10 +74,26 @@ static int mps2_stack_l(lua_State *L) {
   return 4;
 }
 
-/* fault() executes an undefined instruction: the HardFault report is
- * printed and the board resets. For testing the fault path. */
+/* Recurses until the stack ends: each level keeps a 256-byte frame
+ * alive (its bound, 64 MB of stack, is never reached). */
+__attribute__((noinline)) static uint32_t mps2_sink(volatile uint32_t *p, uint32_t n) {
+  volatile uint32_t frame[64];
+  frame[n & 63u] = n;
+  if (n > (1u << 18)) return p[0];
+  return mps2_sink(frame, n + 1) + p[0];
+}
+
+/* fault(["stack"]) executes an undefined instruction (the HardFault
+ * report), or with "stack" overflows the C stack (the guard's report);
+ * either way the board resets. For testing the fault paths. */
 static int mps2_fault_l(lua_State *L) {
-  (void)L;
+  static const char *const kinds[] = {"udf", "stack", NULL};
+  int kind = luaL_checkoption(L, 1, "udf", kinds);
+  if (kind == 1) {
+    volatile uint32_t first = 0;
+    lua_pushinteger(L, (lua_Integer)mps2_sink(&first, 0));
+    return 1;
+  }
   __asm__ volatile("udf #0");
   return 0;
 }
