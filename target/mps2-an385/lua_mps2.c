@@ -2,6 +2,7 @@
  * the FPGA cycle counter, reset and its cause, watchdog control, and a
  * deliberate fault to check the fault report. */
 #include "board.h"
+#include "hal/hal_clock.h"
 #include "lauxlib.h"
 #include "regs.h"
 
@@ -30,6 +31,15 @@ static int mps2_counter_l(lua_State *L) {
 static int mps2_reset_l(lua_State *L) {
   (void)L;
   mps2_reset(MPS2_RESET_SOFTWARE);
+}
+
+/* boot_failures() -> n, reason: resets by failure in a row while the app
+ * was starting (the boot-loop guard's count), and the last one's reason. */
+static int mps2_boot_failures_l(lua_State *L) {
+  const char *reason;
+  lua_pushinteger(L, (lua_Integer)mps2_boot_failures(&reason));
+  lua_pushstring(L, reason);
+  return 2;
 }
 
 static int mps2_reset_cause_l(lua_State *L) {
@@ -83,12 +93,13 @@ __attribute__((noinline)) static uint32_t mps2_sink(volatile uint32_t *p, uint32
   return mps2_sink(frame, n + 1) + p[0];
 }
 
-/* fault(["stack"]) executes an undefined instruction (the HardFault
- * report), or with "stack" overflows the C stack (the guard's report);
- * either way the board resets. For testing the fault paths. */
+/* fault(["stack"|"panic"]) executes an undefined instruction (the
+ * HardFault report), or overflows the C stack (the guard's report), or
+ * calls hal_panic; either way the board resets. For testing those paths. */
 static int mps2_fault_l(lua_State *L) {
-  static const char *const kinds[] = {"udf", "stack", NULL};
+  static const char *const kinds[] = {"udf", "stack", "panic", NULL};
   int kind = luaL_checkoption(L, 1, "udf", kinds);
+  if (kind == 2) hal_panic("mps2.fault(\"panic\")");
   if (kind == 1) {
     volatile uint32_t first = 0;
     lua_pushinteger(L, (lua_Integer)mps2_sink(&first, 0));
@@ -102,7 +113,7 @@ int luaopen_mps2(lua_State *L) {
   static const luaL_Reg f[] = {{"boot", mps2_boot},           {"counter", mps2_counter_l},
                                {"reset", mps2_reset_l},       {"reset_cause", mps2_reset_cause_l},
                                {"watchdog", mps2_watchdog_l}, {"fault", mps2_fault_l},
-                               {"stack", mps2_stack_l},
+                               {"stack", mps2_stack_l},       {"boot_failures", mps2_boot_failures_l},
                                {NULL, NULL}};
   luaL_newlib(L, f);
   lua_pushinteger(L, MPS2_SYSCLK_HZ);

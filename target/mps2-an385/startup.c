@@ -12,11 +12,17 @@ extern uint32_t __bss_start[], __bss_end[];
 
 int main(void);
 
-/* Reset cause survives a reset: .noinit is neither loaded nor zeroed. */
-#define RESET_MAGIC 0x4C554152u /* "LUAR" */
+/* Reset cause and the boot-failure record survive a reset: .noinit is
+ * neither loaded nor zeroed (QEMU keeps RAM across SYSRESETREQ and the
+ * watchdog reset; so does the board). */
+#define RESET_MAGIC 0x4C554153u /* "LUAS" (v2 of this layout) */
+#define REASON_MAX 96
 static struct {
   uint32_t magic;
   uint32_t cause;
+  uint32_t app;   /* mps2_app_state_t when the reset happened */
+  uint32_t fails; /* resets by failure in a row, each during the app's start */
+  char reason[REASON_MAX]; /* what the last failure said */
 } reset_note __attribute__((section(".noinit")));
 static mps2_reset_cause_t reset_cause_at_boot;
 
@@ -129,10 +135,25 @@ __attribute__((used)) void mps2_reset_c(void) {
     while (dst < __data_end) *dst++ = *src++;
   for (dst = __bss_start; dst < __bss_end;) *dst++ = 0;
 
-  reset_cause_at_boot = reset_note.magic == RESET_MAGIC ? (mps2_reset_cause_t)reset_note.cause
-                                                        : MPS2_RESET_POWER;
+  if (reset_note.magic != RESET_MAGIC) { /* power-on: RAM holds noise */
+    memset(&reset_note, 0, sizeof reset_note);
+    reset_note.cause = MPS2_RESET_POWER;
+  }
+  reset_cause_at_boot = (mps2_reset_cause_t)reset_note.cause;
+  /* A failure while the app was starting counts toward the boot-loop
+   * limit (main.c); anything else (power-on, mps2.reset(), a failure
+   * after the app ran healthily or with no app) starts the count again. */
+  bool failed = reset_cause_at_boot == MPS2_RESET_WATCHDOG || reset_cause_at_boot == MPS2_RESET_FAULT ||
+                reset_cause_at_boot == MPS2_RESET_PANIC;
+  if (failed && reset_note.app == MPS2_APP_STARTING)
+    reset_note.fails++;
+  else
+    reset_note.fails = 0;
+  reset_note.reason[REASON_MAX - 1] = '\0';
+  if (!failed) reset_note.reason[0] = '\0';
   reset_note.magic = RESET_MAGIC;
   reset_note.cause = MPS2_RESET_POWER; /* unless something says otherwise */
+  reset_note.app = MPS2_APP_NONE;
 
   SCB_VTOR = (uint32_t)(uintptr_t)vectors;
   /* Integer division by zero faults instead of returning 0 silently
@@ -144,6 +165,34 @@ __attribute__((used)) void mps2_reset_c(void) {
 }
 
 mps2_reset_cause_t mps2_reset_cause(void) { return reset_cause_at_boot; }
+
+void mps2_app_state(mps2_app_state_t s) {
+  reset_note.app = (uint32_t)s;
+  if (s != MPS2_APP_STARTING) reset_note.fails = 0;
+}
+
+uint32_t mps2_boot_failures(const char **reason) {
+  if (reason) *reason = reset_note.reason;
+  return reset_note.fails;
+}
+
+/* Polled, allocation-free: callable from fault handlers. */
+static void note_reason(const char *a, const char *b, uint32_t hex, bool with_hex) {
+  char *r = reset_note.reason;
+  size_t n = 0;
+  for (const char *s = a; s && *s && n < REASON_MAX - 1; s++) r[n++] = *s;
+  for (const char *s = b; s && *s && n < REASON_MAX - 1; s++) r[n++] = *s;
+  if (with_hex && n + 10 < REASON_MAX) {
+    r[n++] = '0';
+    r[n++] = 'x';
+    for (int i = 28; i >= 0; i -= 4) r[n++] = "0123456789abcdef"[(hex >> i) & 0xFu];
+  }
+  r[n] = '\0';
+}
+
+void mps2_note_failure(const char *what, const char *detail) {
+  note_reason(what, detail, 0, false);
+}
 
 const char *mps2_reset_cause_name(mps2_reset_cause_t c) {
   static const char *const names[] = {"power-on", "software", "watchdog", "fault", "panic"};
@@ -232,6 +281,10 @@ __attribute__((used)) void mps2_fault_report(const uint32_t *frame, uint32_t exc
   put_reg("BFAR", SCB_BFAR);
   put_reg("EXC_RETURN", exc_return);
   mps2_console_puts("\r\n");
+  static const char *const reasons[] = {"HardFault at pc=", "watchdog: event loop stalled at pc=",
+                                        "unexpected interrupt at pc=", "MemManage at pc=",
+                                        "C stack overflow, sp="};
+  note_reason(reasons[kind], NULL, kind == FAULT_STACK ? (uint32_t)fp : frame_ok ? frame[6] : 0, true);
   if (kind == FAULT_WATCHDOG) {
     /* Returning lets the stuck code run on; the watchdog's second
      * time-out resets the board (noted so the next boot can say so). */
