@@ -5,6 +5,7 @@
 #include "hal/hal_clock.h"
 #include "lauxlib.h"
 #include "regs.h"
+#include "sched.h"
 
 /* boot() -> { ns = , ticks = , heap = } taken when the first prompt was
  * printed; ns is FPGA counter ticks * 40 (25 MHz), which under
@@ -40,6 +41,17 @@ static int mps2_boot_failures_l(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)mps2_boot_failures(&reason));
   lua_pushstring(L, reason);
   return 2;
+}
+
+/* budget() -> the instruction budget per task resume in force (0: off),
+ * nil when the scheduler has none. */
+static int mps2_budget_l(lua_State *L) {
+#ifdef SCHED_HAS_BUDGET
+  lua_pushinteger(L, (lua_Integer)sched_budget());
+#else
+  lua_pushnil(L);
+#endif
+  return 1;
 }
 
 static int mps2_reset_cause_l(lua_State *L) {
@@ -114,6 +126,7 @@ int luaopen_mps2(lua_State *L) {
                                {"reset", mps2_reset_l},       {"reset_cause", mps2_reset_cause_l},
                                {"watchdog", mps2_watchdog_l}, {"fault", mps2_fault_l},
                                {"stack", mps2_stack_l},       {"boot_failures", mps2_boot_failures_l},
+                               {"budget", mps2_budget_l},
                                {NULL, NULL}};
   luaL_newlib(L, f);
   lua_pushinteger(L, MPS2_SYSCLK_HZ);

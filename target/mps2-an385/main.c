@@ -23,6 +23,13 @@
 /* Boot-loop guard: an app that made the board reset (watchdog, fault,
  * panic) within MAIN_HEALTHY_US of starting, MAIN_BOOT_FAILURES times in a
  * row, is not started again: the board stops at the REPL and says why. */
+/* Instruction budget per resume of a task (LUAOS_TASK_BUDGET, board
+ * CMakeLists.txt): a task that runs this many Lua instructions without
+ * yielding is stopped with an error, long before the watchdog (4 s) would
+ * reset the board. */
+#ifndef MAIN_TASK_BUDGET
+#define MAIN_TASK_BUDGET 1000000u
+#endif
 #define MAIN_BOOT_FAILURES 3u
 #define MAIN_HEALTHY_US 10000000u
 
@@ -174,6 +181,9 @@ int main(void) {
   lua_State *L = rt_open(0);
   if (!L) hal_panic("cannot create the Lua state");
   sched_init(L, false);
+#ifdef SCHED_HAS_BUDGET /* sched_set_budget() is new in sched.h */
+  sched_set_budget(MAIN_TASK_BUDGET);
+#endif
   luaos_set_board(MPS2_BOARD_NAME);
   modreg_open(L, &main_modcfg);
   sched_set_error_handler(on_task_error, NULL);
