@@ -16,9 +16,12 @@ print("app: " .. select(2, t:join()))
 -- The "strict mode" idiom: the app's own metatable on _G must not lose the
 -- libraries that are opened on first use (utf8, coroutine, debug, math).
 local saved = getmetatable(_G)
+local strict = {__index = function(_, k) error("undeclared global " .. tostring(k), 2) end}
 ok, v = pcall(function()
-  setmetatable(_G, {__index = function(_, k) error("undeclared global '" .. tostring(k) .. "'", 2) end})
-  return utf8.char(72) .. coroutine.status(coroutine.create(print)) .. math.floor(2.5) .. type(debug.traceback)
+  setmetatable(_G, strict)
+  return utf8.char(72) .. coroutine.status(coroutine.create(print)) .. math.floor(2.5)
+    .. type(debug.traceback)
 end)
+if not ok then v = "error: " .. tostring(v) end
 setmetatable(_G, saved)
 print("app: strict _G: " .. tostring(v))

@@ -18,7 +18,7 @@ describe("deep C recursion", function()
   it("coroutines resumed inside coroutines", function()
     local function c() return coroutine.wrap(c)() end
     raises_overflow(c)
-    local function r() local ok, e = coroutine.resume(coroutine.create(r)); error(e, 0) end
+    local function r() local _, e = coroutine.resume(coroutine.create(r)); error(e, 0) end
     raises_overflow(r)
   end)
 
@@ -42,9 +42,9 @@ describe("deep C recursion", function()
   end)
 
   it("pcall, xpcall, load and table.sort nesting", function()
-    local function p() local ok, e = pcall(p); error(e, 0) end
+    local function p() local _, e = pcall(p); error(e, 0) end
     raises_overflow(p)
-    local function l() local f, e = load(l); error(e, 0) end
+    local function l() local _, e = load(l); error(e, 0) end
     raises_overflow(l)
     local function s() table.sort({3, 2, 1}, function(a, b) s() return a < b end) end
     raises_overflow(s)
@@ -68,7 +68,10 @@ describe("deep C recursion", function()
   end)
 
   it("moderate nesting still works", function()
-    local function f(d) if d == 0 then return "" end return (("x"):gsub(".", function() return f(d - 1) end)) end
+    local function f(d)
+      if d == 0 then return "" end
+      return (("x"):gsub(".", function() return f(d - 1) end))
+    end
     assert.are.equal("", f(30))
     local function c(d) if d == 0 then return 0 end return coroutine.wrap(c)(d - 1) + 1 end
     assert.are.equal(30, c(30))
