@@ -25,3 +25,13 @@ end)
 if not ok then v = "error: " .. tostring(v) end
 setmetatable(_G, saved)
 print("app: strict _G: " .. tostring(v))
+-- A task that never yields is stopped by the instruction budget, with the
+-- task, file and line; the app and the board go on.
+if require("mps2").budget() then
+  local runaway = task.spawn(function()
+    while true do end -- the budget stops this line
+  end)
+  print("app: runaway: " .. tostring(select(2, runaway:join())))
+else
+  print("app: no instruction budget in this scheduler")
+end
