@@ -20,16 +20,16 @@
 #define MAIN_WATCHDOG_MS 4000u   /* NMI report after 4 s stuck, reset after 8 s */
 #define MAIN_FEED_US 500000u     /* the loop feeds the watchdog twice a second */
 #define MAIN_PROMPT_POLL_US 1000u /* while a REPL chunk runs */
-/* Boot-loop guard: an app that made the board reset (watchdog, fault,
- * panic) within MAIN_HEALTHY_US of starting, MAIN_BOOT_FAILURES times in a
- * row, is not started again: the board stops at the REPL and says why. */
 /* Instruction budget per resume of a task (LUAOS_TASK_BUDGET, board
  * CMakeLists.txt): a task that runs this many Lua instructions without
- * yielding is stopped with an error, long before the watchdog (4 s) would
+ * yielding is stopped with an error, before the watchdog (4 s) would
  * reset the board. */
 #ifndef MAIN_TASK_BUDGET
 #define MAIN_TASK_BUDGET 1000000u
 #endif
+/* Boot-loop guard: an app that made the board reset (watchdog, fault,
+ * panic) within MAIN_HEALTHY_US of starting, MAIN_BOOT_FAILURES times in a
+ * row, is not started again: the board stops at the REPL and says why. */
 #define MAIN_BOOT_FAILURES 3u
 #define MAIN_HEALTHY_US 10000000u
 
