@@ -1,5 +1,6 @@
 # Script mode: compile each module and write the bundle C file.
 string(REPLACE "|" ";" SPECS "${SPECS}")
+string(REPLACE "|" ";" KEEP_DEBUG "${KEEP_DEBUG}")
 list(SORT SPECS)   # sorted by module name: bundle_find() bisects
 get_filename_component(_dir ${OUT} DIRECTORY)
 set(_bc_dir ${_dir}/bundle-bc)
@@ -12,10 +13,16 @@ foreach(spec ${SPECS})
   string(REGEX REPLACE "^[^=]*=" "" src "${spec}")
   set(bc ${_bc_dir}/${mod}.luac)
   set(_strip "")
-  if(STRIP)
+  get_filename_component(_src_dir ${src} DIRECTORY)
+  set(_src_arg ${src})
+  list(FIND KEEP_DEBUG "${mod}" _keep)
+  if(STRIP AND _keep GREATER -1)
+    get_filename_component(_src_arg ${src} NAME) # chunk name "@app.lua"
+  elseif(STRIP)
     set(_strip "-s")
   endif()
-  execute_process(COMMAND ${LUAC} ${_strip} -o ${bc} ${src}
+  execute_process(COMMAND ${LUAC} ${_strip} -o ${bc} ${_src_arg}
+    WORKING_DIRECTORY ${_src_dir}
     RESULT_VARIABLE rc ERROR_VARIABLE err)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "luac failed on ${src}: ${err}")

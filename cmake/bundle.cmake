@@ -3,9 +3,13 @@
 # source and configuration, then emitted as a sorted C table that
 # shared/bundle.c searches by module name.
 #
-# luaos_bundle(OUT <file.c> ROOT <dir> [STRIP] [EXTRA <name>=<file> ...])
+# luaos_bundle(OUT <file.c> ROOT <dir> [STRIP] [EXTRA <name>=<file> ...]
+#              [KEEP_DEBUG <name> ...])
+# KEEP_DEBUG: modules that keep line numbers under STRIP (a board's app,
+# so its errors and tracebacks name "app.lua:12"); their chunk name is the
+# file's name without its directory.
 function(luaos_bundle)
-  cmake_parse_arguments(B "STRIP" "OUT;ROOT" "EXTRA" ${ARGN})
+  cmake_parse_arguments(B "STRIP" "OUT;ROOT" "EXTRA;KEEP_DEBUG" ${ARGN})
   file(GLOB_RECURSE _files CONFIGURE_DEPENDS ${B_ROOT}/*.lua)
   set(_specs)
   foreach(f ${_files})
@@ -22,8 +26,10 @@ function(luaos_bundle)
     list(APPEND _deps ${ef})
   endforeach()
   string(REPLACE ";" "|" _specs_arg "${_specs}")
+  string(REPLACE ";" "|" _keep_arg "${B_KEEP_DEBUG}")
   add_custom_command(OUTPUT ${B_OUT}
     COMMAND ${CMAKE_COMMAND} -DLUAC=${LUAOS_LUAC} -DOUT=${B_OUT} -DSTRIP=${B_STRIP}
+            "-DKEEP_DEBUG=${_keep_arg}"
             "-DSPECS=${_specs_arg}" -P ${CMAKE_SOURCE_DIR}/cmake/bundle-gen.cmake
     DEPENDS ${_deps} ${LUAOS_LUAC_DEP} ${CMAKE_SOURCE_DIR}/cmake/bundle-gen.cmake
     COMMENT "Bundling Lua modules into ${B_OUT}"

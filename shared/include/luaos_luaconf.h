@@ -15,4 +15,11 @@ void hal_console_write(const char *buf, size_t len);
 void luaos_write_error(const char *fmt, const char *arg);
 #endif
 
+/* Lua's C-call limit (nested C calls and parser levels; 200 by default)
+ * must fit the C stack. A board with a small stack sets it from its stack
+ * size (target/<board>/CMakeLists.txt). */
+#if defined(LUAOS_BOARD_MAXCCALLS)
+#define LUAI_MAXCCALLS LUAOS_BOARD_MAXCCALLS
+#endif
+
 #endif

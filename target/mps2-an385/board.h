@@ -23,6 +23,21 @@ typedef enum {
 mps2_reset_cause_t mps2_reset_cause(void);
 const char *mps2_reset_cause_name(mps2_reset_cause_t c);
 _Noreturn void mps2_reset(mps2_reset_cause_t why);
+/* The boot-loop guard: failures (watchdog, fault, panic resets) while
+ * the app is starting are counted across resets with the last reason;
+ * main.c skips the app after a few. */
+typedef enum {
+  MPS2_APP_NONE = 0, /* no app running (REPL image, safe mode) */
+  MPS2_APP_STARTING, /* the app runs but has not yet run healthily for long */
+  MPS2_APP_HEALTHY   /* ran long enough: later failures are not boot failures */
+} mps2_app_state_t;
+void mps2_app_state(mps2_app_state_t s); /* NONE/HEALTHY also clear the count */
+uint32_t mps2_boot_failures(const char **reason);
+/* Record why the board is about to reset (hal_panic; faults do it too). */
+void mps2_note_failure(const char *what, const char *detail);
+
+/* The MPU guard below the main stack is on (false: no MPU found). */
+bool mps2_stack_guarded(void);
 
 /* clock.c: time from the FPGA counter, TIMER0 wake-up alarm (tickless). */
 void mps2_clock_init(void);

@@ -77,5 +77,6 @@ void hal_panic(const char *msg) {
   mps2_console_puts("\r\n*** PANIC: ");
   mps2_console_puts(msg ? msg : "(no message)");
   mps2_console_puts(" ***\r\n");
+  mps2_note_failure("panic: ", msg ? msg : "(no message)");
   mps2_reset(MPS2_RESET_PANIC);
 }

@@ -20,6 +20,18 @@
 #define MAIN_WATCHDOG_MS 4000u   /* NMI report after 4 s stuck, reset after 8 s */
 #define MAIN_FEED_US 500000u     /* the loop feeds the watchdog twice a second */
 #define MAIN_PROMPT_POLL_US 1000u /* while a REPL chunk runs */
+/* Instruction budget per resume of a task (LUAOS_TASK_BUDGET, board
+ * CMakeLists.txt): a task that runs this many Lua instructions without
+ * yielding is stopped with an error, before the watchdog (4 s) would
+ * reset the board. */
+#ifndef MAIN_TASK_BUDGET
+#define MAIN_TASK_BUDGET 1000000u
+#endif
+/* Boot-loop guard: an app that made the board reset (watchdog, fault,
+ * panic) within MAIN_HEALTHY_US of starting, MAIN_BOOT_FAILURES times in a
+ * row, is not started again: the board stops at the REPL and says why. */
+#define MAIN_BOOT_FAILURES 3u
+#define MAIN_HEALTHY_US 10000000u
 
 static const modreg_entry_t mps2_modules[] = {{"mps2", luaopen_mps2}, {NULL, NULL}};
 
@@ -37,6 +49,7 @@ static struct {
   size_t boot_heap;     /* Lua heap in use then */
   sched_timer_t prompt;
   sched_timer_t feed;
+  sched_timer_t healthy;
 } M;
 
 bool mps2_boot_figures(uint32_t *counter_ticks, size_t *heap_used) {
@@ -118,6 +131,26 @@ static bool on_task_error(lua_State *L, void *ud) {
   return true;
 }
 
+/* The app has run long enough: a failure from now on is not a boot loop. */
+static void healthy_tick(lua_State *L, sched_timer_t *t) {
+  (void)L, (void)t;
+  mps2_app_state(MPS2_APP_HEALTHY);
+}
+
+/* After MAIN_BOOT_FAILURES failed starts the app is skipped (true). */
+static bool app_in_boot_loop(void) {
+  const char *reason;
+  uint32_t n = mps2_boot_failures(&reason);
+  if (n < MAIN_BOOT_FAILURES || !bundle_find("main")) return false;
+  char count[4] = {(char)('0' + (n > 9 ? 9 : n)), '\0'};
+  mps2_console_puts("app failed ");
+  mps2_console_puts(count);
+  mps2_console_puts(" times after boot: ");
+  mps2_console_puts(reason[0] ? reason : "(no reason recorded)");
+  mps2_console_puts("; starting the REPL without the app\r\n");
+  return true;
+}
+
 /* The app: bundled module "main", run as the first task. */
 static bool spawn_app(lua_State *L) {
   const struct bundle_entry *e = bundle_find("main");
@@ -148,6 +181,9 @@ int main(void) {
   lua_State *L = rt_open(0);
   if (!L) hal_panic("cannot create the Lua state");
   sched_init(L, false);
+#ifdef SCHED_HAS_BUDGET /* sched_set_budget() is new in sched.h */
+  sched_set_budget(MAIN_TASK_BUDGET);
+#endif
   luaos_set_board(MPS2_BOARD_NAME);
   modreg_open(L, &main_modcfg);
   sched_set_error_handler(on_task_error, NULL);
@@ -155,7 +191,14 @@ int main(void) {
   M.feed.fn = feed_tick;
   sched_timer_start(&M.feed, sched_now() + MAIN_FEED_US);
 
-  if (!spawn_app(L)) start_repl(L);
+  if (!app_in_boot_loop() && spawn_app(L)) {
+    mps2_app_state(MPS2_APP_STARTING);
+    M.healthy.fn = healthy_tick;
+    sched_timer_start(&M.healthy, sched_now() + MAIN_HEALTHY_US);
+  } else {
+    mps2_app_state(MPS2_APP_NONE); /* also clears the count: the next reset tries again */
+    start_repl(L);
+  }
   for (;;) {
     sched_result_t r = sched_run(L, UINT64_MAX);
     if (r == SCHED_ERROR) { /* not with on_task_error installed; be safe */

@@ -90,8 +90,25 @@
 #define SCB_HFSR MPS2_REG(0xE000ED2Cu)
 #define SCB_MMFAR MPS2_REG(0xE000ED34u)
 #define SCB_BFAR MPS2_REG(0xE000ED38u)
+#define SCB_SHCSR MPS2_REG(0xE000ED24u)
 #define SCB_AIRCR_RESET (0x05FA0000u | (1u << 2)) /* VECTKEY | SYSRESETREQ */
 #define SCB_CCR_DIV0_TRP (1u << 4)
+#define SCB_SHCSR_MEMFAULTENA (1u << 16)
+#define SCB_CFSR_MSTKERR (1u << 4)   /* MemManage while stacking an exception */
+#define SCB_CFSR_MMARVALID (1u << 7) /* MMFAR holds the faulting address */
+
+/* PMSAv7 MPU (8 regions on the Cortex-M3; QEMU models it). */
+#define MPU_TYPE MPS2_REG(0xE000ED90u)
+#define MPU_CTRL MPS2_REG(0xE000ED94u)
+#define MPU_RNR MPS2_REG(0xE000ED98u)
+#define MPU_RBAR MPS2_REG(0xE000ED9Cu)
+#define MPU_RASR MPS2_REG(0xE000EDA0u)
+#define MPU_CTRL_ENABLE (1u << 0)
+#define MPU_CTRL_PRIVDEFENA (1u << 2) /* default map for everything else */
+#define MPU_RASR_ENABLE (1u << 0)
+#define MPU_RASR_SIZE(log2) ((uint32_t)((log2) - 1) << 1) /* 2^log2 bytes */
+#define MPU_RASR_AP_NONE (0u << 24)
+#define MPU_RASR_XN (1u << 28)
 
 
 #define NVIC_ISER0 MPS2_REG(0xE000E100u)

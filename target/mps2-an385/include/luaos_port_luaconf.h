@@ -28,6 +28,17 @@ double numfmt_strtod(const char *s, char **end);
 #undef lua_getlocaledecpoint
 #define lua_getlocaledecpoint() '.'
 
+/* Lua's stack limit (slots per coroutine; 1 000 000 by default, ~16 MB of
+ * 16-byte slots plus a ~40-byte call record per level) is beyond this
+ * board's 3.7 MB heap: a runaway Lua recursion ended in "not enough
+ * memory" instead of the host's "stack overflow". With 30 000 slots a
+ * simple recursion stops after ~30 000 levels at ~2 MB of heap (50 000
+ * still ran out, fragmented by the stack's doubling reallocations). It
+ * also bounds how many values one call can take or return (table.unpack,
+ * string.byte: "too many results"). */
+#undef LUAI_MAXSTACK
+#define LUAI_MAXSTACK 30000
+
 /* The API string cache (lua_pushstring & co. of C strings) is 53x2
  * pointers in the global state; on this board's ~12 KB idle heap 424
  * bytes is a lot for it. A 17x1 cache keeps most repeated names cached. */
