@@ -185,7 +185,7 @@ int main(void) {
   sched_set_budget(MAIN_TASK_BUDGET);
 #endif
   luaos_set_board(MPS2_BOARD_NAME);
-  modreg_open(L, &main_modcfg);
+  if (!modreg_open(L, &main_modcfg)) hal_panic(lua_tostring(L, -1)); /* heap too small */
   sched_set_error_handler(on_task_error, NULL);
   mps2_console_start(on_console_byte);
   M.feed.fn = feed_tick;
