@@ -2,19 +2,41 @@
 #include <string.h>
 
 #include "lauxlib.h"
+#include "lualib.h"
 #include "modreg.h"
 #include "luaos.h"
 #include "sched.h"
 
 #define CHANNEL_MT "luaos.channel"
+#define TASK_BUDGET_MIN 100000
 
 static sched_task_t *check_task(lua_State *L, int arg) {
   return luaL_checkudata(L, arg, SCHED_TASK_MT);
 }
 
 static int task_spawn(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TFUNCTION);
+  if (lua_type(L, 1) != LUA_TFUNCTION) {
+    /* The usual mistake is task.spawn(f()) instead of task.spawn(f). */
+    const char *msg = lua_pushfstring(L, "function expected, got %s; pass the function itself: "
+                                         "task.spawn(f), not task.spawn(f())",
+                                      luaL_typename(L, 1));
+    return luaL_argerror(L, 1, msg);
+  }
   sched_spawn(L, lua_gettop(L) - 1);
+  return 1;
+}
+
+/* budget([instructions]) -> previous: the per-resume instruction budget. */
+static int task_budget(lua_State *L) {
+  uint32_t prev = sched_budget();
+  if (!lua_isnoneornil(L, 1)) {
+    lua_Integer n = luaL_checkinteger(L, 1);
+    /* Tiny budgets would stop ordinary code between two yields. */
+    luaL_argcheck(L, n == 0 || (n >= TASK_BUDGET_MIN && n <= INT32_MAX), 1,
+                  "budget must be 0 (off) or 100000 .. 2147483647 instructions");
+    sched_set_budget((uint32_t)n);
+  }
+  lua_pushinteger(L, (lua_Integer)prev);
   return 1;
 }
 
@@ -86,26 +108,29 @@ static int t_id(lua_State *L) {
   return 1;
 }
 
+static int t_join_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  if (sched_task_dead(lua_touserdata(L, 1))) {
+    lua_settop(L, 1);
+    return sched_push_results(L, 1);
+  }
+  return lua_gettop(L) - 1; /* nil, "timeout" */
+}
+
 /* join([timeout_ms]) -> true, results... | nil, error | nil, "timeout" */
 static int t_join(lua_State *L) {
   sched_task_t *t = check_task(L, 1);
   uint64_t timeout = luaos_opt_ms(L, 2, UINT64_MAX);
-  if (strcmp(sched_task_status(t), "dead") == 0) {
-    lua_getiuservalue(L, 1, 3);
-    lua_getfield(L, -1, "n");
-    int n = (int)lua_tointeger(L, -1);
-    lua_pop(L, 1);
-    for (int i = 1; i <= n; i++) lua_rawgeti(L, -i, i);
-    return n;
-  }
+  lua_settop(L, 1);
+  if (sched_task_dead(t)) return sched_push_results(L, 1);
   luaL_argcheck(L, sched_current(L) != t, 1, "a task cannot join itself");
   if (timeout == 0) {
     lua_pushnil(L);
     lua_pushliteral(L, "timeout");
     return 2;
   }
-  lua_settop(L, 1);
-  return sched_wait(L, 1, timeout, 0, NULL, "task:join");
+  return sched_join(L, 1, timeout, 0, t_join_k);
 }
 
 static int t_tostring(lua_State *L) {
@@ -119,9 +144,11 @@ static int t_tostring(lua_State *L) {
 typedef struct {
   lua_Integer head, count, cap;
   int closed;
+  sched_waitq_t recvq, sendq; /* parked receivers / senders */
 } channel_t;
 
-/* Uservalues: 1 buffer table, 2 "readable" event key, 3 "writable" key. */
+/* Uservalue 1: the ring buffer table. Parked tasks hold the channel on
+ * their stacks (argument 1), so its queues outlive their waiters. */
 
 static channel_t *check_channel(lua_State *L, int arg) {
   return luaL_checkudata(L, arg, CHANNEL_MT);
@@ -130,25 +157,13 @@ static channel_t *check_channel(lua_State *L, int arg) {
 static int task_channel(lua_State *L) {
   lua_Integer cap = luaL_optinteger(L, 1, 1);
   luaL_argcheck(L, cap >= 1 && cap <= 1000000, 1, "capacity must be 1..1000000");
-  channel_t *c = lua_newuserdatauv(L, sizeof *c, 3);
-  c->head = 0;
-  c->count = 0;
+  channel_t *c = lua_newuserdatauv(L, sizeof *c, 1);
+  memset(c, 0, sizeof *c);
   c->cap = cap;
-  c->closed = 0;
   luaL_setmetatable(L, CHANNEL_MT);
   lua_createtable(L, (int)(cap < 64 ? cap : 64), 0);
   lua_setiuservalue(L, -2, 1);
-  lua_newtable(L);
-  lua_setiuservalue(L, -2, 2);
-  lua_newtable(L);
-  lua_setiuservalue(L, -2, 3);
   return 1;
-}
-
-static void signal_slot(lua_State *L, int ch, int slot) {
-  lua_getiuservalue(L, ch, slot);
-  sched_signal(L, -1, 0);
-  lua_pop(L, 1);
 }
 
 /* Timeout bookkeeping lives on the C stack frame, which survives yields:
@@ -181,7 +196,7 @@ static int ch_send_body(lua_State *L) {
     lua_rawseti(L, -2, (c->head + c->count) % c->cap + 1);
     c->count++;
     lua_pop(L, 1);
-    signal_slot(L, 1, 2);
+    if (!sched_waitq_empty(&c->recvq)) sched_wake(&c->recvq, 1);
     lua_pushboolean(L, 1);
     return 1;
   }
@@ -191,8 +206,7 @@ static int ch_send_body(lua_State *L) {
     lua_pushliteral(L, "timeout");
     return 2;
   }
-  lua_getiuservalue(L, 1, 3);
-  return sched_wait(L, -1, left, 0, ch_send_k, "channel:send");
+  return sched_wait_on(L, &c->sendq, left, 0, ch_send_k, "channel:send");
 }
 
 static int ch_send_k(lua_State *L, int status, lua_KContext ctx) {
@@ -233,7 +247,7 @@ static int ch_recv_body(lua_State *L) {
     lua_rawseti(L, -3, c->head + 1);
     c->head = (c->head + 1) % c->cap;
     c->count--;
-    signal_slot(L, 1, 3);
+    if (!sched_waitq_empty(&c->sendq)) sched_wake(&c->sendq, 1);
     return 1;
   }
   if (c->closed) {
@@ -247,8 +261,7 @@ static int ch_recv_body(lua_State *L) {
     lua_pushliteral(L, "timeout");
     return 2;
   }
-  lua_getiuservalue(L, 1, 2);
-  return sched_wait(L, -1, left, 0, ch_recv_k, "channel:recv");
+  return sched_wait_on(L, &c->recvq, left, 0, ch_recv_k, "channel:recv");
 }
 
 static int ch_recv_k(lua_State *L, int status, lua_KContext ctx) {
@@ -268,8 +281,8 @@ static int ch_recv(lua_State *L) {
 static int ch_close(lua_State *L) {
   channel_t *c = check_channel(L, 1);
   c->closed = 1;
-  signal_slot(L, 1, 2);
-  signal_slot(L, 1, 3);
+  sched_wake(&c->recvq, -1);
+  sched_wake(&c->sendq, -1);
   return 0;
 }
 
@@ -285,11 +298,51 @@ static int ch_tostring(lua_State *L) {
   return 1;
 }
 
+/* ---- the coroutine library, guarded ----
+ * A task's own coroutine belongs to the scheduler: resuming or closing it
+ * from other code would run the task outside the loop or free a stack the
+ * loop still uses. */
+static void refuse_task_thread(lua_State *L, const char *fn, const char *instead) {
+  if (lua_type(L, 1) != LUA_TTHREAD) return; /* the original reports it */
+  sched_task_t *t = sched_task_of_thread(lua_tothread(L, 1));
+  if (t)
+    luaL_error(L, "coroutine.%s: that coroutine is task %d, run by the scheduler; %s", fn,
+               (int)sched_task_id(t), instead);
+}
+
+static int co_resume(lua_State *L) {
+  refuse_task_thread(L, "resume", "use task.signal/task.wait or a channel to hand it values");
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+static int co_close(lua_State *L) {
+  refuse_task_thread(L, "close", "use t:cancel()");
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+int sched_luaopen_coroutine(lua_State *L) {
+  luaopen_coroutine(L);
+  lua_getfield(L, -1, "resume");
+  lua_pushcclosure(L, co_resume, 1);
+  lua_setfield(L, -2, "resume");
+  lua_getfield(L, -1, "close");
+  lua_pushcclosure(L, co_close, 1);
+  lua_setfield(L, -2, "close");
+  return 1;
+}
+
 int luaopen_task(lua_State *L) {
   static const luaL_Reg f[] = {{"spawn", task_spawn},     {"sleep", task_sleep},
                                {"yield", task_yield},     {"wait", task_wait},
                                {"signal", task_signal},   {"current", task_current},
                                {"count", task_count},     {"channel", task_channel},
+                               {"budget", task_budget},
                                {NULL, NULL}};
   static const luaL_Reg tm[] = {{"cancel", t_cancel}, {"status", t_status}, {"id", t_id},
                                 {"join", t_join},     {NULL, NULL}};
