@@ -11,6 +11,7 @@
 
 static struct {
   bool busy;
+  sched_task_t *task; /* the entered chunk's task while busy (Ctrl-C target) */
   bool echo;
   bool prompted;
   bool more;
@@ -127,13 +128,14 @@ repl_state_t repl_line(lua_State *L, const char *line, size_t len) {
   }
   lua_pushcfunction(L, repl_run);
   lua_insert(L, -2);
-  sched_spawn(L, 1);
+  R.task = sched_spawn(L, 1);
   R.busy = true;
   lua_settop(L, top);
   return REPL_RUNNING;
 }
 
 bool repl_busy(void) { return R.busy; }
+sched_task_t *repl_running_task(void) { return R.busy ? R.task : NULL; }
 const char *repl_prompt(void) { return R.more ? ">> " : "> "; }
 
 void repl_poll_prompt(void) {

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "lua.h"
+#include "sched.h"
 
 typedef enum { REPL_READY, REPL_MORE, REPL_RUNNING } repl_state_t;
 
@@ -21,6 +22,8 @@ repl_state_t repl_line(lua_State *L, const char *line, size_t len);
 void repl_feed(lua_State *L, int c);
 /* True while an entered chunk is still running. */
 bool repl_busy(void);
+/* The entered chunk's task while one runs, else NULL (the Ctrl-C target). */
+sched_task_t *repl_running_task(void);
 /* The prompt for the current state ("> " or ">> "). */
 const char *repl_prompt(void);
 /* Print the prompt through the console if idle and not yet shown. */

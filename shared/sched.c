@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "hal/hal_clock.h"
@@ -57,6 +58,9 @@ struct sched_task {
 /* Tasks run per round before the loop looks at the clock and the rings:
  * bounds latency while keeping a task switch free of clock reads. */
 #define SCHED_BATCH 64
+/* Ticks one resume must last before its instructions are counted: short
+ * resumes never pay for the count hook (it halves the VM's speed). */
+#define SCHED_TICKS_BEFORE_COUNTING 10
 
 static struct {
   bool virtual_time;
@@ -86,6 +90,7 @@ static struct {
   volatile sig_atomic_t intr_hook; /* the hook was set to deliver it */
   volatile uint32_t serial;       /* resume count, for ticks */
   volatile uint32_t tick_serial;
+  volatile uint32_t ticks_seen;
   volatile sig_atomic_t counting; /* the budget hook is set on cur_co */
   sched_task_t *volatile target;
 } S;
@@ -305,10 +310,12 @@ void sched_tick(void) {
   if (!co || !budget || S.counting) return;
   uint32_t s = S.serial;
   if (S.tick_serial != s) {
-    S.tick_serial = s; /* first tick of this resume: not yet */
+    S.tick_serial = s; /* first tick of this resume */
+    S.ticks_seen = 0;
     return;
   }
-  /* The same resume over a whole tick: start counting. */
+  if (++S.ticks_seen < SCHED_TICKS_BEFORE_COUNTING) return;
+  /* The same resume over many ticks: start counting. */
   S.counting = 1;
   if (!S.intr_hook)
     lua_sethook(co, task_hook, LUA_MASKCOUNT, (int)(budget > INT32_MAX ? INT32_MAX : budget));
@@ -369,22 +376,33 @@ static int end_protected(lua_State *L) {
       lua_rawseti(L, -2, i + 1);
     }
   } else {
-    lua_xmove(co, L, 1); /* the error object; co's frames stay for the traceback */
-    const char *msg = lua_tostring(L, -1);
+    /* A copy of the error object: resetthread below needs it on co, and
+     * co's frames stay for the traceback. */
+    if (!lua_checkstack(co, 1)) luaL_error(L, "task %d: stack overflow", (int)t->id);
+    lua_pushvalue(co, -1);
+    lua_xmove(co, L, 1); /* 2 */
+    const char *msg = lua_tostring(L, 2);
     if (!msg) {
-      if (luaL_callmeta(L, -1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+      if (luaL_callmeta(L, 2, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
         msg = lua_tostring(L, -1);
       else
         msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 2));
     }
     luaL_traceback(L, co, msg, 0);
-    lua_pushfstring(L, "task %d: %s", (int)t->id, lua_tostring(L, -1));
-    lua_replace(L, 2);
-    lua_settop(L, 2);
+    /* "task N: ...", unless the message names the task already (budget). */
+    char own[32];
+    snprintf(own, sizeof own, "task %d (", (int)t->id);
+    const char *tb = lua_tostring(L, -1);
+    if (strncmp(tb, own, strlen(own)) != 0)
+      lua_pushfstring(L, "task %d: %s", (int)t->id, tb);
+    else
+      lua_pushvalue(L, -1);
+    lua_replace(L, 3);
+    lua_settop(L, 3);
     lua_createtable(L, 2, 1);
-    lua_pushvalue(L, 2);
+    lua_pushvalue(L, 3);
     lua_rawseti(L, -2, 2);
-    report = 2;
+    report = 3;
   }
   lua_pushinteger(L, (t->flags & F_CANCELLED) || st != LUA_OK ? 2 : nres + 1);
   lua_setfield(L, -2, "n");
@@ -394,6 +412,11 @@ static int end_protected(lua_State *L) {
     t->flags |= F_CLOSED;
     if (lua_resetthread(co) != LUA_OK) {
       lua_xmove(co, L, 1);
+      /* A failed task's own error comes back unless a __close replaced it. */
+      if (report && lua_rawequal(L, -1, 2)) {
+        lua_pushvalue(L, report);
+        return 1;
+      }
       const char *cerr = luaL_tolstring(L, -1, NULL);
       if (report) {
         lua_pushfstring(L, "%s\n(and a __close handler failed: %s)", lua_tostring(L, report), cerr);

@@ -20,6 +20,7 @@
 #include "modreg.h"
 #include "rt.h"
 #include "sched.h"
+#include "signals.h"
 
 #ifndef LUAOS_SOURCE_DIR
 #error "LUAOS_SOURCE_DIR must be defined by the build"
@@ -41,6 +42,7 @@ void cli_defaults(cli_opts_t *o, const char *exe) {
   memset(o, 0, sizeof *o);
   o->exe = exe;
   o->jobs = 1;
+  o->task_budget = CLI_DEFAULT_TASK_BUDGET;
 }
 
 static char *read_file(const char *path, size_t *len) {
@@ -132,6 +134,8 @@ lua_State *cli_boot(const cli_opts_t *o, const char *app_dir) {
     return NULL;
   }
   sched_init(L, o->virtual_time);
+  sched_set_budget(o->task_budget);
+  signals_start_ticks();
 
   /* Development path: the app's folder, then lua/ in the source tree, so
    * edit-and-rerun needs no rebuild; the bundle comes after. */
@@ -206,13 +210,14 @@ int cli_run(const cli_opts_t *o) {
     return 1;
   }
   for (int i = 0; i < o->n_app_args; i++) lua_pushstring(L, o->app_args[i]);
-  sched_spawn(L, o->n_app_args);
+  sched_set_interrupt_target(sched_spawn(L, o->n_app_args)); /* Ctrl-C: the app's task */
   lua_pop(L, 1);
   if (o->watch) watch_start(L, o->app);
+  signals_run_install();
   uint64_t until = o->has_for ? sched_now() + o->run_for : UINT64_MAX;
   int rc = report(L, sched_run(L, until));
   cli_shutdown(L);
-  return rc;
+  return signals_run_status(rc);
 }
 
 int cli_repl(const cli_opts_t *o) {

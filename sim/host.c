@@ -89,8 +89,8 @@ void hal_clock_idle(uint64_t deadline_us) {
     uint64_t now = hal_clock_us();
     uint64_t us = deadline_us - now;
     struct timespec ts = {(time_t)(us / 1000000u), (long)(us % 1000000u) * 1000};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
+    /* A signal ends the wait early (the loop looks at it, then sleeps on). */
+    nanosleep(&ts, NULL);
     return;
   }
   if (poll(H.pfd, (nfds_t)H.n, timeout) > 0) dispatch();

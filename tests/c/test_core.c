@@ -113,11 +113,96 @@ static void test_nearest(void) {
   rt_close(L);
 }
 
+static int open_for_limit(lua_State *L) {
+  modreg_open(L, lua_touserdata(L, 1));
+  return 0;
+}
+
+static int spawn_top(lua_State *L) {
+  sched_spawn(L, 0);
+  return 0;
+}
+
+/* A full heap in and around tasks: every run ends with an error or
+ * normally, never a PANIC. Each script runs under a range of heap limits
+ * so allocation fails at many different points (spawn, results, the
+ * uncaught error's traceback, waking joiners, timers). */
+static const char *const oom_scripts[] = {
+    /* uncaught "not enough memory" in a task: its traceback needs memory */
+    "task.spawn(function() local t = {} for i = 1, 1e7 do t[i] = ('x'):rep(64) .. i end end)\n"
+    "task.sleep(10)\n",
+    /* results stored and handed to joiners */
+    "local t = task.spawn(function() local r = {} for i = 1, 3000 do r[i] = {i} end\n"
+    "  return table.unpack(r) end)\n"
+    "local j = task.spawn(function() return t:join() end)\n"
+    "task.sleep(1) j:join()\n",
+    /* timers and cancel with <close> */
+    "for i = 1, 200 do timer.after(i % 7, function() local s = {} for k = 1, 50 do s[k] = {} end end) end\n"
+    "local ts = {} for i = 1, 200 do ts[i] = task.spawn(function()\n"
+    "  local c <close> = setmetatable({}, {__close = function() local z = {1, 2, 3} end})\n"
+    "  task.sleep(5) end) end\n"
+    "task.sleep(1) for i = 1, 200, 2 do ts[i]:cancel() end task.sleep(20)\n",
+    /* an error object whose __tostring fails */
+    "task.spawn(function() error(setmetatable({}, {__tostring = function() error('meta boom') end})) end)\n"
+    "task.sleep(1)\n",
+};
+
+static void run_limited(const char *code, size_t limit, int *errors, int *oks) {
+  lua_State *L = rt_open(limit);
+  CHECK(L != NULL);
+  sched_init(L, true);
+  modreg_config_t cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.lazy_stdlib = true;
+  lua_pushcfunction(L, open_for_limit);
+  lua_pushlightuserdata(L, &cfg);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK || luaL_loadbuffer(L, code, strlen(code), "=oom") != LUA_OK) {
+    rt_close(L); /* not even booted under this limit: fine */
+    return;
+  }
+  /* spawning may itself fail: protect it like the loop does */
+  lua_pushcfunction(L, spawn_top);
+  lua_insert(L, -2);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+    rt_close(L);
+    return;
+  }
+  sched_result_t r = sched_run(L, UINT64_MAX);
+  if (r == SCHED_ERROR) {
+    CHECK(lua_type(L, -1) == LUA_TSTRING);
+    (*errors)++;
+  } else {
+    (*oks)++;
+  }
+  rt_close(L);
+}
+
+static void test_task_oom(void) {
+  int errors = 0, oks = 0;
+  for (size_t i = 0; i < sizeof oom_scripts / sizeof oom_scripts[0]; i++)
+    for (size_t limit = 48 * 1024; limit <= 400 * 1024; limit += 3 * 1024 + 17)
+      run_limited(oom_scripts[i], limit, &errors, &oks);
+  CHECK(errors > 0);
+  /* The plain case: the message says what happened, in the task that caused it. */
+  lua_State *L = rt_open(160 * 1024);
+  sched_init(L, true);
+  modreg_config_t cfg;
+  memset(&cfg, 0, sizeof cfg);
+  modreg_open(L, &cfg);
+  CHECK(luaL_loadbuffer(L, oom_scripts[0], strlen(oom_scripts[0]), "=oom") == LUA_OK);
+  sched_spawn(L, 0);
+  lua_pop(L, 1);
+  CHECK(sched_run(L, UINT64_MAX) == SCHED_ERROR);
+  CHECK(strstr(lua_tostring(L, -1), "not enough memory") != NULL);
+  rt_close(L);
+}
+
 int main(void) {
   test_nearest();
   run_script(false);
   run_script(true);
   test_memory_limit();
+  test_task_oom();
   printf("core: ok (pointer size %d)\n", (int)sizeof(void *));
   return 0;
 }

@@ -23,9 +23,9 @@ describe("task life cycle", function()
   it("cancelling a sleeping task runs its pending <close> variables", function()
     local log = {}
     local t = task.spawn(function()
-      local a <close> = closer(log, "outer")
+      local _a <close> = closer(log, "outer") -- luacheck: ignore
       do
-        local b <close> = closer(log, "inner")
+        local _b <close> = closer(log, "inner") -- luacheck: ignore
         task.sleep(1000)
       end
     end)
@@ -40,7 +40,7 @@ describe("task life cycle", function()
 
   it("a failing __close during cancel is raised to the canceller; the task still ends", function()
     local t = task.spawn(function()
-      local a <close> = setmetatable({}, {__close = function() error("close boom") end})
+      local _a <close> = setmetatable({}, {__close = function() error("close boom") end}) -- luacheck: ignore
       task.sleep(1000)
     end)
     task.sleep(1)
