@@ -1,4 +1,5 @@
 /* task: spawn, sleep, yield, wait/signal, channels, task handles. */
+#include <stddef.h>
 #include <string.h>
 
 #include "lauxlib.h"
@@ -142,16 +143,36 @@ static int t_tostring(lua_State *L) {
 /* ---- channels ---- */
 
 typedef struct {
-  lua_Integer head, count, cap;
+  lua_Integer head, count, cap, size; /* ring of size = cap + 1 slots */
   int closed;
+  int bufref;                 /* registry ref to the ring (for put-back) */
   sched_waitq_t recvq, sendq; /* parked receivers / senders */
 } channel_t;
 
 /* Uservalue 1: the ring buffer table. Parked tasks hold the channel on
- * their stacks (argument 1), so its queues outlive their waiters. */
+ * their stacks (argument 1), so its queues outlive their waiters. A value
+ * handed straight to a parked receiver that is then cancelled before it
+ * runs comes back to the head of the ring (the spare slot is for that). */
 
 static channel_t *check_channel(lua_State *L, int arg) {
-  return luaL_checkudata(L, arg, CHANNEL_MT);
+  channel_t *c = lua_touserdata(L, arg);
+  if (c && lua_getmetatable(L, arg)) {
+    int ours = lua_rawequal(L, -1, lua_upvalueindex(1));
+    lua_pop(L, 1);
+    if (ours) return c;
+  }
+  return luaL_checkudata(L, arg, CHANNEL_MT); /* raises the usual message */
+}
+
+static void ch_undelivered(lua_State *L, sched_waitq_t *q) {
+  channel_t *c = (channel_t *)((char *)q - offsetof(channel_t, recvq));
+  lua_rawgeti(L, LUA_REGISTRYINDEX, c->bufref);
+  c->head = (c->head + c->size - 1) % c->size;
+  lua_insert(L, -2);
+  lua_rawseti(L, -2, c->head + 1);
+  lua_pop(L, 1);
+  c->count++;
+  sched_wake(&c->recvq, 1);
 }
 
 static int task_channel(lua_State *L) {
@@ -159,11 +180,23 @@ static int task_channel(lua_State *L) {
   luaL_argcheck(L, cap >= 1 && cap <= 1000000, 1, "capacity must be 1..1000000");
   channel_t *c = lua_newuserdatauv(L, sizeof *c, 1);
   memset(c, 0, sizeof *c);
+  c->bufref = LUA_NOREF;
   c->cap = cap;
+  c->size = cap + 1;
+  c->recvq.undelivered = ch_undelivered;
   luaL_setmetatable(L, CHANNEL_MT);
-  lua_createtable(L, (int)(cap < 64 ? cap : 64), 0);
+  lua_createtable(L, (int)(cap < 64 ? cap + 1 : 64), 0);
+  lua_pushvalue(L, -1);
+  c->bufref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_setiuservalue(L, -2, 1);
   return 1;
+}
+
+static int ch_gc(lua_State *L) {
+  channel_t *c = lua_touserdata(L, 1);
+  luaL_unref(L, LUA_REGISTRYINDEX, c->bufref);
+  c->bufref = LUA_NOREF;
+  return 0;
 }
 
 /* Timeout bookkeeping lives on the C stack frame, which survives yields:
@@ -190,10 +223,20 @@ static int ch_send_body(lua_State *L) {
     lua_pushliteral(L, "closed");
     return 2;
   }
+  /* Empty with a receiver parked: hand the value over directly (one task
+   * switch per value instead of two). */
+  if (c->count == 0 && !sched_waitq_empty(&c->recvq)) {
+    lua_pushvalue(L, 2);
+    if (sched_hand(L, &c->recvq)) {
+      lua_pushboolean(L, 1);
+      return 1;
+    }
+    lua_pop(L, 1);
+  }
   if (c->count < c->cap) {
     lua_getiuservalue(L, 1, 1);
     lua_pushvalue(L, 2);
-    lua_rawseti(L, -2, (c->head + c->count) % c->cap + 1);
+    lua_rawseti(L, -2, (c->head + c->count) % c->size + 1);
     c->count++;
     lua_pop(L, 1);
     if (!sched_waitq_empty(&c->recvq)) sched_wake(&c->recvq, 1);
@@ -216,11 +259,12 @@ static int ch_send_k(lua_State *L, int status, lua_KContext ctx) {
 }
 
 static int push_deadline(lua_State *L, int arg) {
-  uint64_t t = luaos_opt_ms(L, arg, UINT64_MAX);
+  uint64_t t = lua_isnoneornil(L, arg) ? UINT64_MAX : luaos_opt_ms(L, arg, UINT64_MAX);
   if (t == UINT64_MAX)
     lua_pushinteger(L, -1);
-  else
-    lua_pushinteger(L, (lua_Integer)(sched_now() + t));
+  else /* saturating: durations are clamped far below this */
+    lua_pushinteger(L, (lua_Integer)(sched_now() > (uint64_t)INT64_MAX - t ? INT64_MAX
+                                                                             : sched_now() + t));
   return 1;
 }
 
@@ -245,7 +289,7 @@ static int ch_recv_body(lua_State *L) {
     lua_rawgeti(L, -1, c->head + 1);
     lua_pushnil(L);
     lua_rawseti(L, -3, c->head + 1);
-    c->head = (c->head + 1) % c->cap;
+    c->head = (c->head + 1) % c->size;
     c->count--;
     if (!sched_waitq_empty(&c->sendq)) sched_wake(&c->sendq, 1);
     return 1;
@@ -264,9 +308,12 @@ static int ch_recv_body(lua_State *L) {
   return sched_wait_on(L, &c->recvq, left, 0, ch_recv_k, "channel:recv");
 }
 
+/* Resumed with one value: handed over by a sender (sched_hand). With none
+ * (woken to look again) or two (nil, "timeout"): run the body again. */
 static int ch_recv_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   (void)ctx;
+  if (lua_gettop(L) == 4) return 1;
   return ch_recv_body(L);
 }
 
@@ -354,13 +401,19 @@ int luaopen_task(lua_State *L) {
   lua_pushcfunction(L, t_tostring);
   lua_setfield(L, -2, "__tostring");
   lua_pop(L, 1);
+  /* Channel functions carry the metatable as upvalue 1: checking `self`
+   * is a pointer compare, not a registry lookup by name (hot path). */
+  static const luaL_Reg cmeta[] = {{"__len", ch_len}, {"__tostring", ch_tostring}, {NULL, NULL}};
   luaL_newmetatable(L, CHANNEL_MT);
-  luaL_newlib(L, cm);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, ch_len);
-  lua_setfield(L, -2, "__len");
-  lua_pushcfunction(L, ch_tostring);
-  lua_setfield(L, -2, "__tostring");
+  int mt = lua_gettop(L);
+  lua_createtable(L, 0, 3);
+  lua_pushvalue(L, mt);
+  luaL_setfuncs(L, cm, 1);
+  lua_setfield(L, mt, "__index");
+  lua_pushvalue(L, mt);
+  luaL_setfuncs(L, cmeta, 1);
+  lua_pushcfunction(L, ch_gc);
+  lua_setfield(L, mt, "__gc");
   lua_pop(L, 1);
   luaL_newlib(L, f);
   lua_pushliteral(L, "1.0");

@@ -34,6 +34,7 @@ enum {
   F_KEYED = 2,     /* waits on a keyed queue (task.wait) */
   F_CLOSED = 4,    /* coroutine already closed */
   F_INTR = 8,      /* an interrupt is to be raised when it runs */
+  F_HANDED = 16,   /* woken by sched_hand: its value waits on its stack */
 };
 
 /* Uservalue slots of a task object. */
@@ -230,11 +231,25 @@ static void unwait(lua_State *L, sched_task_t *t) {
 }
 
 /* Off every queue and timer, whatever the state. */
+/* A task woken from `woken_from` will not use its wake-up: hand the value
+ * back, or pass the wake-up on to the next waiter. */
+static void pass_on(lua_State *L, sched_task_t *t) {
+  sched_waitq_t *q = t->woken_from;
+  t->woken_from = NULL;
+  if (t->flags & F_HANDED) {
+    t->flags &= (uint8_t)~F_HANDED;
+    t->nresume = 0;
+    lua_xmove(t->co, L, 1);
+    q->undelivered(L, q);
+  } else {
+    sched_wake(q, 1);
+  }
+}
+
 static void detach(lua_State *L, sched_task_t *t) {
   if (t->state == T_READY) {
     rq_unlink(t);
-    /* A wake-up it got and can no longer use goes to the next waiter. */
-    if (t->woken_from) sched_wake(t->woken_from, 1);
+    if (t->woken_from) pass_on(L, t);
   }
   t->woken_from = NULL;
   if (t->state == T_WAITING) unwait(L, t);
@@ -482,8 +497,12 @@ static bool run_task(lua_State *L, sched_task_t *t) {
   t->nresume = 0;
   lua_State *co = t->co;
   if (t->woken_from) {
-    if (intr_for(t)) sched_wake(t->woken_from, 1); /* it will not take it */
+    if (intr_for(t)) { /* it will not take it */
+      pass_on(L, t);
+      n = 0;
+    }
     t->woken_from = NULL;
+    t->flags &= (uint8_t)~F_HANDED;
   }
   set_state(t, T_RUNNING);
   S.current = t;
@@ -769,6 +788,19 @@ int sched_wake(sched_waitq_t *q, int max) {
     n++;
   }
   return n;
+}
+
+bool sched_hand(lua_State *L, sched_waitq_t *q) {
+  sched_task_t *t = q->head;
+  if (!t || !lua_checkstack(t->co, 1)) return false;
+  wq_remove(t);
+  tw_cancel(&S.wheel, &t->timer.tw);
+  lua_xmove(L, t->co, 1);
+  t->nresume = 1;
+  t->woken_from = q;
+  t->flags |= F_HANDED;
+  rq_push(t);
+  return true;
 }
 
 int sched_wait(lua_State *L, int key_idx, uint64_t timeout_us, lua_KContext ctx,

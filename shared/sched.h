@@ -69,6 +69,9 @@ void sched_set_error_handler(sched_error_fn fn, void *ud);
  * (a channel, a task's joiners): parking and waking allocate nothing. */
 typedef struct sched_waitq {
   sched_task_t *head, *tail;
+  /* For sched_hand: takes back (pops) a handed value from the top of L
+   * when its task is cancelled or interrupted before it could run. */
+  void (*undelivered)(lua_State *L, struct sched_waitq *q);
 } sched_waitq_t;
 
 /* Park the running task on `q` until sched_wake() or the timeout
@@ -82,6 +85,9 @@ int sched_wait_on(lua_State *L, sched_waitq_t *q, uint64_t timeout_us, lua_KCont
  * woken this way that is cancelled or interrupted before it runs passes
  * the wake-up on to the next waiter. Allocation-free. Returns how many. */
 int sched_wake(sched_waitq_t *q, int max);
+/* Wake the oldest task parked on `q`, handing it the value on top of L
+ * (popped) as its only resume value. False (nothing popped) if none waits. */
+bool sched_hand(lua_State *L, sched_waitq_t *q);
 static inline bool sched_waitq_empty(const sched_waitq_t *q) { return q->head == 0; }
 
 /* Park the running task until sched_signal() on the value at `key_idx`
