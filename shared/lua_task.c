@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "lauxlib.h"
-#include "lualib.h"
 #include "modreg.h"
 #include "luaos.h"
 #include "sched.h"
@@ -342,45 +341,6 @@ static int ch_tostring(lua_State *L) {
   channel_t *c = check_channel(L, 1);
   lua_pushfstring(L, "channel (%d/%d%s)", (int)c->count, (int)c->cap,
                   c->closed ? ", closed" : "");
-  return 1;
-}
-
-/* ---- the coroutine library, guarded ----
- * A task's own coroutine belongs to the scheduler: resuming or closing it
- * from other code would run the task outside the loop or free a stack the
- * loop still uses. */
-static void refuse_task_thread(lua_State *L, const char *fn, const char *instead) {
-  if (lua_type(L, 1) != LUA_TTHREAD) return; /* the original reports it */
-  sched_task_t *t = sched_task_of_thread(lua_tothread(L, 1));
-  if (t)
-    luaL_error(L, "coroutine.%s: that coroutine is task %d, run by the scheduler; %s", fn,
-               (int)sched_task_id(t), instead);
-}
-
-static int co_resume(lua_State *L) {
-  refuse_task_thread(L, "resume", "use task.signal/task.wait or a channel to hand it values");
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
-  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-  return lua_gettop(L);
-}
-
-static int co_close(lua_State *L) {
-  refuse_task_thread(L, "close", "use t:cancel()");
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
-  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-  return lua_gettop(L);
-}
-
-int sched_luaopen_coroutine(lua_State *L) {
-  luaopen_coroutine(L);
-  lua_getfield(L, -1, "resume");
-  lua_pushcclosure(L, co_resume, 1);
-  lua_setfield(L, -2, "resume");
-  lua_getfield(L, -1, "close");
-  lua_pushcclosure(L, co_close, 1);
-  lua_setfield(L, -2, "close");
   return 1;
 }
 

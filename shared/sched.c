@@ -7,6 +7,7 @@
 
 #include "hal/hal_clock.h"
 #include "lauxlib.h"
+#include "lualib.h"
 
 /* Task life cycle. Every change goes through set_state(), which refuses
  * (panics on) any change not in `legal`: the API entry points check first
@@ -935,6 +936,128 @@ void sched_cancel(lua_State *L, sched_task_t *t, int task_idx) {
   (void)task_idx;
   if (!lua_isnil(L, -1)) lua_error(L); /* a __close handler failed */
   lua_pop(L, 1);
+}
+
+/* ---- the coroutine library, guarded ----
+ * A task's own coroutine belongs to the scheduler: resuming or closing it
+ * from other code would run the task outside the loop or free a stack the
+ * loop still uses. Plain coroutines resumed inside a task take over the
+ * task's hooks and become the thread that ticks and interrupts aim at, so
+ * a busy loop inside one is stopped like one in the task itself. */
+
+static void refuse_task_thread(lua_State *L, lua_State *co, const char *fn, const char *instead) {
+  sched_task_t *t = *thread_slot(co);
+  if (t)
+    luaL_error(L, "coroutine.%s: that coroutine is task %d, run by the scheduler; %s", fn,
+               (int)t->id, instead);
+}
+
+static int guarded_resume(lua_State *L, lua_State *co, int narg, int *nres) {
+  lua_State *outer = S.cur_co;
+  if (!outer || !S.current) return lua_resume(co, L, narg, nres);
+  S.cur_co = co;
+  if (S.intr_hook)
+    lua_sethook(co, task_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+  else if (S.counting)
+    rearm(co);
+  int st = lua_resume(co, L, narg, nres);
+  S.cur_co = outer;
+  if (lua_gethook(co)) lua_sethook(co, NULL, 0, 0);
+  /* What was armed meanwhile applies to the outer thread now. */
+  if (S.intr_hook)
+    lua_sethook(outer, task_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+  else if (S.counting && !(lua_gethookmask(outer) & LUA_MASKCOUNT))
+    rearm(outer);
+  return st;
+}
+
+/* Resume `co` with the top `narg` values of L; leaves the results (or the
+ * error object) on L. */
+static int resume_values(lua_State *L, lua_State *co, int narg) {
+  if (!lua_checkstack(co, narg)) {
+    lua_pushliteral(L, "too many arguments to resume");
+    return LUA_ERRRUN;
+  }
+  lua_xmove(L, co, narg);
+  int nres = 0;
+  int st = guarded_resume(L, co, narg, &nres);
+  if (st == LUA_OK || st == LUA_YIELD) {
+    if (!lua_checkstack(L, nres + 1)) {
+      lua_pop(co, nres);
+      lua_pushliteral(L, "too many results to resume");
+      return LUA_ERRRUN;
+    }
+    lua_xmove(co, L, nres);
+    return LUA_OK;
+  }
+  lua_xmove(co, L, 1);
+  return st;
+}
+
+static int co_resume(lua_State *L) {
+  lua_State *co = lua_tothread(L, 1);
+  luaL_argexpected(L, co, 1, "coroutine");
+  refuse_task_thread(L, co, "resume", "use task.signal/task.wait or a channel to hand it values");
+  int base = lua_gettop(L);
+  if (resume_values(L, co, base - 1) != LUA_OK) {
+    lua_pushboolean(L, 0);
+    lua_insert(L, -2);
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  lua_insert(L, 2);
+  return lua_gettop(L) - 1;
+}
+
+static int co_wrap_call(lua_State *L) {
+  lua_State *co = lua_tothread(L, lua_upvalueindex(1));
+  int st = resume_values(L, co, lua_gettop(L));
+  if (st == LUA_OK) return lua_gettop(L);
+  /* As coroutine.wrap: close the failed coroutine (its error, or that of a
+   * __close, comes back from it), position on string errors. */
+  int cs = lua_status(co);
+  if (cs != LUA_OK && cs != LUA_YIELD) {
+    st = lua_resetthread(co);
+    lua_pop(L, 1);
+    lua_xmove(co, L, 1);
+  }
+  if (st != LUA_ERRMEM && lua_type(L, -1) == LUA_TSTRING) {
+    luaL_where(L, 1);
+    lua_insert(L, -2);
+    lua_concat(L, 2);
+  }
+  return lua_error(L);
+}
+
+static int co_wrap(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_State *co = lua_newthread(L);
+  lua_pushvalue(L, 1);
+  lua_xmove(L, co, 1);
+  lua_pushcclosure(L, co_wrap_call, 1);
+  return 1;
+}
+
+static int co_close(lua_State *L) {
+  lua_State *co = lua_tothread(L, 1);
+  luaL_argexpected(L, co, 1, "coroutine");
+  refuse_task_thread(L, co, "close", "use t:cancel()");
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+int sched_luaopen_coroutine(lua_State *L) {
+  luaopen_coroutine(L);
+  lua_pushcfunction(L, co_resume);
+  lua_setfield(L, -2, "resume");
+  lua_pushcfunction(L, co_wrap);
+  lua_setfield(L, -2, "wrap");
+  lua_getfield(L, -1, "close");
+  lua_pushcclosure(L, co_close, 1);
+  lua_setfield(L, -2, "close");
+  return 1;
 }
 
 sched_result_t sched_run(lua_State *L, uint64_t until_us) {
