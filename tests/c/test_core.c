@@ -197,12 +197,82 @@ static void test_task_oom(void) {
   rt_close(L);
 }
 
+/* Interrupts (as Ctrl-C delivers them) and the budget without ticks. */
+static int l_interrupt(lua_State *L) {
+  (void)L;
+  sched_interrupt();
+  return 0;
+}
+
+static int l_target(lua_State *L) {
+  sched_set_interrupt_target(lua_isnoneornil(L, 1) ? NULL : luaL_checkudata(L, 1, SCHED_TASK_MT));
+  return 0;
+}
+
+static const char intr_script[] =
+    "local interrupt, target = ...\n"
+    /* the running task: raised at its next instruction, even in a nested coroutine */
+    "local ok, err = pcall(function() interrupt() while true do end end)\n"
+    "assert(not ok and err:find('interrupted', 1, true), err)\n"
+    "ok, err = pcall(coroutine.wrap(function() interrupt() while true do end end))\n"
+    "assert(not ok and err:find('interrupted', 1, true), err)\n"
+    /* a parked target is woken to receive it; the caller goes on */
+    "local got\n"
+    "local b = task.spawn(function() local ok2, e = pcall(task.sleep, 100000) got = e end)\n"
+    "task.sleep(1)\n"
+    "target(b) interrupt()\n"
+    "local t0 = sys.uptime()\n"
+    "b:join()\n"
+    "assert(sys.uptime() - t0 < 10 and got:find('interrupted', 1, true), tostring(got))\n"
+    /* a target waiting on a channel */
+    "local ch = task.channel(1)\n"
+    "local c = task.spawn(function() local ok3, e = pcall(ch.recv, ch) got = e end)\n"
+    "task.yield() target(c) interrupt() c:join()\n"
+    "assert(got:find('interrupted', 1, true), tostring(got))\n"
+    "target(nil)\n"
+    /* the budget, counted from the start of each resume without ticks */
+    "ok, err = pcall(function() while true do end end)\n"
+    "assert(not ok and err:find('exceeded its instruction budget of 200000 without yielding', 1, true), err)\n"
+    "done = true\n";
+
+static void test_interrupts(void) {
+  lua_State *L = rt_open(0);
+  CHECK(L != NULL);
+  sched_init(L, true);
+  modreg_config_t cfg;
+  memset(&cfg, 0, sizeof cfg);
+  modreg_open(L, &cfg);
+  sched_set_budget(200000);
+  CHECK(luaL_loadbuffer(L, intr_script, sizeof intr_script - 1, "=intr") == LUA_OK);
+  lua_pushcfunction(L, l_interrupt);
+  lua_pushcfunction(L, l_target);
+  sched_spawn(L, 2);
+  lua_pop(L, 1);
+  sched_result_t r = sched_run(L, UINT64_MAX);
+  if (r == SCHED_ERROR) fprintf(stderr, "%s\n", lua_tostring(L, -1));
+  CHECK(r == SCHED_IDLE);
+  CHECK(lua_getglobal(L, "done") == LUA_TBOOLEAN);
+  lua_pop(L, 1);
+  sched_set_budget(0);
+  /* Nobody to receive it (the only task sleeps, no target): the loop ends. */
+  static const char sleeper[] = "task.sleep(1000000)";
+  CHECK(luaL_loadbuffer(L, sleeper, sizeof sleeper - 1, "=sleeper") == LUA_OK);
+  sched_spawn(L, 0);
+  lua_pop(L, 1);
+  CHECK(sched_run(L, 10) == SCHED_UNTIL);
+  sched_interrupt();
+  CHECK(sched_run(L, UINT64_MAX) == SCHED_ERROR);
+  CHECK(strcmp(lua_tostring(L, -1), "interrupted") == 0);
+  rt_close(L);
+}
+
 int main(void) {
   test_nearest();
   run_script(false);
   run_script(true);
   test_memory_limit();
   test_task_oom();
+  test_interrupts();
   printf("core: ok (pointer size %d)\n", (int)sizeof(void *));
   return 0;
 }

@@ -131,6 +131,15 @@ describe("task life cycle", function()
     assert.are.equal(200000, task.budget(prev))
     assert.truthy(msg:find("^task " .. t:id() .. " %(.-task_lifecycle_spec%.lua:%d+%): " ..
       "exceeded its instruction budget of 200000 without yielding"), msg)
+    -- a busy loop inside a plain coroutine within the task is counted too
+    task.budget(200000)
+    t = task.spawn(function()
+      local ok, err = pcall(coroutine.wrap(function() while true do end end))
+      msg = (not ok) and err
+    end)
+    t:join()
+    task.budget(prev)
+    assert.truthy(msg:find("exceeded its instruction budget of 200000", 1, true), msg)
     local ok = pcall(task.budget, 5)
     assert.is_false(ok)
   end)
