@@ -156,7 +156,7 @@ typedef struct {
 static channel_t *check_channel(lua_State *L, int arg) {
   channel_t *c = lua_touserdata(L, arg);
   if (c && lua_getmetatable(L, arg)) {
-    int ours = lua_rawequal(L, -1, lua_upvalueindex(1));
+    int ours = lua_topointer(L, -1) == lua_topointer(L, lua_upvalueindex(1));
     lua_pop(L, 1);
     if (ours) return c;
   }
@@ -212,11 +212,14 @@ static bool deadline_passed(lua_State *L, uint64_t *left) {
   return false;
 }
 
+/* Send/recv try without blocking first, touching the Lua stack as little
+ * as possible (the hot path of every channel). Only when they must block
+ * do they fix the deadline into stack slot 3, where it survives yields. */
+
 static int ch_send_k(lua_State *L, int status, lua_KContext ctx);
 
-static int ch_send_body(lua_State *L) {
-  channel_t *c = lua_touserdata(L, 1);
-  lua_settop(L, 3);
+/* 1: done (result pushed), 0: must wait. Value at index 2. */
+static int ch_try_send(lua_State *L, channel_t *c) {
   if (c->closed) { /* also wakes blocked senders when the channel closes */
     lua_pushnil(L);
     lua_pushliteral(L, "closed");
@@ -237,11 +240,14 @@ static int ch_send_body(lua_State *L) {
     lua_pushvalue(L, 2);
     lua_rawseti(L, -2, (c->head + c->count) % c->size + 1);
     c->count++;
-    lua_pop(L, 1);
     if (!sched_waitq_empty(&c->recvq)) sched_wake(&c->recvq, 1);
     lua_pushboolean(L, 1);
     return 1;
   }
+  return 0;
+}
+
+static int ch_send_wait(lua_State *L, channel_t *c) {
   uint64_t left;
   if (deadline_passed(L, &left) || left == 0) {
     lua_pushnil(L);
@@ -254,35 +260,38 @@ static int ch_send_body(lua_State *L) {
 static int ch_send_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   (void)ctx;
-  return ch_send_body(L);
+  channel_t *c = lua_touserdata(L, 1);
+  lua_settop(L, 3);
+  int n = ch_try_send(L, c);
+  return n ? n : ch_send_wait(L, c);
 }
 
-static int push_deadline(lua_State *L, int arg) {
+/* Replace the timeout at `arg` (the top slot after this) by the deadline. */
+static void fix_deadline(lua_State *L, int arg) {
   uint64_t t = lua_isnoneornil(L, arg) ? UINT64_MAX : luaos_opt_ms(L, arg, UINT64_MAX);
+  lua_settop(L, arg - 1);
   if (t == UINT64_MAX)
     lua_pushinteger(L, -1);
   else /* saturating: durations are clamped far below this */
     lua_pushinteger(L, (lua_Integer)(sched_now() > (uint64_t)INT64_MAX - t ? INT64_MAX
                                                                              : sched_now() + t));
-  return 1;
 }
 
 /* ch:send(value [, timeout_ms]) -> true | nil, "timeout" | nil, "closed" */
 static int ch_send(lua_State *L) {
-  check_channel(L, 1);
-  luaL_checkany(L, 2);
-  luaL_argcheck(L, !lua_isnil(L, 2), 2, "cannot send nil");
-  lua_settop(L, 3);
-  push_deadline(L, 3);
-  lua_replace(L, 3);
-  return ch_send_body(L);
+  channel_t *c = check_channel(L, 1);
+  if (lua_type(L, 2) <= LUA_TNIL)
+    return luaL_argerror(L, 2, lua_isnone(L, 2) ? "value expected" : "cannot send nil");
+  if (lua_gettop(L) >= 3) fix_deadline(L, 3); /* checks it before anything happens */
+  int n = ch_try_send(L, c);
+  if (n) return n;
+  if (lua_gettop(L) < 3) fix_deadline(L, 3);
+  return ch_send_wait(L, c);
 }
 
 static int ch_recv_k(lua_State *L, int status, lua_KContext ctx);
 
-static int ch_recv_body(lua_State *L) {
-  channel_t *c = lua_touserdata(L, 1);
-  lua_settop(L, 3);
+static int ch_try_recv(lua_State *L, channel_t *c) {
   if (c->count > 0) {
     lua_getiuservalue(L, 1, 1);
     lua_rawgeti(L, -1, c->head + 1);
@@ -298,6 +307,10 @@ static int ch_recv_body(lua_State *L) {
     lua_pushliteral(L, "closed");
     return 2;
   }
+  return 0;
+}
+
+static int ch_recv_wait(lua_State *L, channel_t *c) {
   uint64_t left;
   if (deadline_passed(L, &left) || left == 0) {
     lua_pushnil(L);
@@ -308,20 +321,35 @@ static int ch_recv_body(lua_State *L) {
 }
 
 /* Resumed with one value: handed over by a sender (sched_hand). With none
- * (woken to look again) or two (nil, "timeout"): run the body again. */
+ * (woken to look again) or two (nil, "timeout"): try again. */
 static int ch_recv_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   (void)ctx;
   if (lua_gettop(L) == 4) return 1;
-  return ch_recv_body(L);
+  channel_t *c = lua_touserdata(L, 1);
+  lua_settop(L, 3);
+  int n = ch_try_recv(L, c);
+  return n ? n : ch_recv_wait(L, c);
 }
 
 /* ch:recv([timeout_ms]) -> value | nil, "timeout" | nil, "closed" */
 static int ch_recv(lua_State *L) {
-  check_channel(L, 1);
-  lua_settop(L, 2);
-  push_deadline(L, 2); /* slot 3 */
-  return ch_recv_body(L);
+  channel_t *c = check_channel(L, 1);
+  if (lua_gettop(L) >= 2) {
+    luaos_opt_ms(L, 2, UINT64_MAX); /* checked before anything happens */
+    lua_settop(L, 2);
+  }
+  int n = ch_try_recv(L, c);
+  if (n) return n;
+  if (lua_gettop(L) < 2) lua_settop(L, 2);
+  lua_pushvalue(L, 2);
+  fix_deadline(L, 3); /* slot 3 */
+  return ch_recv_wait(L, c);
+}
+
+static int ch_len(lua_State *L) {
+  lua_pushinteger(L, check_channel(L, 1)->count);
+  return 1;
 }
 
 static int ch_close(lua_State *L) {
@@ -332,10 +360,6 @@ static int ch_close(lua_State *L) {
   return 0;
 }
 
-static int ch_len(lua_State *L) {
-  lua_pushinteger(L, check_channel(L, 1)->count);
-  return 1;
-}
 
 static int ch_tostring(lua_State *L) {
   channel_t *c = check_channel(L, 1);

@@ -118,8 +118,15 @@ static uint64_t sat_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UI
 
 /* ---- state machine ---- */
 
-static void set_state(sched_task_t *t, int to) {
-  if (!(legal[t->state] & (1u << to))) {
+static void illegal_state(sched_task_t *t, int to);
+
+static inline void set_state(sched_task_t *t, int to) {
+  if (__builtin_expect(!(legal[t->state] & (1u << to)), 0)) illegal_state(t, to);
+  t->state = (uint8_t)to;
+}
+
+static void illegal_state(sched_task_t *t, int to) {
+  {
     static const char *const n[] = {"ready", "running", "sleeping", "waiting", "ending", "dead"};
     char msg[96];
     /* Small and allocation-free: we may be out of memory. */
@@ -129,7 +136,6 @@ static void set_state(sched_task_t *t, int to) {
     strcat(msg, n[to]);
     hal_panic(msg);
   }
-  t->state = (uint8_t)to;
 }
 
 static sched_task_t **thread_slot(lua_State *co) { return (sched_task_t **)lua_getextraspace(co); }
@@ -524,7 +530,7 @@ static bool run_task(lua_State *L, sched_task_t *t) {
   S.intr_hook = 0;
   if (lua_gethook(co)) lua_sethook(co, NULL, 0, 0);
   if (st == LUA_YIELD) {
-    lua_pop(co, nres);
+    if (nres) lua_pop(co, nres);
     /* A bare coroutine.yield() in a task body acts like task.yield(). */
     if (t->state == T_RUNNING) rq_push(t);
     return true;
