@@ -87,6 +87,7 @@ void hal_clock_idle(uint64_t deadline_us) {
     }
     /* Sleep precisely rather than in whole milliseconds. */
     uint64_t now = hal_clock_us();
+    if (now >= deadline_us) return; /* preempted past it: never a huge unsigned sleep */
     uint64_t us = deadline_us - now;
     struct timespec ts = {(time_t)(us / 1000000u), (long)(us % 1000000u) * 1000};
     /* A signal ends the wait early (the loop looks at it, then sleeps on). */

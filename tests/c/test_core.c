@@ -266,6 +266,28 @@ static void test_interrupts(void) {
   rt_close(L);
 }
 
+/* Clock arithmetic saturates: a sleep that would wrap past 2^64 stays a
+ * sleep "forever", it does not become one that is already over. */
+static int l_sleep_huge(lua_State *L) { return sched_sleep(L, UINT64_MAX - 5); }
+
+static void test_time_saturates(void) {
+  lua_State *L = rt_open(0);
+  sched_init(L, true);
+  modreg_config_t cfg;
+  memset(&cfg, 0, sizeof cfg);
+  modreg_open(L, &cfg);
+  static const char code[] = "local huge = ... task.sleep(1000) huge() woke = true";
+  CHECK(luaL_loadbuffer(L, code, sizeof code - 1, "=sat") == LUA_OK);
+  lua_pushcfunction(L, l_sleep_huge);
+  sched_task_t *t = sched_spawn(L, 1);
+  lua_pop(L, 1);
+  sched_result_t rr = sched_run(L, 5000000); /* past the 1 s sleep */
+  CHECK(rr == SCHED_UNTIL);
+  CHECK(strcmp(sched_task_status(t), "sleeping") == 0);
+  CHECK(lua_getglobal(L, "woke") == LUA_TNIL);
+  rt_close(L);
+}
+
 int main(void) {
   test_nearest();
   run_script(false);
@@ -273,6 +295,7 @@ int main(void) {
   test_memory_limit();
   test_task_oom();
   test_interrupts();
+  test_time_saturates();
   printf("core: ok (pointer size %d)\n", (int)sizeof(void *));
   return 0;
 }
