@@ -456,6 +456,26 @@ static int end_protected(lua_State *L) {
   return 0;
 }
 
+static lua_State *co_of(sched_task_t *t) { return t->co; }
+
+/* After end_protected failed: "task N: <error>" and the outcome, no
+ * traceback. Args: task (light), error value. */
+static int end_short_p(lua_State *L) {
+  sched_task_t *t = lua_touserdata(L, 1);
+  const char *msg = lua_tostring(L, 2);
+  lua_pushfstring(L, "task %d: %s (no memory for a traceback)", (int)t->id,
+                  msg ? msg : "error");
+  push_task(L, t);
+  lua_createtable(L, 2, 1);
+  lua_pushvalue(L, -3);
+  lua_rawseti(L, -2, 2);
+  lua_pushinteger(L, 2);
+  lua_setfield(L, -2, "n");
+  lua_setiuservalue(L, -2, UV_RESULT);
+  lua_pop(L, 1);
+  return 1;
+}
+
 /* End a task that is off every queue: protected bookkeeping, then the
  * allocation-free rest that must happen whatever failed. Leaves one value
  * on L: the message to report, a __close error (cancel), or nil. */
@@ -469,8 +489,27 @@ static void end_task(lua_State *L, sched_task_t *t, int st, int nres) {
     lua_pushinteger(L, st);
     lua_pushinteger(L, nres);
     if (lua_pcall(L, 3, 1, 0) != LUA_OK) {
-      /* No memory (or a __tostring that failed): the error object itself
-       * is the outcome and what is reported. */
+      /* No memory (or a __tostring that failed). What the task held is
+       * garbage once its coroutine is closed: collect it and try a short
+       * message without the traceback; else the error object itself is
+       * the outcome and what is reported. */
+      if (st != LUA_OK && !(t->flags & (F_CLOSED | F_CANCELLED))) {
+        lua_State *co = co_of(t);
+        t->flags |= F_CLOSED;
+        lua_resetthread(co); /* leaves the task's error on co */
+        lua_xmove(co, L, 1);
+        lua_settop(co, 0);
+        lua_gc(L, LUA_GCCOLLECT);
+        lua_pushcfunction(L, end_short_p);
+        lua_pushlightuserdata(L, t);
+        lua_pushvalue(L, -3);
+        if (lua_pcall(L, 2, 1, 0) == LUA_OK) {
+          lua_replace(L, -3);
+          lua_pop(L, 1);
+        } else {
+          lua_pop(L, 2);
+        }
+      }
       if (lua_type(L, -1) != LUA_TSTRING) {
         lua_pop(L, 1);
         push_str(L, STR_NOMSG);
