@@ -33,8 +33,8 @@ local apps = {
         "task.sleep(10)\n",
   results = "local t = task.spawn(function() local r = {} for i = 1, 20000 do r[i] = {i} end\n" ..
             "  return table.unpack(r) end)\nprint(select('#', t:join()))\n",
-  timers = "for i = 1, 2000 do timer.after(i % 5, function() local s = {} for k = 1, 100 do s[k] = {k} end " ..
-           "end) end\ntask.sleep(50)\n",
+  timers = "for i = 1, 2000 do timer.after(i % 5, function()\n" ..
+           "  local s = {} for k = 1, 100 do s[k] = {k} end end) end\ntask.sleep(50)\n",
 }
 
 describe("a full heap", function()
