@@ -23,7 +23,9 @@ typedef enum {
 
 typedef struct sched_task sched_task_t;
 
-/* A C-level timer; `fn` runs in the loop (not in a task). */
+/* A C-level timer; `fn` runs in the loop (not in a task), under lua_pcall:
+ * it may allocate or raise; an error is reported like a task's. The same
+ * holds for source handlers and the idle hook. */
 typedef struct sched_timer {
   tw_timer_t tw;
   void (*fn)(lua_State *L, struct sched_timer *t);
@@ -32,8 +34,10 @@ typedef struct sched_timer {
 /* Called for each event drained from a ring, in the loop. */
 typedef void (*sched_source_fn)(lua_State *L, const evring_event_t *ev, void *ud);
 
-/* Called for an uncaught task error (traceback string on top of L's stack).
- * Return true to keep running, false to stop sched_run with SCHED_ERROR. */
+/* Called (under lua_pcall) for an uncaught error: a string on top of L's
+ * stack, normally "task N: message" and a traceback; with the heap full
+ * it may be shorter. Return true to keep running, false to stop sched_run
+ * with SCHED_ERROR (the message stays on the stack). */
 typedef bool (*sched_error_fn)(lua_State *L, void *ud);
 
 void sched_init(lua_State *L, bool virtual_time);
