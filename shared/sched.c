@@ -935,6 +935,8 @@ int sched_signal(lua_State *L, int key_idx, int nvals) {
   /* Keep the empty queue for the next key (this may allocate: last). */
   lua_rawgetp(L, LUA_REGISTRYINDEX, &pool_key);
   if (lua_rawlen(L, -1) < 64) {
+    lua_pushnil(L);
+    lua_setiuservalue(L, qidx, 1); /* do not keep the old key alive */
     lua_pushvalue(L, qidx);
     lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
   }
