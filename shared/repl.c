@@ -136,6 +136,14 @@ repl_state_t repl_line(lua_State *L, const char *line, size_t len) {
 
 bool repl_busy(void) { return R.busy; }
 sched_task_t *repl_running_task(void) { return R.busy ? R.task : NULL; }
+
+void repl_cancel_input(lua_State *L) {
+  lua_pushnil(L);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &pending_key);
+  R.more = false;
+  R.len = 0;
+  R.prompted = false;
+}
 const char *repl_prompt(void) { return R.more ? ">> " : "> "; }
 
 void repl_poll_prompt(void) {

@@ -77,12 +77,14 @@ static void on_stdin(int fd, void *ud) {
 /* The loop is about to wait: if the last chunk has finished, prompt and
  * read again; after end of input, stop once nothing is running. */
 /* Ctrl-C at an idle prompt: drop the typed text, show a fresh prompt. */
-static void clear_line_on_sigint(void) {
+static void clear_line_on_sigint(lua_State *L) {
   if (!signals_repl_take_idle()) return;
+  repl_cancel_input(L);
   if (RH.tty && RH.installed) {
     rl_free_line_state();
     rl_replace_line("", 0);
     hal_console_write("^C\n", 3);
+    rl_set_prompt(repl_prompt());
     rl_on_new_line();
     rl_redisplay();
   } else if (RH.reading) {
@@ -91,9 +93,8 @@ static void clear_line_on_sigint(void) {
 }
 
 static void repl_idle(lua_State *L, void *ud) {
-  (void)L;
   (void)ud;
-  clear_line_on_sigint();
+  clear_line_on_sigint(L);
   if (repl_busy() || RH.reading) return;
   if (RH.eof) {
     sched_stop();

@@ -347,6 +347,10 @@ class Signals(unittest.TestCase):
         os.write(fd, b"\x03")  # ... and a sleeping one
         self.assertTrue(read_until(b"interrupted"), out)
         out = b""
+        os.write(fd, b"for i = 1, 2 do\r")  # an unfinished chunk ...
+        self.assertTrue(read_until(b">> "))
+        os.write(fd, b"\x03")  # ... is dropped by Ctrl-C
+        time.sleep(0.2)
         os.write(fd, b"half typed")
         time.sleep(0.2)
         os.write(fd, b"\x03")  # at the prompt: clears the line
