@@ -199,26 +199,41 @@ static int ch_gc(lua_State *L) {
 }
 
 /* Timeout bookkeeping lives on the C stack frame, which survives yields:
- * slot 3 holds the absolute deadline (integer us, -1: none). */
-static bool deadline_passed(lua_State *L, uint64_t *left) {
-  lua_Integer dl = lua_tointeger(L, 3);
-  if (dl < 0) {
+ * with a timeout, the slot after the arguments (`ctx` = its index) holds
+ * the absolute deadline (integer us); ctx 0: no timeout, no slot. */
+static bool deadline_passed(lua_State *L, lua_KContext ctx, uint64_t *left) {
+  if (!ctx) {
     *left = UINT64_MAX;
     return false;
   }
+  lua_Integer dl = lua_tointeger(L, (int)ctx);
   uint64_t now = sched_now();
   if ((uint64_t)dl <= now) return true;
   *left = (uint64_t)dl - now;
   return false;
 }
 
+/* Replace the timeout at `arg` by its deadline (checked before anything
+ * happens); returns the ctx for the continuation: `arg`, or 0 without one. */
+static lua_KContext fix_deadline(lua_State *L, int arg) {
+  if (lua_isnoneornil(L, arg)) {
+    lua_settop(L, arg - 1);
+    return 0;
+  }
+  uint64_t t = luaos_opt_ms(L, arg, UINT64_MAX);
+  lua_settop(L, arg - 1);
+  /* saturating: durations are clamped far below this */
+  lua_pushinteger(L, (lua_Integer)(sched_now() > (uint64_t)INT64_MAX - t ? INT64_MAX
+                                                                           : sched_now() + t));
+  return arg;
+}
+
 /* Send/recv try without blocking first, touching the Lua stack as little
- * as possible (the hot path of every channel). Only when they must block
- * do they fix the deadline into stack slot 3, where it survives yields. */
+ * as possible (the hot path of every channel). */
 
 static int ch_send_k(lua_State *L, int status, lua_KContext ctx);
 
-/* 1: done (result pushed), 0: must wait. Value at index 2. */
+/* Result count when done, 0: must wait. Value at index 2. */
 static int ch_try_send(lua_State *L, channel_t *c) {
   if (c->closed) { /* also wakes blocked senders when the channel closes */
     lua_pushnil(L);
@@ -247,34 +262,22 @@ static int ch_try_send(lua_State *L, channel_t *c) {
   return 0;
 }
 
-static int ch_send_wait(lua_State *L, channel_t *c) {
+static int ch_send_wait(lua_State *L, channel_t *c, lua_KContext ctx) {
   uint64_t left;
-  if (deadline_passed(L, &left) || left == 0) {
+  if (deadline_passed(L, ctx, &left) || left == 0) {
     lua_pushnil(L);
     lua_pushliteral(L, "timeout");
     return 2;
   }
-  return sched_wait_on(L, &c->sendq, left, 0, ch_send_k, "channel:send");
+  return sched_wait_on(L, &c->sendq, left, ctx, ch_send_k, "channel:send");
 }
 
 static int ch_send_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
-  (void)ctx;
   channel_t *c = lua_touserdata(L, 1);
-  lua_settop(L, 3);
+  lua_settop(L, ctx ? 3 : 2);
   int n = ch_try_send(L, c);
-  return n ? n : ch_send_wait(L, c);
-}
-
-/* Replace the timeout at `arg` (the top slot after this) by the deadline. */
-static void fix_deadline(lua_State *L, int arg) {
-  uint64_t t = lua_isnoneornil(L, arg) ? UINT64_MAX : luaos_opt_ms(L, arg, UINT64_MAX);
-  lua_settop(L, arg - 1);
-  if (t == UINT64_MAX)
-    lua_pushinteger(L, -1);
-  else /* saturating: durations are clamped far below this */
-    lua_pushinteger(L, (lua_Integer)(sched_now() > (uint64_t)INT64_MAX - t ? INT64_MAX
-                                                                             : sched_now() + t));
+  return n ? n : ch_send_wait(L, c, ctx);
 }
 
 /* ch:send(value [, timeout_ms]) -> true | nil, "timeout" | nil, "closed" */
@@ -282,11 +285,9 @@ static int ch_send(lua_State *L) {
   channel_t *c = check_channel(L, 1);
   if (lua_type(L, 2) <= LUA_TNIL)
     return luaL_argerror(L, 2, lua_isnone(L, 2) ? "value expected" : "cannot send nil");
-  if (lua_gettop(L) >= 3) fix_deadline(L, 3); /* checks it before anything happens */
+  lua_KContext ctx = lua_gettop(L) >= 3 ? fix_deadline(L, 3) : 0;
   int n = ch_try_send(L, c);
-  if (n) return n;
-  if (lua_gettop(L) < 3) fix_deadline(L, 3);
-  return ch_send_wait(L, c);
+  return n ? n : ch_send_wait(L, c, ctx);
 }
 
 static int ch_recv_k(lua_State *L, int status, lua_KContext ctx);
@@ -310,41 +311,34 @@ static int ch_try_recv(lua_State *L, channel_t *c) {
   return 0;
 }
 
-static int ch_recv_wait(lua_State *L, channel_t *c) {
+static int ch_recv_wait(lua_State *L, channel_t *c, lua_KContext ctx) {
   uint64_t left;
-  if (deadline_passed(L, &left) || left == 0) {
+  if (deadline_passed(L, ctx, &left) || left == 0) {
     lua_pushnil(L);
     lua_pushliteral(L, "timeout");
     return 2;
   }
-  return sched_wait_on(L, &c->recvq, left, 0, ch_recv_k, "channel:recv");
+  return sched_wait_on(L, &c->recvq, left, ctx, ch_recv_k, "channel:recv");
 }
 
 /* Resumed with one value: handed over by a sender (sched_hand). With none
  * (woken to look again) or two (nil, "timeout"): try again. */
 static int ch_recv_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
-  (void)ctx;
-  if (lua_gettop(L) == 4) return 1;
+  int base = ctx ? 2 : 1;
+  if (lua_gettop(L) == base + 1) return 1;
   channel_t *c = lua_touserdata(L, 1);
-  lua_settop(L, 3);
+  lua_settop(L, base);
   int n = ch_try_recv(L, c);
-  return n ? n : ch_recv_wait(L, c);
+  return n ? n : ch_recv_wait(L, c, ctx);
 }
 
 /* ch:recv([timeout_ms]) -> value | nil, "timeout" | nil, "closed" */
 static int ch_recv(lua_State *L) {
   channel_t *c = check_channel(L, 1);
-  if (lua_gettop(L) >= 2) {
-    luaos_opt_ms(L, 2, UINT64_MAX); /* checked before anything happens */
-    lua_settop(L, 2);
-  }
+  lua_KContext ctx = lua_gettop(L) >= 2 ? fix_deadline(L, 2) : 0;
   int n = ch_try_recv(L, c);
-  if (n) return n;
-  if (lua_gettop(L) < 2) lua_settop(L, 2);
-  lua_pushvalue(L, 2);
-  fix_deadline(L, 3); /* slot 3 */
-  return ch_recv_wait(L, c);
+  return n ? n : ch_recv_wait(L, c, ctx);
 }
 
 static int ch_len(lua_State *L) {
