@@ -535,6 +535,11 @@ static void end_task(lua_State *L, sched_task_t *t, int st, int nres) {
   lua_settop(co, 0); /* the thread's stack is no longer needed */
 }
 
+static int pass_on_p(lua_State *L) {
+  pass_on(L, lua_touserdata(L, 1));
+  return 0;
+}
+
 /* Run one task; returns false when an uncaught error should stop the loop
  * (the message is then on top of L). */
 static bool run_task(lua_State *L, sched_task_t *t) {
@@ -543,8 +548,12 @@ static bool run_task(lua_State *L, sched_task_t *t) {
   t->nresume = 0;
   lua_State *co = t->co;
   if (t->woken_from) {
-    if (intr_for(t)) { /* it will not take it */
-      pass_on(L, t);
+    if (intr_for(t)) { /* it will not take it (may allocate: protected) */
+      lua_pushcfunction(L, pass_on_p);
+      lua_pushlightuserdata(L, t);
+      if (lua_pcall(L, 1, 0, 0) != LUA_OK) lua_pop(L, 1); /* the value is lost */
+      t->woken_from = NULL;
+      t->flags &= (uint8_t)~F_HANDED;
       n = 0;
     }
     t->woken_from = NULL;
@@ -649,6 +658,11 @@ static int idle_hook_p(lua_State *L) {
 static int clock_idle_p(lua_State *L) {
   (void)L;
   hal_clock_idle(S.idle_until); /* host: may run fd callbacks (REPL input) */
+  return 0;
+}
+
+static int deliver_interrupt_p(lua_State *L) {
+  deliver_interrupt(L);
   return 0;
 }
 
@@ -1113,7 +1127,7 @@ sched_result_t sched_run(lua_State *L, uint64_t until_us) {
     if (!S.virtual_time) set_now(hal_clock_us());
     if (sources_pending() && !protected_step(L, drain_sources_p)) return SCHED_ERROR;
     if (S.wheel.expired.head && !protected_step(L, fire_timers_p)) return SCHED_ERROR;
-    if (S.intr) deliver_interrupt(L);
+    if (S.intr && !protected_step(L, deliver_interrupt_p)) return SCHED_ERROR;
     for (int i = 0; i < SCHED_BATCH; i++) {
       sched_task_t *t = rq_pop();
       if (!t) break;
@@ -1125,7 +1139,7 @@ sched_result_t sched_run(lua_State *L, uint64_t until_us) {
     if (S.rq_head) continue;
     if (sources_pending()) continue;
     if (S.intr) {
-      deliver_interrupt(L);
+      if (!protected_step(L, deliver_interrupt_p)) return SCHED_ERROR;
       if (S.rq_head) continue;
       /* Nobody to receive it: the loop itself is interrupted. */
       S.intr = 0;
