@@ -296,6 +296,7 @@ class Signals(unittest.TestCase):
         p = subprocess.Popen([LUAOS, "run", app, "--task-budget", "0"], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
         self.assertEqual(p.stdout.readline(), "started\n")
+        time.sleep(0.3)  # in the inner loop, where pcall catches it
         p.send_signal(signal.SIGINT)
         time.sleep(0.3)
         self.assertIsNone(p.poll())  # caught by the app's pcall
