@@ -125,17 +125,17 @@ static inline void set_state(sched_task_t *t, int to) {
   t->state = (uint8_t)to;
 }
 
+/* Reached only through a scheduler bug: the API refuses illegal changes
+ * with a Lua error before getting here. */
 static void illegal_state(sched_task_t *t, int to) {
-  {
-    static const char *const n[] = {"ready", "running", "sleeping", "waiting", "ending", "dead"};
-    char msg[96];
-    /* Small and allocation-free: we may be out of memory. */
-    strcpy(msg, "sched: illegal task state change ");
-    strcat(msg, n[t->state]);
-    strcat(msg, " -> ");
-    strcat(msg, n[to]);
-    hal_panic(msg);
-  }
+  static const char *const n[] = {"ready", "running", "sleeping", "waiting", "ending", "dead"};
+  char msg[96];
+  /* Small and allocation-free: we may be out of memory. */
+  strcpy(msg, "sched: illegal task state change ");
+  strcat(msg, n[t->state]);
+  strcat(msg, " -> ");
+  strcat(msg, n[to]);
+  hal_panic(msg);
 }
 
 static sched_task_t **thread_slot(lua_State *co) { return (sched_task_t **)lua_getextraspace(co); }
@@ -989,12 +989,11 @@ void sched_cancel(lua_State *L, sched_task_t *t, int task_idx) {
   if (t->state == T_RUNNING)
     luaL_error(L, "task %d is running: a task cannot cancel itself (return or raise an error "
                   "instead)", (int)t->id);
-  task_idx = lua_absindex(L, task_idx); /* keeps the object alive meanwhile */
+  (void)task_idx; /* the object at task_idx keeps `t` alive meanwhile */
   luaL_checkstack(L, 8, NULL);
   detach(L, t);
   t->flags |= F_CANCELLED;
   end_task(L, t, LUA_OK, 0);
-  (void)task_idx;
   if (!lua_isnil(L, -1)) lua_error(L); /* a __close handler failed */
   lua_pop(L, 1);
 }
