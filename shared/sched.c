@@ -275,6 +275,17 @@ static void rearm(lua_State *L) {
     lua_sethook(L, NULL, 0, 0);
 }
 
+/* A hook the app set with debug.sethook: the budget leaves it alone (one
+ * hook per thread); an interrupt overrides it, as in lua.c. */
+static bool foreign_hook(lua_State *co) {
+  lua_Hook h = lua_gethook(co);
+  return h != NULL && h != task_hook;
+}
+
+static void clear_own_hook(lua_State *co) {
+  if (lua_gethook(co) == task_hook) lua_sethook(co, NULL, 0, 0);
+}
+
 static int where(lua_State *L, lua_Debug *ar) {
   if (!lua_getstack(L, 0, ar) || !lua_getinfo(L, "Sl", ar)) return 0;
   return ar->currentline;
@@ -336,7 +347,7 @@ void sched_tick(void) {
     S.ticks_seen = 0;
     return;
   }
-  if (++S.ticks_seen < SCHED_TICKS_BEFORE_COUNTING) return;
+  if (++S.ticks_seen < SCHED_TICKS_BEFORE_COUNTING || foreign_hook(co)) return;
   /* The same resume over many ticks: start counting. */
   S.counting = 1;
   if (!S.intr_hook)
@@ -563,7 +574,7 @@ static bool run_task(lua_State *L, sched_task_t *t) {
   S.current = t;
   S.serial++;
   S.cur_co = co;
-  if (budget && !ticking) {
+  if (budget && !ticking && !foreign_hook(co)) {
     S.counting = 1;
     lua_sethook(co, task_hook, LUA_MASKCOUNT, (int)(budget > INT32_MAX ? INT32_MAX : budget));
   }
@@ -576,7 +587,7 @@ static bool run_task(lua_State *L, sched_task_t *t) {
   S.current = NULL;
   S.counting = 0;
   S.intr_hook = 0;
-  if (lua_gethook(co)) lua_sethook(co, NULL, 0, 0);
+  clear_own_hook(co);
   if (st == LUA_YIELD) {
     if (nres) lua_pop(co, nres);
     /* A bare coroutine.yield() in a task body acts like task.yield(). */
@@ -1018,15 +1029,15 @@ static int guarded_resume(lua_State *L, lua_State *co, int narg, int *nres) {
   S.cur_co = co;
   if (S.intr_hook)
     lua_sethook(co, task_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
-  else if (S.counting)
+  else if (S.counting && !foreign_hook(co))
     rearm(co);
   int st = lua_resume(co, L, narg, nres);
   S.cur_co = outer;
-  if (lua_gethook(co)) lua_sethook(co, NULL, 0, 0);
+  clear_own_hook(co);
   /* What was armed meanwhile applies to the outer thread now. */
   if (S.intr_hook)
     lua_sethook(outer, task_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
-  else if (S.counting && !(lua_gethookmask(outer) & LUA_MASKCOUNT))
+  else if (S.counting && !foreign_hook(outer) && !(lua_gethookmask(outer) & LUA_MASKCOUNT))
     rearm(outer);
   return st;
 }

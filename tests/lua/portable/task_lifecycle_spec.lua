@@ -112,6 +112,21 @@ describe("task life cycle", function()
     assert.are.same({"r2:x"}, got)
   end)
 
+  it("a debug hook set in a task survives its yields", function()
+    local lines = 0
+    local t = task.spawn(function()
+      debug.sethook(function() lines = lines + 1 end, "l")
+      task.sleep(1)
+      local still = debug.gethook() ~= nil
+      debug.sethook()
+      return still
+    end)
+    local ok, still = t:join()
+    assert.is_true(ok)
+    assert.is_true(still)
+    assert.is_true(lines > 0)
+  end)
+
   it("spawn with a non-function says what to write", function()
     local function blink() return nil end
     local ok, err = pcall(task.spawn, blink())
