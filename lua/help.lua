@@ -32,6 +32,7 @@ local DOCS = {
     "task.current() -> task | nothing", "the running task",
     "task.count() -> n", "number of tasks that have not ended",
     "task.channel([capacity]) -> channel", "a FIFO queue between tasks",
+    "task.budget([instructions]) -> previous", "instructions a task may run without yielding (0: off)",
     "t:status() -> string", '"ready", "running", "sleeping", "waiting", "done", ...',
     "t:id() -> integer", "the task's number",
     "t:join([timeout_ms]) -> true, ... | nil, err", "wait for t to end, get its results",

@@ -1,4 +1,5 @@
 /* task: spawn, sleep, yield, wait/signal, channels, task handles. */
+#include <stddef.h>
 #include <string.h>
 
 #include "lauxlib.h"
@@ -7,14 +8,35 @@
 #include "sched.h"
 
 #define CHANNEL_MT "luaos.channel"
+#define TASK_BUDGET_MIN 100000
 
 static sched_task_t *check_task(lua_State *L, int arg) {
   return luaL_checkudata(L, arg, SCHED_TASK_MT);
 }
 
 static int task_spawn(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TFUNCTION);
+  if (lua_type(L, 1) != LUA_TFUNCTION) {
+    /* The usual mistake is task.spawn(f()) instead of task.spawn(f). */
+    const char *msg = lua_pushfstring(L, "function expected, got %s; pass the function itself: "
+                                         "task.spawn(f), not task.spawn(f())",
+                                      luaL_typename(L, 1));
+    return luaL_argerror(L, 1, msg);
+  }
   sched_spawn(L, lua_gettop(L) - 1);
+  return 1;
+}
+
+/* budget([instructions]) -> previous: the per-resume instruction budget. */
+static int task_budget(lua_State *L) {
+  uint32_t prev = sched_budget();
+  if (!lua_isnoneornil(L, 1)) {
+    lua_Integer n = luaL_checkinteger(L, 1);
+    /* Tiny budgets would stop ordinary code between two yields. */
+    luaL_argcheck(L, n == 0 || (n >= TASK_BUDGET_MIN && n <= INT32_MAX), 1,
+                  "budget must be 0 (off) or 100000 .. 2147483647 instructions");
+    sched_set_budget((uint32_t)n);
+  }
+  lua_pushinteger(L, (lua_Integer)prev);
   return 1;
 }
 
@@ -86,26 +108,29 @@ static int t_id(lua_State *L) {
   return 1;
 }
 
+static int t_join_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  if (sched_task_dead(lua_touserdata(L, 1))) {
+    lua_settop(L, 1);
+    return sched_push_results(L, 1);
+  }
+  return lua_gettop(L) - 1; /* nil, "timeout" */
+}
+
 /* join([timeout_ms]) -> true, results... | nil, error | nil, "timeout" */
 static int t_join(lua_State *L) {
   sched_task_t *t = check_task(L, 1);
   uint64_t timeout = luaos_opt_ms(L, 2, UINT64_MAX);
-  if (strcmp(sched_task_status(t), "dead") == 0) {
-    lua_getiuservalue(L, 1, 3);
-    lua_getfield(L, -1, "n");
-    int n = (int)lua_tointeger(L, -1);
-    lua_pop(L, 1);
-    for (int i = 1; i <= n; i++) lua_rawgeti(L, -i, i);
-    return n;
-  }
+  lua_settop(L, 1);
+  if (sched_task_dead(t)) return sched_push_results(L, 1);
   luaL_argcheck(L, sched_current(L) != t, 1, "a task cannot join itself");
   if (timeout == 0) {
     lua_pushnil(L);
     lua_pushliteral(L, "timeout");
     return 2;
   }
-  lua_settop(L, 1);
-  return sched_wait(L, 1, timeout, 0, NULL, "task:join");
+  return sched_join(L, 1, timeout, 0, t_join_k);
 }
 
 static int t_tostring(lua_State *L) {
@@ -117,123 +142,165 @@ static int t_tostring(lua_State *L) {
 /* ---- channels ---- */
 
 typedef struct {
-  lua_Integer head, count, cap;
+  lua_Integer head, count, cap, size; /* ring of size = cap + 1 slots */
   int closed;
+  int bufref;                 /* registry ref to the ring (for put-back) */
+  sched_waitq_t recvq, sendq; /* parked receivers / senders */
 } channel_t;
 
-/* Uservalues: 1 buffer table, 2 "readable" event key, 3 "writable" key. */
+/* Uservalue 1: the ring buffer table. Parked tasks hold the channel on
+ * their stacks (argument 1), so its queues outlive their waiters. A value
+ * handed straight to a parked receiver that is then cancelled before it
+ * runs comes back to the head of the ring (the spare slot is for that). */
 
 static channel_t *check_channel(lua_State *L, int arg) {
-  return luaL_checkudata(L, arg, CHANNEL_MT);
+  channel_t *c = lua_touserdata(L, arg);
+  if (c && lua_getmetatable(L, arg)) {
+    int ours = lua_topointer(L, -1) == lua_topointer(L, lua_upvalueindex(1));
+    lua_pop(L, 1);
+    if (ours) return c;
+  }
+  return luaL_checkudata(L, arg, CHANNEL_MT); /* raises the usual message */
+}
+
+static void ch_undelivered(lua_State *L, sched_waitq_t *q) {
+  channel_t *c = (channel_t *)((char *)q - offsetof(channel_t, recvq));
+  lua_rawgeti(L, LUA_REGISTRYINDEX, c->bufref);
+  c->head = (c->head + c->size - 1) % c->size;
+  lua_insert(L, -2);
+  lua_rawseti(L, -2, c->head + 1);
+  lua_pop(L, 1);
+  c->count++;
+  sched_wake(&c->recvq, 1);
 }
 
 static int task_channel(lua_State *L) {
   lua_Integer cap = luaL_optinteger(L, 1, 1);
   luaL_argcheck(L, cap >= 1 && cap <= 1000000, 1, "capacity must be 1..1000000");
-  channel_t *c = lua_newuserdatauv(L, sizeof *c, 3);
-  c->head = 0;
-  c->count = 0;
+  channel_t *c = lua_newuserdatauv(L, sizeof *c, 1);
+  memset(c, 0, sizeof *c);
+  c->bufref = LUA_NOREF;
   c->cap = cap;
-  c->closed = 0;
+  c->size = cap + 1;
+  c->recvq.undelivered = ch_undelivered;
   luaL_setmetatable(L, CHANNEL_MT);
-  lua_createtable(L, (int)(cap < 64 ? cap : 64), 0);
+  lua_createtable(L, (int)(cap < 64 ? cap + 1 : 64), 0);
+  lua_pushvalue(L, -1);
+  c->bufref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_setiuservalue(L, -2, 1);
-  lua_newtable(L);
-  lua_setiuservalue(L, -2, 2);
-  lua_newtable(L);
-  lua_setiuservalue(L, -2, 3);
   return 1;
 }
 
-static void signal_slot(lua_State *L, int ch, int slot) {
-  lua_getiuservalue(L, ch, slot);
-  sched_signal(L, -1, 0);
-  lua_pop(L, 1);
+static int ch_gc(lua_State *L) {
+  channel_t *c = lua_touserdata(L, 1);
+  luaL_unref(L, LUA_REGISTRYINDEX, c->bufref);
+  c->bufref = LUA_NOREF;
+  return 0;
 }
 
 /* Timeout bookkeeping lives on the C stack frame, which survives yields:
- * slot 3 holds the absolute deadline (integer us, -1: none). */
-static bool deadline_passed(lua_State *L, uint64_t *left) {
-  lua_Integer dl = lua_tointeger(L, 3);
-  if (dl < 0) {
+ * with a timeout, the slot after the arguments (`ctx` = its index) holds
+ * the absolute deadline (integer us); ctx 0: no timeout, no slot. */
+static bool deadline_passed(lua_State *L, lua_KContext ctx, uint64_t *left) {
+  if (!ctx) {
     *left = UINT64_MAX;
     return false;
   }
+  lua_Integer dl = lua_tointeger(L, (int)ctx);
   uint64_t now = sched_now();
   if ((uint64_t)dl <= now) return true;
   *left = (uint64_t)dl - now;
   return false;
 }
 
+/* Replace the timeout at `arg` by its deadline (checked before anything
+ * happens); returns the ctx for the continuation: `arg`, or 0 without one. */
+static lua_KContext fix_deadline(lua_State *L, int arg) {
+  if (lua_isnoneornil(L, arg)) {
+    lua_settop(L, arg - 1);
+    return 0;
+  }
+  uint64_t t = luaos_opt_ms(L, arg, UINT64_MAX);
+  lua_settop(L, arg - 1);
+  /* saturating: durations are clamped far below this */
+  lua_pushinteger(L, (lua_Integer)(sched_now() > (uint64_t)INT64_MAX - t ? INT64_MAX
+                                                                           : sched_now() + t));
+  return arg;
+}
+
+/* Send/recv try without blocking first, touching the Lua stack as little
+ * as possible (the hot path of every channel). */
+
 static int ch_send_k(lua_State *L, int status, lua_KContext ctx);
 
-static int ch_send_body(lua_State *L) {
-  channel_t *c = lua_touserdata(L, 1);
-  lua_settop(L, 3);
+/* Result count when done, 0: must wait. Value at index 2. */
+static int ch_try_send(lua_State *L, channel_t *c) {
   if (c->closed) { /* also wakes blocked senders when the channel closes */
     lua_pushnil(L);
     lua_pushliteral(L, "closed");
     return 2;
   }
+  /* Empty with a receiver parked: hand the value over directly (one task
+   * switch per value instead of two). */
+  if (c->count == 0 && !sched_waitq_empty(&c->recvq)) {
+    lua_pushvalue(L, 2);
+    if (sched_hand(L, &c->recvq)) {
+      lua_pushboolean(L, 1);
+      return 1;
+    }
+    lua_pop(L, 1);
+  }
   if (c->count < c->cap) {
     lua_getiuservalue(L, 1, 1);
     lua_pushvalue(L, 2);
-    lua_rawseti(L, -2, (c->head + c->count) % c->cap + 1);
+    lua_rawseti(L, -2, (c->head + c->count) % c->size + 1);
     c->count++;
-    lua_pop(L, 1);
-    signal_slot(L, 1, 2);
+    if (!sched_waitq_empty(&c->recvq)) sched_wake(&c->recvq, 1);
     lua_pushboolean(L, 1);
     return 1;
   }
+  return 0;
+}
+
+static int ch_send_wait(lua_State *L, channel_t *c, lua_KContext ctx) {
   uint64_t left;
-  if (deadline_passed(L, &left) || left == 0) {
+  if (deadline_passed(L, ctx, &left) || left == 0) {
     lua_pushnil(L);
     lua_pushliteral(L, "timeout");
     return 2;
   }
-  lua_getiuservalue(L, 1, 3);
-  return sched_wait(L, -1, left, 0, ch_send_k, "channel:send");
+  return sched_wait_on(L, &c->sendq, left, ctx, ch_send_k, "channel:send");
 }
 
 static int ch_send_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
-  (void)ctx;
-  return ch_send_body(L);
-}
-
-static int push_deadline(lua_State *L, int arg) {
-  uint64_t t = luaos_opt_ms(L, arg, UINT64_MAX);
-  if (t == UINT64_MAX)
-    lua_pushinteger(L, -1);
-  else
-    lua_pushinteger(L, (lua_Integer)(sched_now() + t));
-  return 1;
+  channel_t *c = lua_touserdata(L, 1);
+  lua_settop(L, ctx ? 3 : 2);
+  int n = ch_try_send(L, c);
+  return n ? n : ch_send_wait(L, c, ctx);
 }
 
 /* ch:send(value [, timeout_ms]) -> true | nil, "timeout" | nil, "closed" */
 static int ch_send(lua_State *L) {
-  check_channel(L, 1);
-  luaL_checkany(L, 2);
-  luaL_argcheck(L, !lua_isnil(L, 2), 2, "cannot send nil");
-  lua_settop(L, 3);
-  push_deadline(L, 3);
-  lua_replace(L, 3);
-  return ch_send_body(L);
+  channel_t *c = check_channel(L, 1);
+  if (lua_type(L, 2) <= LUA_TNIL)
+    return luaL_argerror(L, 2, lua_isnone(L, 2) ? "value expected" : "cannot send nil");
+  lua_KContext ctx = lua_gettop(L) >= 3 ? fix_deadline(L, 3) : 0;
+  int n = ch_try_send(L, c);
+  return n ? n : ch_send_wait(L, c, ctx);
 }
 
 static int ch_recv_k(lua_State *L, int status, lua_KContext ctx);
 
-static int ch_recv_body(lua_State *L) {
-  channel_t *c = lua_touserdata(L, 1);
-  lua_settop(L, 3);
+static int ch_try_recv(lua_State *L, channel_t *c) {
   if (c->count > 0) {
     lua_getiuservalue(L, 1, 1);
     lua_rawgeti(L, -1, c->head + 1);
     lua_pushnil(L);
     lua_rawseti(L, -3, c->head + 1);
-    c->head = (c->head + 1) % c->cap;
+    c->head = (c->head + 1) % c->size;
     c->count--;
-    signal_slot(L, 1, 3);
+    if (!sched_waitq_empty(&c->sendq)) sched_wake(&c->sendq, 1);
     return 1;
   }
   if (c->closed) {
@@ -241,42 +308,52 @@ static int ch_recv_body(lua_State *L) {
     lua_pushliteral(L, "closed");
     return 2;
   }
+  return 0;
+}
+
+static int ch_recv_wait(lua_State *L, channel_t *c, lua_KContext ctx) {
   uint64_t left;
-  if (deadline_passed(L, &left) || left == 0) {
+  if (deadline_passed(L, ctx, &left) || left == 0) {
     lua_pushnil(L);
     lua_pushliteral(L, "timeout");
     return 2;
   }
-  lua_getiuservalue(L, 1, 2);
-  return sched_wait(L, -1, left, 0, ch_recv_k, "channel:recv");
+  return sched_wait_on(L, &c->recvq, left, ctx, ch_recv_k, "channel:recv");
 }
 
+/* Resumed with one value: handed over by a sender (sched_hand). With none
+ * (woken to look again) or two (nil, "timeout"): try again. */
 static int ch_recv_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
-  (void)ctx;
-  return ch_recv_body(L);
+  int base = ctx ? 2 : 1;
+  if (lua_gettop(L) == base + 1) return 1;
+  channel_t *c = lua_touserdata(L, 1);
+  lua_settop(L, base);
+  int n = ch_try_recv(L, c);
+  return n ? n : ch_recv_wait(L, c, ctx);
 }
 
 /* ch:recv([timeout_ms]) -> value | nil, "timeout" | nil, "closed" */
 static int ch_recv(lua_State *L) {
-  check_channel(L, 1);
-  lua_settop(L, 2);
-  push_deadline(L, 2); /* slot 3 */
-  return ch_recv_body(L);
-}
-
-static int ch_close(lua_State *L) {
   channel_t *c = check_channel(L, 1);
-  c->closed = 1;
-  signal_slot(L, 1, 2);
-  signal_slot(L, 1, 3);
-  return 0;
+  lua_KContext ctx = lua_gettop(L) >= 2 ? fix_deadline(L, 2) : 0;
+  int n = ch_try_recv(L, c);
+  return n ? n : ch_recv_wait(L, c, ctx);
 }
 
 static int ch_len(lua_State *L) {
   lua_pushinteger(L, check_channel(L, 1)->count);
   return 1;
 }
+
+static int ch_close(lua_State *L) {
+  channel_t *c = check_channel(L, 1);
+  c->closed = 1;
+  sched_wake(&c->recvq, -1);
+  sched_wake(&c->sendq, -1);
+  return 0;
+}
+
 
 static int ch_tostring(lua_State *L) {
   channel_t *c = check_channel(L, 1);
@@ -290,6 +367,7 @@ int luaopen_task(lua_State *L) {
                                {"yield", task_yield},     {"wait", task_wait},
                                {"signal", task_signal},   {"current", task_current},
                                {"count", task_count},     {"channel", task_channel},
+                               {"budget", task_budget},
                                {NULL, NULL}};
   static const luaL_Reg tm[] = {{"cancel", t_cancel}, {"status", t_status}, {"id", t_id},
                                 {"join", t_join},     {NULL, NULL}};
@@ -301,13 +379,19 @@ int luaopen_task(lua_State *L) {
   lua_pushcfunction(L, t_tostring);
   lua_setfield(L, -2, "__tostring");
   lua_pop(L, 1);
+  /* Channel functions carry the metatable as upvalue 1: checking `self`
+   * is a pointer compare, not a registry lookup by name (hot path). */
+  static const luaL_Reg cmeta[] = {{"__len", ch_len}, {"__tostring", ch_tostring}, {NULL, NULL}};
   luaL_newmetatable(L, CHANNEL_MT);
-  luaL_newlib(L, cm);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, ch_len);
-  lua_setfield(L, -2, "__len");
-  lua_pushcfunction(L, ch_tostring);
-  lua_setfield(L, -2, "__tostring");
+  int mt = lua_gettop(L);
+  lua_createtable(L, 0, 3);
+  lua_pushvalue(L, mt);
+  luaL_setfuncs(L, cm, 1);
+  lua_setfield(L, mt, "__index");
+  lua_pushvalue(L, mt);
+  luaL_setfuncs(L, cmeta, 1);
+  lua_pushcfunction(L, ch_gc);
+  lua_setfield(L, mt, "__gc");
   lua_pop(L, 1);
   luaL_newlib(L, f);
   lua_pushliteral(L, "1.0");

@@ -7,6 +7,7 @@
 #include "lauxlib.h"
 #include "lualib.h"
 #include "rt.h"
+#include "sched.h"
 
 const modreg_entry_t modreg_core[] = {
     {"gpio", luaopen_gpio}, {"spi", luaopen_spi}, {"task", luaopen_task},
@@ -25,7 +26,7 @@ static int open_debug(lua_State *L);
 
 /* Standard libraries opened on first use (global name or require). */
 static const luaL_Reg lazy_libs[] = {
-    {LUA_COLIBNAME, luaopen_coroutine}, {LUA_TABLIBNAME, luaopen_table},
+    {LUA_COLIBNAME, sched_luaopen_coroutine}, {LUA_TABLIBNAME, luaopen_table},
     {LUA_STRLIBNAME, luaopen_string},   {LUA_MATHLIBNAME, luaopen_math},
     {LUA_UTF8LIBNAME, luaopen_utf8},    {LUA_DBLIBNAME, open_debug},
 #if !defined(LUAOS_TARGET)

@@ -763,6 +763,13 @@ bool repl_busy(void) {
 }
 
 sched_task_t *repl_running_task(void) { return repl_busy() ? R.task : NULL; }
+
+void repl_cancel_input(lua_State *L) {
+  line_reset(L);
+  drop_pending(L);
+  drop_queue(L);
+  R.prompted = false;
+}
 const char *repl_prompt(void) { return R.more ? ">> " : "> "; }
 
 void repl_poll_prompt(void) {
@@ -783,11 +790,8 @@ void repl_feed(lua_State *L, int c) {
     return;
   }
   if (c == 0x03 || c == 0x15) { /* ^C, ^U: drop the line (and lines typed ahead) */
-    line_reset(L);
-    drop_pending(L);
-    drop_queue(L);
+    repl_cancel_input(L);
     if (R.echo) hal_console_write("^C\r\n", 4);
-    R.prompted = false;
     return;
   }
   if (c == 0x08 || c == 0x7f) {

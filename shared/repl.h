@@ -37,9 +37,10 @@ void repl_feed(lua_State *L, int c);
 repl_state_t repl_end(lua_State *L);
 /* True while an entered chunk is still running. */
 bool repl_busy(void);
-/* The task running the entered chunk, or NULL (e.g. the target of an
- * interrupt from Ctrl-C). */
+/* The entered chunk's task while one runs, else NULL (the Ctrl-C target). */
 sched_task_t *repl_running_task(void);
+/* Ctrl-C at the prompt: forget the partly entered chunk (">> " lines). */
+void repl_cancel_input(lua_State *L);
 /* The prompt for the current state ("> " or ">> "). */
 const char *repl_prompt(void);
 /* Print the prompt through the console if idle and not yet shown. */

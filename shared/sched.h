@@ -23,7 +23,9 @@ typedef enum {
 
 typedef struct sched_task sched_task_t;
 
-/* A C-level timer; `fn` runs in the loop (not in a task). */
+/* A C-level timer; `fn` runs in the loop (not in a task), under lua_pcall:
+ * it may allocate or raise; an error is reported like a task's. The same
+ * holds for source handlers and the idle hook. */
 typedef struct sched_timer {
   tw_timer_t tw;
   void (*fn)(lua_State *L, struct sched_timer *t);
@@ -32,8 +34,10 @@ typedef struct sched_timer {
 /* Called for each event drained from a ring, in the loop. */
 typedef void (*sched_source_fn)(lua_State *L, const evring_event_t *ev, void *ud);
 
-/* Called for an uncaught task error (traceback string on top of L's stack).
- * Return true to keep running, false to stop sched_run with SCHED_ERROR. */
+/* Called (under lua_pcall) for an uncaught error: a string on top of L's
+ * stack, normally "task N: message" and a traceback; with the heap full
+ * it may be shorter. Return true to keep running, false to stop sched_run
+ * with SCHED_ERROR (the message stays on the stack). */
 typedef bool (*sched_error_fn)(lua_State *L, void *ud);
 
 void sched_init(lua_State *L, bool virtual_time);
@@ -65,6 +69,31 @@ void sched_add_source(evring_t *ring, sched_source_fn fn, void *ud);
 void sched_set_idle_hook(void (*fn)(lua_State *L, void *ud), void *ud);
 void sched_set_error_handler(sched_error_fn fn, void *ud);
 
+/* An intrusive FIFO of parked tasks, embedded in whatever they wait for
+ * (a channel, a task's joiners): parking and waking allocate nothing. */
+typedef struct sched_waitq {
+  sched_task_t *head, *tail;
+  /* For sched_hand: takes back (pops) a handed value from the top of L
+   * when its task is cancelled or interrupted before it could run. */
+  void (*undelivered)(lua_State *L, struct sched_waitq *q);
+} sched_waitq_t;
+
+/* Park the running task on `q` until sched_wake() or the timeout
+ * (microseconds from now, UINT64_MAX: none); `return sched_wait_on(...)`.
+ * It resumes with no values, or with nil, "timeout"; `k`/`ctx` as for
+ * lua_yieldk. The object holding `q` must stay reachable from the task's
+ * stack while it waits (e.g. the channel is an argument). */
+int sched_wait_on(lua_State *L, sched_waitq_t *q, uint64_t timeout_us, lua_KContext ctx,
+                  lua_KFunction k, const char *what);
+/* Wake up to `max` (< 0: all) tasks parked on `q`, oldest first. A task
+ * woken this way that is cancelled or interrupted before it runs passes
+ * the wake-up on to the next waiter. Allocation-free. Returns how many. */
+int sched_wake(sched_waitq_t *q, int max);
+/* Wake the oldest task parked on `q`, handing it the value on top of L
+ * (popped) as its only resume value. False (nothing popped) if none waits. */
+bool sched_hand(lua_State *L, sched_waitq_t *q);
+static inline bool sched_waitq_empty(const sched_waitq_t *q) { return q->head == 0; }
+
 /* Park the running task until sched_signal() on the value at `key_idx`
  * or until the timeout (microseconds from now, UINT64_MAX: none). Must be
  * called as `return sched_wait(...)`; it yields. The task then returns
@@ -89,7 +118,42 @@ bool sched_push_task(lua_State *L, sched_task_t *t);
 #define SCHED_TASK_MT "luaos.task"
 uint32_t sched_task_id(const sched_task_t *t);
 const char *sched_task_status(const sched_task_t *t);
-/* Cancel a task: it never runs again; joiners get nil, "cancelled". */
+/* Cancel a task: it never runs again, its pending `<close>` variables run,
+ * joiners get nil, "cancelled". Refused (Lua error) for the running task.
+ * Raises the error of a failing `__close`, after the task has ended. */
 void sched_cancel(lua_State *L, sched_task_t *t, int task_idx);
+/* The task whose coroutine `co` is, or NULL (main thread, plain coroutine). */
+sched_task_t *sched_task_of_thread(lua_State *co);
+bool sched_task_dead(const sched_task_t *t);
+/* Push a dead task's outcome: true, results... | nil, error; returns the
+ * count (stack checked: a clean error when it cannot grow). */
+int sched_push_results(lua_State *L, int task_idx);
+/* Park the running task until the task at `task_idx` has ended; it
+ * resumes with no values (then sched_task_dead) or nil, "timeout". */
+int sched_join(lua_State *L, int task_idx, uint64_t timeout_us, lua_KContext ctx,
+               lua_KFunction k);
+
+/* ---- runaway code and interrupts ----
+ * Budget: a task that runs `instructions` VM instructions in one resume
+ * without yielding is stopped with "task N (file:line): exceeded its
+ * instruction budget of N without yielding". 0 = off. Counting costs VM
+ * speed, so on a port that calls sched_tick() (after sched_use_ticks(true))
+ * counting starts only once a resume has lasted over one tick; without
+ * ticks every resume is counted from its start. */
+void sched_set_budget(uint32_t instructions);
+uint32_t sched_budget(void);
+void sched_use_ticks(bool on);
+/* Async-signal/ISR-safe: call periodically (host: every 10 ms of CPU). */
+void sched_tick(void);
+/* Async-signal-safe: raise "interrupted" (with a traceback) in the running
+ * task, or in the interrupt target as soon as it runs again (a parked
+ * target is woken to receive it). With no target and no task to receive
+ * it, sched_run returns SCHED_ERROR with "interrupted". */
+void sched_interrupt(void);
+/* NULL: whatever task is running. Cleared when the target ends. */
+void sched_set_interrupt_target(sched_task_t *t);
+/* The coroutine library with resume/close refusing tasks' own threads
+ * (those belong to the scheduler). For modreg's lazy library table. */
+int sched_luaopen_coroutine(lua_State *L);
 
 #endif

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "board.h"
+#include "hal/hal_clock.h"
 #include "drivers.h"
 #include "lauxlib.h"
 #include "lua_sim.h"
@@ -20,6 +21,7 @@
 #include "modreg.h"
 #include "rt.h"
 #include "sched.h"
+#include "signals.h"
 
 #ifndef LUAOS_SOURCE_DIR
 #error "LUAOS_SOURCE_DIR must be defined by the build"
@@ -41,6 +43,7 @@ void cli_defaults(cli_opts_t *o, const char *exe) {
   memset(o, 0, sizeof *o);
   o->exe = exe;
   o->jobs = 1;
+  o->task_budget = CLI_DEFAULT_TASK_BUDGET;
 }
 
 /* Board files are small: a bigger one is a mistake (or /dev/zero). */
@@ -125,6 +128,8 @@ static int boot_protected(lua_State *L) {
   const cli_opts_t *o = lua_touserdata(L, 1);
   lua_settop(L, 0);
   sched_init(L, o->virtual_time);
+  sched_set_budget(o->task_budget);
+  signals_start_ticks();
   if (!modreg_open(L, &C.mcfg)) return lua_error(L); /* heap too small to boot */
   return 0;
 }
@@ -228,26 +233,6 @@ static void set_arg(lua_State *L, const char *script, char **args, int n) {
   lua_setglobal(L, "arg");
 }
 
-/* Many app arguments: more than a new task's stack takes when it is
- * spawned. The task then starts in this function, which makes room on its
- * own stack and calls the app (through lua_callk: the app may yield).
- * Arguments: the app's chunk and a list of its arguments. */
-#define CLI_DIRECT_ARGS 16
-
-static int app_cont(lua_State *L, int status, lua_KContext base) {
-  (void)status;
-  return lua_gettop(L) - (int)base;
-}
-
-static int app_start(lua_State *L) {
-  int n = (int)lua_rawlen(L, 2);
-  luaL_checkstack(L, n + 1, "too many arguments for the app");
-  lua_pushvalue(L, 1);
-  for (int i = 1; i <= n; i++) lua_rawgeti(L, 2, i);
-  lua_callk(L, n, LUA_MULTRET, 2, app_cont);
-  return app_cont(L, LUA_OK, 2);
-}
-
 static int push_app(lua_State *L) {
   const cli_opts_t *o = lua_touserdata(L, 1);
   lua_settop(L, 0);
@@ -259,20 +244,9 @@ static int push_app(lua_State *L) {
     if (msg && !strstr(msg, o->app)) lua_pushfstring(L, "%s: %s", o->app, msg);
     return lua_error(L);
   }
-  if (o->n_app_args <= CLI_DIRECT_ARGS) {
-    luaL_checkstack(L, o->n_app_args, NULL);
-    for (int i = 0; i < o->n_app_args; i++) lua_pushstring(L, o->app_args[i]);
-    sched_spawn(L, o->n_app_args);
-  } else {
-    lua_pushcfunction(L, app_start);
-    lua_insert(L, -2);
-    lua_createtable(L, o->n_app_args, 0);
-    for (int i = 0; i < o->n_app_args; i++) {
-      lua_pushstring(L, o->app_args[i]);
-      lua_rawseti(L, -2, i + 1);
-    }
-    sched_spawn(L, 2);
-  }
+  luaL_checkstack(L, o->n_app_args, "too many arguments for the app");
+  for (int i = 0; i < o->n_app_args; i++) lua_pushstring(L, o->app_args[i]);
+  sched_set_interrupt_target(sched_spawn(L, o->n_app_args)); /* Ctrl-C: the app's task */
   return 0;
 }
 
@@ -290,10 +264,13 @@ int cli_run(const cli_opts_t *o) {
     return 1;
   }
   if (o->watch) watch_start(L, o->app);
-  uint64_t until = o->has_for ? sched_now() + o->run_for : UINT64_MAX;
+  signals_run_install();
+  /* --for counts from now, not from boot (slow under ASan or load). */
+  uint64_t start = sched_virtual() ? sched_now() : hal_clock_us();
+  uint64_t until = o->has_for ? start + o->run_for : UINT64_MAX;
   int rc = report(L, sched_run(L, until));
   cli_shutdown(L);
-  return rc;
+  return signals_run_status(rc);
 }
 
 static int push_repl_arg(lua_State *L) {

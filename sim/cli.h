@@ -10,6 +10,9 @@
 #include "lua.h"
 
 #define CLI_MAX_SPECS 256
+/* Default --task-budget: stops `while true do end` in a task after about a
+ * second, far above what a well-behaved task runs between two yields. */
+#define CLI_DEFAULT_TASK_BUDGET 100000000u
 
 typedef struct {
   const char *exe;
@@ -17,6 +20,7 @@ typedef struct {
   bool virtual_time;
   bool no_devpath;
   size_t mem_limit;
+  uint32_t task_budget; /* instructions per resume, 0: off (--task-budget) */
   /* run */
   const char *app;
   char **app_args;

@@ -31,7 +31,9 @@ static void usage_common(FILE *f) {
   fputs("  --board FILE|NAME    board description (default: devkit)\n"
         "  --virtual-time       device time jumps to the next timer when all tasks wait\n"
         "  --mem-limit BYTES    cap the Lua heap (k/M suffixes); allocation past it fails\n"
-        "  --no-devpath         load modules only from the bundled image, not lua/ on disk\n",
+        "  --no-devpath         load modules only from the bundled image, not lua/ on disk\n"
+        "  --task-budget N      stop a task that runs N instructions without yielding\n"
+        "                       (default 100000000; 0: no limit)\n",
         f);
 }
 
@@ -103,6 +105,17 @@ static int parse_common(const char *cmd, cli_opts_t *o, int argc, char **argv, i
   if (strcmp(a, "--no-devpath") == 0) {
     o->no_devpath = true;
     return 1;
+  }
+  if (strcmp(a, "--task-budget") == 0) {
+    char *end;
+    errno = 0;
+    unsigned long long v = i + 1 < argc ? strtoull(argv[i + 1], &end, 10) : 0;
+    if (i + 1 >= argc || end == argv[i + 1] || *end || errno || argv[i + 1][0] == '-' ||
+        v > 2147483647u || (v != 0 && v < 100000))
+      return bad_usage(cmd, "%s needs an instruction count: 0 (off) or 100000 .. 2147483647",
+                       a), -1;
+    o->task_budget = (uint32_t)v;
+    return 2;
   }
   if (strcmp(a, "--mem-limit") == 0) {
     if (i + 1 >= argc || !parse_bytes(argv[i + 1], &o->mem_limit))

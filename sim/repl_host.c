@@ -21,6 +21,7 @@
 #include "modreg.h"
 #include "repl.h"
 #include "sched.h"
+#include "signals.h"
 
 #define RH_PARTIAL_MAX 4096 /* output held back while the prompt shows */
 #define RH_INDEX_HOPS 8     /* __index tables followed when completing */
@@ -365,9 +366,25 @@ static void on_stdin(int fd, void *ud) {
 
 /* The loop is about to wait: if the last chunk has finished, prompt and
  * read again; after end of input, stop once nothing is running. */
+/* Ctrl-C at an idle prompt: drop the typed text, show a fresh prompt. */
+static void clear_line_on_sigint(lua_State *L) {
+  if (!signals_repl_take_idle()) return;
+  repl_cancel_input(L);
+  if (RH.tty && RH.installed) {
+    rl_free_line_state();
+    rl_replace_line("", 0);
+    hal_console_write("^C\n", 3);
+    rl_set_prompt(repl_prompt());
+    rl_on_new_line();
+    rl_redisplay();
+  } else if (RH.reading) {
+    hal_console_write("\n", 1);
+  }
+}
+
 static void repl_idle(lua_State *L, void *ud) {
-  (void)L;
   (void)ud;
+  clear_line_on_sigint(L);
   if (repl_busy() || RH.reading) return;
   if (RH.eof) {
     sched_stop();
@@ -413,6 +430,8 @@ int repl_host_run(lua_State *L) {
     printf("Lua OS %s on board '%s' (^D to quit)\n", LUAOS_VERSION, luaos_board());
   }
   sched_set_idle_hook(repl_idle, NULL);
+  rl_catch_signals = 0; /* Ctrl-C is ours (signals.c): interrupt, or clear the line */
+  signals_repl_install(repl_running_task);
   for (;;) {
     sched_result_t r = sched_run(L, UINT64_MAX);
     if (r != SCHED_ERROR) break;
@@ -428,6 +447,7 @@ int repl_host_run(lua_State *L) {
     lua_pop(L, 1);
   }
   sched_set_idle_hook(NULL, NULL);
+  signals_restore();
   pause_reading();
   host_set_console_hook(NULL);
   if (RH.installed) rl_callback_handler_remove(); /* restores the terminal */

@@ -358,5 +358,112 @@ class Repl(unittest.TestCase):
             self.assertIn("21*2", f.read())
 
 
+class Signals(unittest.TestCase):
+    """SIGINT/SIGTERM for luaos run, Ctrl-C at the REPL, the task budget."""
+
+    def signal_run(self, body, sig):
+        app = write("sig_app.lua", 'print("started")\nio.write("buffered")\n' + body)
+        p = subprocess.Popen([LUAOS, "run", app], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        line = p.stdout.readline()  # the app runs
+        self.assertEqual(line, "started\n")
+        time.sleep(0.3)
+        p.send_signal(sig)
+        out, err = p.communicate(timeout=10)
+        return p.returncode, out, err
+
+    def test_sigint_interrupts_busy_and_sleeping_apps(self):
+        import signal
+        for body in ("while true do end\n", "while true do task.sleep(100) end\n"):
+            rc, out, err = self.signal_run(body, signal.SIGINT)
+            self.assertEqual(rc, 130, body)
+            self.assertIn("buffered", out, body)  # output flushed
+            self.assertIn("luaos: task 1: ", err, body)
+            self.assertIn("interrupted", err, body)
+            self.assertIn("stack traceback", err, body)
+
+    def test_sigterm_exits_143(self):
+        import signal
+        for body in ("while true do end\n", "while true do task.sleep(100) end\n"):
+            rc, out, _ = self.signal_run(body, signal.SIGTERM)
+            self.assertEqual(rc, 143, body)
+            self.assertIn("buffered", out, body)
+
+    def test_second_sigint_exits_at_once(self):
+        import signal
+        # the app catches the first interrupt and goes on spinning
+        app = write("sig_twice.lua", 'print("started")\n'
+                    "while true do pcall(function() while true do end end) end\n")
+        p = subprocess.Popen([LUAOS, "run", app, "--task-budget", "0"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        self.assertEqual(p.stdout.readline(), "started\n")
+        time.sleep(0.3)  # in the inner loop, where pcall catches it
+        p.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        self.assertIsNone(p.poll())  # caught by the app's pcall
+        p.send_signal(signal.SIGINT)
+        p.communicate(timeout=10)
+        self.assertEqual(p.returncode, 130)
+
+    def test_task_budget_stops_a_runaway_task(self):
+        app = write("runaway.lua", "task.spawn(function()\n  while true do end\nend)\n")
+        r = run("run", app, "--task-budget", "1000000", timeout=20)
+        self.assertEqual(r.returncode, 1)
+        self.assertRegex(r.stderr, r"task 2 \(.*runaway\.lua:2\): exceeded its instruction "
+                         r"budget of 1000000 without yielding")
+        r = run("run", app, "--task-budget", "12")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("instruction count", r.stderr)
+
+    def test_ctrl_c_at_the_repl(self):
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.environ["HOME"] = TMP
+            os.execv(LUAOS, [LUAOS, "repl", "--task-budget", "0"])
+        out = b""
+
+        def read_until(token, timeout=5):
+            nonlocal out
+            end = time.time() + timeout
+            while token not in out and time.time() < end:
+                r, _, _ = select.select([fd], [], [], 0.1)
+                if r:
+                    try:
+                        out += os.read(fd, 4096)
+                    except OSError:
+                        break
+            return token in out
+
+        self.assertTrue(read_until(b"> "))
+        os.write(fd, b"kept = 41\r")
+        self.assertTrue(read_until(b"> ", 5))
+        out = b""
+        os.write(fd, b"while true do end\r")
+        time.sleep(0.5)
+        os.write(fd, b"\x03")  # Ctrl-C interrupts the running line
+        self.assertTrue(read_until(b"interrupted"), out)
+        self.assertTrue(read_until(b"> "))
+        out = b""
+        os.write(fd, b"task.sleep(100000)\r")
+        time.sleep(0.3)
+        os.write(fd, b"\x03")  # ... and a sleeping one
+        self.assertTrue(read_until(b"interrupted"), out)
+        out = b""
+        os.write(fd, b"for i = 1, 2 do\r")  # an unfinished chunk ...
+        self.assertTrue(read_until(b">> "))
+        os.write(fd, b"\x03")  # ... is dropped by Ctrl-C
+        time.sleep(0.2)
+        os.write(fd, b"half typed")
+        time.sleep(0.2)
+        os.write(fd, b"\x03")  # at the prompt: clears the line
+        time.sleep(0.2)
+        os.write(fd, b"kept + 1\r")
+        self.assertTrue(read_until(b"42"), out)
+        self.assertNotIn(b"half typedkept", out)
+        os.write(fd, b"\x04")
+        _, status = os.waitpid(pid, 0)
+        self.assertEqual(os.waitstatus_to_exitcode(status), 0)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
