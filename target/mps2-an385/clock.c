@@ -3,13 +3,17 @@
  * reads it at least every turn and the watchdog feed timer makes a turn
  * every 500 ms, far inside its 171 s wrap. No periodic tick: CMSDK TIMER0
  * is a one-shot alarm that ends WFI at the scheduler's next deadline, so
- * an idle board sleeps until that deadline or an interrupt. */
+ * an idle board sleeps until that deadline or an interrupt. SysTick ticks
+ * every 10 ms only while the CPU is busy (stopped around WFI): it tells the
+ * scheduler that a task has run long, so the instruction budget counts
+ * only such resumes (counting halves the VM's speed). */
 #include <stdbool.h>
 
 #include "board.h"
 #include "hal/hal_clock.h"
 #include "hal/hal_console.h"
 #include "regs.h"
+#include "sched.h"
 
 #define CLOCK_TICKS_PER_US (MPS2_SYSCLK_HZ / 1000000u)
 #define CLOCK_MAX_SLEEP_TICKS (60u * MPS2_SYSCLK_HZ) /* well inside one counter wrap */
@@ -25,7 +29,14 @@ void mps2_clock_init(void) {
   TIMER_CTRL(MPS2_TIMER0_BASE) = 0;
   TIMER_INTCLEAR(MPS2_TIMER0_BASE) = 1;
   mps2_irq_enable(MPS2_IRQ_TIMER0);
+  SYST_RVR = MPS2_SYSCLK_HZ / 100u - 1u; /* 10 ms */
+  SYST_CVR = 0;
+  SYST_CSR = SYST_CSR_RUN;
+  sched_use_ticks(true);
 }
+
+void SysTick_Handler(void);
+void SysTick_Handler(void) { sched_tick(); }
 
 void TIMER0_Handler(void);
 void TIMER0_Handler(void) {
@@ -65,8 +76,11 @@ void hal_clock_idle(uint64_t deadline_us) {
         TIMER_VALUE(MPS2_TIMER0_BASE) = (uint32_t)ticks;
         TIMER_CTRL(MPS2_TIMER0_BASE) = TIMER_CTRL_EN | TIMER_CTRL_IRQEN;
       }
+      SYST_CSR = 0; /* no budget ticks while asleep */
       __asm__ volatile("dsb\n\twfi" ::: "memory");
       TIMER_CTRL(MPS2_TIMER0_BASE) = 0;
+      SYST_CVR = 0;
+      SYST_CSR = SYST_CSR_RUN;
     }
   }
   C.wake = false;

@@ -43,14 +43,9 @@ static int mps2_boot_failures_l(lua_State *L) {
   return 2;
 }
 
-/* budget() -> the instruction budget per task resume in force (0: off),
- * nil when the scheduler has none. */
+/* budget() -> the instruction budget per task resume in force (0: off). */
 static int mps2_budget_l(lua_State *L) {
-#ifdef SCHED_HAS_BUDGET
   lua_pushinteger(L, (lua_Integer)sched_budget());
-#else
-  lua_pushnil(L);
-#endif
   return 1;
 }
 

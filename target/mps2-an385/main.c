@@ -181,9 +181,7 @@ int main(void) {
   lua_State *L = rt_open(0);
   if (!L) hal_panic("cannot create the Lua state");
   sched_init(L, false);
-#ifdef SCHED_HAS_BUDGET /* sched_set_budget() is new in sched.h */
   sched_set_budget(MAIN_TASK_BUDGET);
-#endif
   luaos_set_board(MPS2_BOARD_NAME);
   if (!modreg_open(L, &main_modcfg)) hal_panic(lua_tostring(L, -1)); /* heap too small */
   sched_set_error_handler(on_task_error, NULL);

@@ -83,6 +83,11 @@
 #define FPGAIO_COUNTER MPS2_REG(MPS2_FPGAIO_BASE + 0x18) /* 25 MHz up counter from reset */
 
 /* ---- Cortex-M3 system control space ---- */
+/* SysTick: the scheduler's budget tick, running only while the CPU is busy. */
+#define SYST_CSR MPS2_REG(0xE000E010u)
+#define SYST_RVR MPS2_REG(0xE000E014u)
+#define SYST_CVR MPS2_REG(0xE000E018u)
+#define SYST_CSR_RUN 7u /* ENABLE | TICKINT | CLKSOURCE (processor clock) */
 #define SCB_VTOR MPS2_REG(0xE000ED08u)
 #define SCB_AIRCR MPS2_REG(0xE000ED0Cu)
 #define SCB_CCR MPS2_REG(0xE000ED14u)

@@ -34,6 +34,7 @@ void NMI_Handler(void);
 void HardFault_Handler(void);
 void TIMER0_Handler(void);
 void TIMER1_Handler(void);
+void SysTick_Handler(void);
 void UART0RX_Handler(void);
 void mps2_fault_report(const uint32_t *frame, uint32_t exc_return, uint32_t kind);
 
@@ -55,7 +56,7 @@ __attribute__((section(".vectors"), used)) static const vector_t vectors[16 + 32
     Default_Handler, /* DebugMonitor */
     0,
     Default_Handler, /* PendSV */
-    Default_Handler, /* SysTick: unused, the clock is tickless */
+    SysTick_Handler, /* the budget tick (clock.c), only while busy */
     [16 + MPS2_IRQ_UART0_RX] = UART0RX_Handler,
     [16 + 1] = Default_Handler,
     [16 + 2] = Default_Handler,
