@@ -344,6 +344,21 @@ end)
             self.assertEqual(r.returncode, 1)
             self.assertIn("line of a passing test", r.stdout)
 
+    def test_gpio_trace_records_once_sim_is_loaded(self):
+        app = write("trace_app.lua", """
+gpio.mode("LED0", "out")
+gpio.write("LED0", 1)            -- before anyone can read the trace: not recorded
+local sim = require("sim")
+gpio.write("LED0", 0); gpio.write("LED0", 1)
+local n = 0
+for _, e in ipairs(sim.gpio_trace()) do if e.pin == gpio.pin("LED0") then n = n + 1 end end
+print(n, sim.led("LED0"), sim.part("LED0"):get("changes"))
+""")
+        r = run("run", app)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # the LED model still saw all three changes
+        self.assertEqual(r.stdout.split(), ["2", "true", "3.0"])
+
     def test_log_of_a_test_ended_by_a_task_error(self):
         d = self.spec_dir("logtaskerr", {"t_spec.lua": """
 it("a task fails", function()
