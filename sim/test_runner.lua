@@ -6,14 +6,23 @@
 -- the report of a failing test. Passing tests' lines are dropped.
 local M = {}
 
-local lines = {}      -- log lines since the last test ended
+local MAX_LINES = 500 -- a test that logs in a loop keeps only its last lines
+local lines = {}      -- log lines since the last test ended (a ring)
+local first, last = 1, 0 -- indexes of the oldest and newest kept lines
+local dropped = 0
 local user_sink       -- a sink the spec installed itself (it wins)
 local inner_output    -- the output handler the user asked for
 
 local function capture(level, tag, msg)
   if user_sink then return user_sink(level, tag, msg) end
   local ms = math.floor(sys.uptime())
-  lines[#lines + 1] = string.format("[%6d.%03d] %s %s%s", ms // 1000, ms % 1000,
+  if last - first + 1 >= MAX_LINES then
+    lines[first] = nil
+    first = first + 1
+    dropped = dropped + 1
+  end
+  last = last + 1
+  lines[last] = string.format("[%6d.%03d] %s %s%s", ms // 1000, ms % 1000,
     level:sub(1, 1):upper(), tag and (tag .. ": ") or "", msg)
 end
 
@@ -32,23 +41,35 @@ function M.install(output)
   set_sink(capture)
 end
 
+local function reset()
+  lines, first, last, dropped = {}, 1, 0, 0
+end
+
+local function taken()
+  local out = table.concat(lines, "\n", first, last)
+  local n, d = last - first + 1, dropped
+  reset()
+  if d > 0 then out = "(" .. d .. " earlier lines dropped)\n" .. out end
+  return out, n + d
+end
+
 local function with_log(message)
-  if #lines == 0 then return message end
+  if last < first then return message end
   if message == nil then
     message = "Nil error"
   elseif type(message) ~= "string" then
     message = require("pl.pretty").write(message)
   end
-  return message .. "\n\nlog output of this test (" .. #lines .. " line" ..
-    (#lines == 1 and "" or "s") .. "):\n" .. table.concat(lines, "\n")
+  local text, n = taken()
+  return message .. "\n\nlog output of this test (" .. n .. " line" ..
+    (n == 1 and "" or "s") .. "):\n" .. text
 end
 
 -- The test that was running when a task's error (or a deadlock) ended the
 -- file is never reported by Busted: print what it logged.
 function M.dump_pending()
-  if #lines > 0 then
-    io.stderr:write("log output of the test that was running:\n", table.concat(lines, "\n"), "\n")
-    lines = {}
+  if last >= first then
+    io.stderr:write("log output of the test that was running:\n", (taken()), "\n")
   end
 end
 
@@ -72,7 +93,7 @@ setmetatable(M, {__call = function(_, options)
   -- Runs after the handlers (default priority = last): a new test starts
   -- with an empty buffer.
   busted.subscribe({"test", "end"}, function()
-    lines = {}
+    reset()
     return nil, true
   end)
   return handler

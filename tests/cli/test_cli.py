@@ -359,6 +359,21 @@ print(n, sim.led("LED0"), sim.part("LED0"):get("changes"))
         # the LED model still saw all three changes
         self.assertEqual(r.stdout.split(), ["2", "true", "3.0"])
 
+    def test_captured_log_keeps_the_last_lines(self):
+        d = self.spec_dir("logcap_many", {"many_spec.lua": """
+it("logs a lot, then fails", function()
+  for i = 1, 600 do log.info("line %d", i) end
+  assert.is_true(false)
+end)
+"""})
+        r = run("test", d)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("log output of this test (600 lines)", r.stdout)
+        self.assertIn("(100 earlier lines dropped)", r.stdout)
+        self.assertNotIn("line 100\n", r.stdout)
+        self.assertIn("line 101\n", r.stdout)
+        self.assertIn("line 600", r.stdout)
+
     def test_log_of_a_test_ended_by_a_task_error(self):
         d = self.spec_dir("logtaskerr", {"t_spec.lua": """
 it("a task fails", function()
