@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "gpio_irq.h"
+#include "panel.h"
 #include "hal/hal_gpio.h"
 #include "hal/hal_spi.h"
 #include "lauxlib.h"
@@ -25,7 +26,8 @@ static struct board_state {
   int nbuses;
   char *pin_names[BOARD_MAX_PINS];
   uint8_t edge[BOARD_MAX_PINS];
-  vhw_part_t *listener[BOARD_MAX_PINS]; /* part watching the pin (LED) */
+  vhw_part_t *listener[BOARD_MAX_PINS]; /* part told of the pin's changes */
+  vhw_part_t *led[BOARD_MAX_PINS];      /* LED reading the pin */
   vhw_part_t *parts[BOARD_MAX_PARTS];
   int nparts;
   hal_spi_config_t spi_cfg[BOARD_MAX_BUSES];
@@ -52,22 +54,40 @@ static void env_drive(void *ctx, int pin, int level) {
   if (pin >= 0 && pin < B.npins) vhw_pins_drive(B.pins, pin, level);
 }
 
-static void pin_changed(void *ctx, int pin, int level) {
-  (void)ctx;
-  board_gpio_rec_t *r = &B.gpio_trace[B.gpio_n % BOARD_TRACE_MAX];
-  r->t_us = sched_now();
+/* Every change of a wire: a fixed ring write (the trace the tests read),
+ * then a listening part if any, and edge detection. */
+_Static_assert((BOARD_TRACE_MAX & (BOARD_TRACE_MAX - 1)) == 0, "the trace ring index is a mask");
+
+/* Recording starts when someone can read the trace (the sim module is
+ * loaded, or a window listens); a process setting, not reset with the
+ * board. Until then a gpio.write is the wire model alone. */
+static bool trace_listening;
+
+void board_gpio_trace_listen(bool on) { trace_listening = on; }
+
+static inline board_gpio_rec_t *trace_next(int pin, int level, bool output) {
+  board_gpio_rec_t *r = &B.gpio_trace[B.gpio_n & (BOARD_TRACE_MAX - 1)];
+  B.gpio_n++;
   r->pin = (uint16_t)pin;
   r->level = (uint8_t)level;
-  r->output = B.mcu_writing;
-  B.gpio_n++;
-  /* One listener per pin (an LED), looked up directly: this is on the
-   * path of every gpio.write. */
+  r->output = output;
+  return r;
+}
+
+/* Out of line: rare, and keeps the write path free of register saves. */
+static __attribute__((noinline)) void notify_change(int pin, int level) {
   vhw_part_t *l = B.listener[pin];
   if (l) l->ops->pin_changed(l, pin, level);
   /* Edge detection happens in "hardware": post like an ISR would. */
   uint8_t e = B.edge[pin];
   if ((level && (e & HAL_GPIO_EDGE_RISING)) || (!level && (e & HAL_GPIO_EDGE_FALLING)))
     gpio_irq_post(pin, level, sched_now());
+}
+
+static void pin_changed(void *ctx, int pin, int level) {
+  (void)ctx;
+  if (trace_listening) trace_next(pin, level, B.mcu_writing)->t_us = sched_now();
+  if (B.listener[pin] || B.edge[pin]) notify_change(pin, level);
 }
 
 /* Parts with a clock of their own (an accelerometer's data-ready) are
@@ -364,6 +384,11 @@ static void build_part(lua_State *L, int pt, const char *where) {
    * panel) drive it from power-on, not only after the first release. */
   if (strcmp(ops->type, "button") == 0) ops->set(p, "pressed", 0);
   if (strcmp(ops->type, "switch") == 0) ops->set(p, "on", 0);
+  if (strcmp(ops->type, "led") == 0 && p->pin >= 0) {
+    if (B.led[p->pin]) bfail(L, "%s: pin already watched by '%s'", where, B.led[p->pin]->name);
+    B.led[p->pin] = p;
+    vhw_led_attach(p, B.pins);
+  }
   if (ops->pin_changed && p->pin >= 0) {
     if (B.listener[p->pin])
       bfail(L, "%s: pin already watched by '%s'", where, B.listener[p->pin]->name);
@@ -596,11 +621,27 @@ int hal_gpio_read(int pin) {
   return vhw_pins_level(B.pins, pin);
 }
 
-int hal_gpio_write(int pin, int level) {
-  if (pin < 0 || pin >= B.npins) return HAL_EINVAL;
+static __attribute__((noinline)) int write_other_mode(int pin, int level) {
   B.mcu_writing = true;
   vhw_pins_write(B.pins, pin, level);
   B.mcu_writing = false;
+  return HAL_OK;
+}
+
+static __attribute__((noinline)) int write_changed(int pin, int level) {
+  if (B.listener[pin] || B.edge[pin]) notify_change(pin, level);
+  if (trace_listening) trace_next(pin, level, true)->t_us = sched_now();
+  return HAL_OK;
+}
+
+/* On the path of every gpio.write: push-pull outputs inline, and the
+ * rest as tail calls, so the common case saves no registers. */
+int hal_gpio_write(int pin, int level) {
+  if ((unsigned)pin >= (unsigned)B.npins) return HAL_EINVAL;
+  int r = vhw_pins_write_pp(B.pins, pin, level);
+  if (r > 0 && (trace_listening || B.listener[pin] || B.edge[pin]))
+    return write_changed(pin, level != 0);
+  if (r < 0) return write_other_mode(pin, level);
   return HAL_OK;
 }
 

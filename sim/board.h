@@ -56,6 +56,8 @@ size_t board_spi_trace(const board_spi_rec_t **recs, size_t *first);
 void board_spi_trace_clear(void);
 size_t board_gpio_trace(const board_gpio_rec_t **recs, size_t *first);
 void board_gpio_trace_clear(void);
+/* Record GPIO changes from now on (off until called: sim module loaded). */
+void board_gpio_trace_listen(bool on);
 #define BOARD_TRACE_MAX 1024
 
 #endif

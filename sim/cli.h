@@ -33,6 +33,7 @@ typedef struct {
   int n_specs;
   const char *output;
   int jobs;
+  bool verbose; /* test: show all log output, Busted --verbose */
 } cli_opts_t;
 
 void cli_defaults(cli_opts_t *o, const char *exe);

@@ -358,6 +358,7 @@ int luaopen_sim(lua_State *L) {
   lua_pushcfunction(L, part_tostring);
   lua_setfield(L, -2, "__tostring");
   lua_pop(L, 1);
+  board_gpio_trace_listen(true); /* the GPIO trace can be read from now on */
   luaL_newlib(L, f);
   lua_pushliteral(L, "1.0");
   lua_setfield(L, -2, "_VERSION");

@@ -66,7 +66,9 @@ static void usage_test(FILE *f) {
         "\noptions:\n"
         "  --real-time          run specs against the wall clock\n"
         "  -o, --output NAME    Busted output handler (default: plainTerminal/utfTerminal)\n"
-        "  -j N                 run N spec files in parallel (default 1)\n",
+        "  -j N                 run N spec files in parallel (default 1)\n"
+        "  -v, --verbose        show every log line (default: only those of failing\n"
+        "                       tests); also LUAOS_TEST_VERBOSE=1\n",
         f);
   usage_common(f);
 }
@@ -226,6 +228,8 @@ int main(int argc, char **argv) {
       } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
         if (i + 1 >= argc) return bad_usage(cmd, "%s needs a Busted output handler name", a);
         o.output = argv[++i];
+      } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+        o.verbose = true;
       } else if (strncmp(a, "-j", 2) == 0) {
         const char *v = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : "");
         if (atoi(v) < 1) return bad_usage(cmd, "%s needs a positive number", "-j");

@@ -5,10 +5,10 @@
 
 typedef struct {
   vhw_part_t base;
-  int lit;          /* LED */
   int active_low;   /* LED: lit when the pin is low; button/switch: drives low */
   int on;           /* button pressed / switch closed */
-  uint32_t changes; /* LED: times it changed state */
+  const vhw_pins_t *pins; /* LED: the wires it reads (vhw_led_attach) */
+  uint32_t changes0;      /* LED: the pin's change count when attached */
 } vhw_panel_t;
 
 static void panel_destroy(vhw_part_t *p) { free(p); }
@@ -17,18 +17,21 @@ static void panel_destroy(vhw_part_t *p) { free(p); }
 
 static const char *const led_keys[] = {"lit", "changes", "active_low", NULL};
 
-static void led_pin_changed(vhw_part_t *p, int pin, int level) {
+/* An LED is read, not told: its state is its pin's level and its change
+ * count the pin's, so a gpio.write costs the LED nothing. */
+void vhw_led_attach(vhw_part_t *p, const vhw_pins_t *pins) {
   vhw_panel_t *l = (vhw_panel_t *)p;
-  (void)pin;
-  int lit = l->active_low ? !level : level;
-  if (lit != l->lit) l->changes++;
-  l->lit = lit;
+  l->pins = pins;
+  l->changes0 = p->pin >= 0 ? vhw_pins_changes(pins, p->pin) : 0;
 }
 
 static int led_get(vhw_part_t *p, const char *key, double *v) {
   vhw_panel_t *l = (vhw_panel_t *)p;
-  if (strcmp(key, "lit") == 0) *v = l->lit;
-  else if (strcmp(key, "changes") == 0) *v = l->changes;
+  bool wired = l->pins && p->pin >= 0;
+  if (strcmp(key, "lit") == 0)
+    *v = wired && (vhw_pins_level(l->pins, p->pin) != l->active_low);
+  else if (strcmp(key, "changes") == 0)
+    *v = wired ? vhw_pins_changes(l->pins, p->pin) - l->changes0 : 0;
   else if (strcmp(key, "active_low") == 0) *v = l->active_low;
   else return VHW_EKEY;
   return VHW_OK;
@@ -43,7 +46,7 @@ static int led_set(vhw_part_t *p, const char *key, double v) {
   return VHW_EKEY; /* an LED shows what the pin says; it cannot be set */
 }
 
-static const vhw_ops_t led_ops = {"led", NULL, NULL, led_set, led_get, led_pin_changed,
+static const vhw_ops_t led_ops = {"led", NULL, NULL, led_set, led_get, NULL,
                                   NULL, panel_destroy, led_keys};
 
 vhw_part_t *vhw_led_new(const vhw_env_t *env) {

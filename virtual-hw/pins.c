@@ -2,20 +2,6 @@
 
 #include <stdlib.h>
 
-typedef struct {
-  uint8_t mode;
-  int8_t latch;
-  int8_t drive; /* -1: nothing external */
-  int8_t level; /* last effective level reported */
-} vhw_pin_t;
-
-struct vhw_pins {
-  int count;
-  vhw_pins_changed_fn changed;
-  void *ctx;
-  vhw_pin_t pin[];
-};
-
 static int effective(const vhw_pin_t *p) {
   switch (p->mode) {
     case VHW_PIN_OUTPUT: return p->latch;
@@ -33,6 +19,7 @@ static void update(vhw_pins_t *ps, int i) {
   int lv = effective(&ps->pin[i]);
   if (lv != ps->pin[i].level) {
     ps->pin[i].level = (int8_t)lv;
+    ps->pin[i].changes++;
     if (ps->changed) ps->changed(ps->ctx, i, lv);
   }
 }
@@ -64,16 +51,12 @@ vhw_pin_mode_t vhw_pins_mode(const vhw_pins_t *p, int pin) {
 }
 
 void vhw_pins_write(vhw_pins_t *p, int pin, int level) {
-  vhw_pin_t *x = &p->pin[pin];
-  x->latch = (int8_t)(level != 0);
-  /* Push-pull output, the common case: the wire is the latch. */
-  if (x->mode == VHW_PIN_OUTPUT) {
-    if (x->level != x->latch) {
-      x->level = x->latch;
-      if (p->changed) p->changed(p->ctx, pin, x->level);
-    }
+  int r = vhw_pins_write_pp(p, pin, level);
+  if (r >= 0) {
+    if (r && p->changed) p->changed(p->ctx, pin, p->pin[pin].level);
     return;
   }
+  p->pin[pin].latch = (int8_t)(level != 0);
   update(p, pin);
 }
 
@@ -85,3 +68,4 @@ void vhw_pins_drive(vhw_pins_t *p, int pin, int level) {
 }
 
 int vhw_pins_level(const vhw_pins_t *p, int pin) { return p->pin[pin].level; }
+uint32_t vhw_pins_changes(const vhw_pins_t *p, int pin) { return p->pin[pin].changes; }

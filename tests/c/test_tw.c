@@ -131,7 +131,39 @@ static void test_same_time_fifo(void) {
   CHECK(wheel.count == 0);
 }
 
+/* Sparse timers (short slots): tw_next is exact, one jump per expiry,
+ * and same-time timers still fire in the order they were set after
+ * cascading down from a high level. */
+static void test_exact_next(void) {
+  tw_init(&wheel, 0);
+  memset(timers, 0, sizeof timers);
+  tw_add(&wheel, &timers[0], 1000000);
+  CHECK_EQ_U64(tw_next(&wheel), 1000000);
+  tw_advance(&wheel, 1000000);
+  CHECK(tw_pop_expired(&wheel) == &timers[0]);
+  for (int i = 0; i < 6; i++) tw_add(&wheel, &timers[i], 5000000);
+  for (int i = 6; i < 12; i++) tw_add(&wheel, &timers[i], 4000000 + 1000 * (uint64_t)i);
+  int steps = 0;
+  uint64_t last = 0;
+  for (int fired = 0; fired < 12; steps++) {
+    uint64_t next = tw_next(&wheel);
+    CHECK(next > last);
+    last = next;
+    tw_advance(&wheel, next);
+    tw_timer_t *t;
+    int k = 0;
+    while ((t = tw_pop_expired(&wheel)) != NULL) {
+      if (next == 5000000) CHECK(t == &timers[k]); /* FIFO at the same time */
+      k++;
+      fired++;
+    }
+    CHECK(k > 0); /* every jump lands on an expiry */
+  }
+  CHECK(steps == 7);
+}
+
 int main(void) {
+  test_exact_next();
   test_same_time_fifo();
   test_virtual_jumps();
   test_random();

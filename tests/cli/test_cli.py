@@ -465,5 +465,136 @@ class Signals(unittest.TestCase):
         self.assertEqual(os.waitstatus_to_exitcode(status), 0)
 
 
+# ---- luaos test (testcmd area) ----
+
+class TestCommand(unittest.TestCase):
+    def spec_dir(self, name, files):
+        d = os.path.join(TMP, name)
+        os.makedirs(d, exist_ok=True)
+        for fname, text in files.items():
+            with open(os.path.join(d, fname), "w") as f:
+                f.write(text)
+        return d
+
+    def test_no_spec_files(self):
+        empty = self.spec_dir("nospecs", {"helper.lua": "return 1\n"})
+        r = run("test", empty)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no spec files found in " + empty, r.stderr)
+        r = run("test", os.path.join(TMP, "does-not-exist"))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("does-not-exist", r.stderr)
+
+    def test_board_per_spec_file(self):
+        d = self.spec_dir("boards", {
+            "tiny.lua": 'return { name = "tiny", gpio = 4, parts = { { type = "led", name = "LAMP", pin = 3 } } }\n',
+            "tiny_spec.lua": "-- luaos: board=tiny.lua\n"
+                             'it("runs on tiny", function() assert.are.equal("tiny", sys.board())\n'
+                             '  assert.are.equal(3, gpio.pin("LAMP")) end)\n',
+            "named_spec.lua": "-- luaos: board=devkit\n"
+                              'it("runs on devkit", function() assert.are.equal("devkit", sys.board()) end)\n',
+            "plain_spec.lua": 'it("default board", function() assert.are.equal("devkit", sys.board()) end)\n',
+        })
+        r = run("test", d)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("3 spec file(s), 3 passed", r.stdout)
+        # spec from another working directory: the board file is relative to the spec
+        r = subprocess.run([LUAOS, "test", os.path.join(d, "tiny_spec.lua")], cwd="/",
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def test_bad_board_directives(self):
+        cases = {
+            "-- luaos: board=devkt": "unknown board 'devkt'; did you mean 'devkit'?",
+            "-- luaos: bord=devkit": "unknown directive 'bord'; did you mean 'board'?",
+            "-- luaos: board=missing.lua": "board file 'missing.lua' not found",
+            "-- luaos: board": "expected key=value",
+        }
+        for i, (line, msg) in enumerate(cases.items()):
+            d = self.spec_dir("baddir%d" % i, {"x_spec.lua": line + '\nit("never", function() end)\n'})
+            r = run("test", d)
+            self.assertEqual(r.returncode, 1, line)
+            self.assertIn("x_spec.lua:1: " + msg, r.stderr, line)
+            self.assertIn("0 passed, 1 failed", r.stdout, line)
+
+    def test_log_shown_only_for_failing_tests(self):
+        d = self.spec_dir("logcap", {"log_spec.lua": """
+describe("capture", function()
+  it("passes", function() log.info("line of a passing test") end)
+  it("fails", function()
+    log.tag("app").warn("before failing %d", 42)
+    task.spawn(function() log.error("from a task") end):join()
+    assert.are.equal(1, 2)
+  end)
+  it("own sink still works", function()
+    local got = {}
+    log.sink(function(_, _, m) got[#got + 1] = m end)
+    log.info("to my sink")
+    log.sink(nil)
+    assert.are.same({"to my sink"}, got)
+    assert.has_error(function() log.sink(42) end)
+  end)
+end)
+"""})
+        for extra in ([], ["-o", "TAP"]):
+            r = run("test", d, *extra)
+            self.assertEqual(r.returncode, 1)
+            self.assertNotIn("line of a passing test", r.stdout + r.stderr)
+            self.assertNotIn("to my sink", r.stdout + r.stderr)
+            self.assertIn("log output of this test (2 lines)", r.stdout)
+            self.assertIn("W app: before failing 42", r.stdout)
+            self.assertIn("E from a task", r.stdout)
+            # the captured lines come after the failure's message
+            self.assertLess(r.stdout.index("Expected objects"), r.stdout.index("before failing"))
+        for args, env in ((["-v"], None), ([], {"LUAOS_TEST_VERBOSE": "1"})):
+            r = subprocess.run([LUAOS, "test", d, *args], capture_output=True, text=True, timeout=30,
+                               env=dict(os.environ, **(env or {})))
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("line of a passing test", r.stdout)
+
+    def test_gpio_trace_records_once_sim_is_loaded(self):
+        app = write("trace_app.lua", """
+gpio.mode("LED0", "out")
+gpio.write("LED0", 1)            -- before anyone can read the trace: not recorded
+local sim = require("sim")
+gpio.write("LED0", 0); gpio.write("LED0", 1)
+local n = 0
+for _, e in ipairs(sim.gpio_trace()) do if e.pin == gpio.pin("LED0") then n = n + 1 end end
+print(n, sim.led("LED0"), sim.part("LED0"):get("changes"))
+""")
+        r = run("run", app)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # the LED model still saw all three changes
+        self.assertEqual(r.stdout.split(), ["2", "true", "3.0"])
+
+    def test_captured_log_keeps_the_last_lines(self):
+        d = self.spec_dir("logcap_many", {"many_spec.lua": """
+it("logs a lot, then fails", function()
+  for i = 1, 600 do log.info("line %d", i) end
+  assert.is_true(false)
+end)
+"""})
+        r = run("test", d)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("log output of this test (600 lines)", r.stdout)
+        self.assertIn("(100 earlier lines dropped)", r.stdout)
+        self.assertNotIn("line 100\n", r.stdout)
+        self.assertIn("line 101\n", r.stdout)
+        self.assertIn("line 600", r.stdout)
+
+    def test_log_of_a_test_ended_by_a_task_error(self):
+        d = self.spec_dir("logtaskerr", {"t_spec.lua": """
+it("a task fails", function()
+  log.info("context before the crash")
+  task.spawn(function() error("task blew up") end)
+  task.sleep(10)
+end)
+"""})
+        r = run("test", d)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("task blew up", r.stderr)
+        self.assertIn("context before the crash", r.stderr)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -1,9 +1,10 @@
--- The examples, run inside the simulator against the default board.
+-- The examples, run inside the simulator against the default board, as
+-- apps (testing.app runs a file the way `luaos run` does).
 local sim = require("sim")
+local app = require("testing.app")
 
 local function run_example(name, ...)
-  local chunk = assert(loadfile("examples/" .. name .. ".lua"))
-  return task.spawn(chunk, ...)
+  return app.run("examples/" .. name .. ".lua", {args = table.pack(...)})
 end
 
 describe("examples", function()
@@ -25,6 +26,20 @@ describe("examples", function()
     end
     assert.are.same({{1, 0}, {0, 500}, {1, 1000}, {0, 1500}, {1, 2000}, {0, 2500}}, changes)
     assert.is_false(sim.led("LED0"))
+  end)
+
+  it("blink without a count runs until stopped (like luaos run --for)", function()
+    sim.gpio_trace_clear()
+    local t = app.run("examples/blink.lua", {["for"] = 1200})
+    task.sleep(1201)
+    assert.are.equal("dead", t:status())
+    assert.are.same({nil, "cancelled"}, {t:join()})
+    local n = 0
+    for _, e in ipairs(sim.gpio_trace()) do
+      if e.pin == gpio.pin("LED0") then n = n + 1 end
+    end
+    assert.are.equal(3, n) -- toggles at 0, 500 and 1000 ms
+    gpio.write("LED0", 0)
   end)
 
   it("button_led: LED0 follows BTN0, BTN1 toggles LED1 with debounce", function()
