@@ -3,10 +3,12 @@
  * reads it at least every turn and the watchdog feed timer makes a turn
  * every 500 ms, far inside its 171 s wrap. No periodic tick: CMSDK TIMER0
  * is a one-shot alarm that ends WFI at the scheduler's next deadline, so
- * an idle board sleeps until that deadline or an interrupt. SysTick ticks
- * every 10 ms only while the CPU is busy (stopped around WFI): it tells the
- * scheduler that a task has run long, so the instruction budget counts
- * only such resumes (counting halves the VM's speed). */
+ * an idle board sleeps until that deadline or an interrupt. The dual
+ * timer's timer 1 ticks every 1 ms only while the CPU is busy (stopped
+ * around WFI): it tells the scheduler that a task has run long, so the
+ * instruction budget counts only such resumes (counting halves the VM's
+ * speed). Not SysTick: under QEMU's -icount its clock stalls (see the
+ * porting note). */
 #include <stdbool.h>
 
 #include "board.h"
@@ -24,19 +26,34 @@ static struct {
   volatile bool wake;   /* an ISR posted work since the last idle */
 } C;
 
+/* The budget tick: 1 ms periods while busy (counting starts 10 ms into a
+ * resume); reloading restarts the period. */
+static void clock_busy(bool busy) {
+  if (busy) {
+    DT1_LOAD = MPS2_SYSCLK_HZ / 1000u;
+    DT1_CTRL = DT_CTRL_EN | DT_CTRL_PERIODIC | DT_CTRL_IRQEN | DT_CTRL_32BIT;
+  } else {
+    DT1_CTRL = 0;
+  }
+}
+
 void mps2_clock_init(void) {
   C.last = FPGAIO_COUNTER;
   TIMER_CTRL(MPS2_TIMER0_BASE) = 0;
   TIMER_INTCLEAR(MPS2_TIMER0_BASE) = 1;
   mps2_irq_enable(MPS2_IRQ_TIMER0);
-  SYST_RVR = MPS2_SYSCLK_HZ / 100u - 1u; /* 10 ms */
-  SYST_CVR = 0;
-  SYST_CSR = SYST_CSR_RUN;
+  DT1_CTRL = 0;
+  DT1_INTCLR = 1;
+  mps2_irq_enable(MPS2_IRQ_DUALTIMER);
+  clock_busy(true);
   sched_use_ticks(true);
 }
 
-void SysTick_Handler(void);
-void SysTick_Handler(void) { sched_tick(); }
+void DUALTIMER_Handler(void);
+void DUALTIMER_Handler(void) {
+  DT1_INTCLR = 1;
+  sched_tick();
+}
 
 void TIMER0_Handler(void);
 void TIMER0_Handler(void) {
@@ -76,11 +93,10 @@ void hal_clock_idle(uint64_t deadline_us) {
         TIMER_VALUE(MPS2_TIMER0_BASE) = (uint32_t)ticks;
         TIMER_CTRL(MPS2_TIMER0_BASE) = TIMER_CTRL_EN | TIMER_CTRL_IRQEN;
       }
-      SYST_CSR = 0; /* no budget ticks while asleep */
+      clock_busy(false); /* no budget ticks while asleep */
       __asm__ volatile("dsb\n\twfi" ::: "memory");
       TIMER_CTRL(MPS2_TIMER0_BASE) = 0;
-      SYST_CVR = 0;
-      SYST_CSR = SYST_CSR_RUN;
+      clock_busy(true);
     }
   }
   C.wake = false;

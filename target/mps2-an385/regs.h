@@ -28,6 +28,17 @@
 #define TIMER_CTRL_IRQEN (1u << 3)
 #define MPS2_IRQ_TIMER0 8
 #define MPS2_IRQ_TIMER1 9
+/* CMSDK dual timer (0x40002000, IRQ 10): its timer 1 is the scheduler's
+ * budget tick, running only while the CPU is busy. */
+#define MPS2_DUALTIMER_BASE 0x40002000u
+#define MPS2_IRQ_DUALTIMER 10
+#define DT1_LOAD MPS2_REG(MPS2_DUALTIMER_BASE + 0x00)
+#define DT1_CTRL MPS2_REG(MPS2_DUALTIMER_BASE + 0x08)
+#define DT1_INTCLR MPS2_REG(MPS2_DUALTIMER_BASE + 0x0C)
+#define DT_CTRL_32BIT (1u << 1)
+#define DT_CTRL_IRQEN (1u << 5)
+#define DT_CTRL_PERIODIC (1u << 6)
+#define DT_CTRL_EN (1u << 7)
 
 /* ---- CMSDK APB UART (UART0 0x40004000: RX IRQ 0, TX IRQ 1) ---- */
 #define MPS2_UART0_BASE 0x40004000u
@@ -83,11 +94,6 @@
 #define FPGAIO_COUNTER MPS2_REG(MPS2_FPGAIO_BASE + 0x18) /* 25 MHz up counter from reset */
 
 /* ---- Cortex-M3 system control space ---- */
-/* SysTick: the scheduler's budget tick, running only while the CPU is busy. */
-#define SYST_CSR MPS2_REG(0xE000E010u)
-#define SYST_RVR MPS2_REG(0xE000E014u)
-#define SYST_CVR MPS2_REG(0xE000E018u)
-#define SYST_CSR_RUN 7u /* ENABLE | TICKINT | CLKSOURCE (processor clock) */
 #define SCB_VTOR MPS2_REG(0xE000ED08u)
 #define SCB_AIRCR MPS2_REG(0xE000ED0Cu)
 #define SCB_CCR MPS2_REG(0xE000ED14u)

@@ -34,7 +34,7 @@ void NMI_Handler(void);
 void HardFault_Handler(void);
 void TIMER0_Handler(void);
 void TIMER1_Handler(void);
-void SysTick_Handler(void);
+void DUALTIMER_Handler(void);
 void UART0RX_Handler(void);
 void mps2_fault_report(const uint32_t *frame, uint32_t exc_return, uint32_t kind);
 
@@ -56,7 +56,7 @@ __attribute__((section(".vectors"), used)) static const vector_t vectors[16 + 32
     Default_Handler, /* DebugMonitor */
     0,
     Default_Handler, /* PendSV */
-    SysTick_Handler, /* the budget tick (clock.c), only while busy */
+    Default_Handler, /* SysTick: unused (see clock.c) */
     [16 + MPS2_IRQ_UART0_RX] = UART0RX_Handler,
     [16 + 1] = Default_Handler,
     [16 + 2] = Default_Handler,
@@ -67,7 +67,7 @@ __attribute__((section(".vectors"), used)) static const vector_t vectors[16 + 32
     [16 + 7] = Default_Handler,
     [16 + MPS2_IRQ_TIMER0] = TIMER0_Handler,
     [16 + MPS2_IRQ_TIMER1] = TIMER1_Handler,
-    [16 + 10] = Default_Handler,
+    [16 + MPS2_IRQ_DUALTIMER] = DUALTIMER_Handler,
     [16 + 11] = Default_Handler,
     [16 + 12] = Default_Handler,
     [16 + 13] = Default_Handler,
