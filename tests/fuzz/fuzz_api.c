@@ -8,7 +8,9 @@
  * and any order must give Lua errors, never a crash (ASan+UBSan).
  *
  * FUZZ_API_PRINT=1 prints each generated program on stderr (to turn a
- * crashing input into a readable reproducer). */
+ * crashing input into a readable reproducer). FUZZ_API_MAXVALS=N caps the
+ * number of values passed or returned at once (default 5000), to look past
+ * a known bug in moving many values (docs/testing.md). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +34,8 @@ static const char prelude[] =
     "local function SLEEPF() task.sleep(1) return 2 end\n"
     "local BIG = {}\n"
     "for i = 1, 5000 do BIG[i] = i end\n"
-    "local function MANYF() return table.unpack(BIG) end\n"
+    "local function U(n) return table.unpack(BIG, 1, math.min(n, MAXV)) end\n"
+    "local function MANYF() return U(5000) end\n"
     "local function SELFF() local t = task.current() if t then t:cancel() end end\n"
     "local BIGS = ('x'):rep(65536)\n"
     "local E_INDEX = setmetatable({}, {__index = ERRF, __newindex = ERRF, __pairs = ERRF})\n"
@@ -118,12 +121,12 @@ static const struct {
   const char *store;
 } ops[] = {
     {"task.spawn(%f, %a, %a)", "T"},
-    {"task.spawn(%f, table.unpack(BIG, 1, %N))", "T"},
+    {"task.spawn(%f, U(%N))", "T"},
     {"task.sleep(%n)", NULL},
     {"task.yield()", NULL},
     {"task.wait(%a, %n)", "R"},
     {"task.signal(%a, %a, %a)", NULL},
-    {"task.signal(%a, table.unpack(BIG, 1, %N))", NULL},
+    {"task.signal(%a, U(%N))", NULL},
     {"task.current()", "T"},
     {"task.count()", NULL},
     {"task.channel(%n)", "C"},
@@ -156,7 +159,7 @@ static const struct {
     {"spi.read(%d, %n, %a)", "R"},
     {"log.info(%s, %a, %a)", NULL},
     {"log.warn(%a)", NULL},
-    {"log.error(%s, table.unpack(BIG, 1, %N))", NULL},
+    {"log.error(%s, U(%N))", NULL},
     {"log.debug(%s, %a)", NULL},
     {"log.level(%s, %l)", NULL},
     {"log.tag(%s)", "R"},
@@ -344,6 +347,12 @@ static void statement(gen_t *g, int depth) {
 
 /* Functions first (they may name each other), then the main body. */
 static void program(gen_t *g) {
+  static int maxv = -1;
+  if (maxv < 0) {
+    const char *e = getenv("FUZZ_API_MAXVALS");
+    maxv = e ? atoi(e) : 5000;
+  }
+  emitf(g, "local MAXV = %d\n", maxv);
   emit(g, prelude);
   g->nfuncs = 1 + (int)(rd(g) % 4);
   for (int i = 1; i <= g->nfuncs; i++) {
