@@ -1,7 +1,9 @@
+#define _POSIX_C_SOURCE 200809L
 #include "fuzz_boot.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "cli.h"
 #include "lauxlib.h"
@@ -13,18 +15,50 @@
 #endif
 
 static struct {
-  uint64_t steps; /* instruction-hook calls this run */
+  uint64_t steps;    /* Lua instructions this run (counted by the hook) */
+  uint64_t deadline; /* wall clock (us) the run must end by */
+  int over;          /* budget spent: unwind everything, stop the loop */
   int quiet;
   int verbose; /* FUZZ_VERBOSE: uncaught task errors on stderr */
 } FB;
 
 #define FUZZ_HOOK_EVERY 1000
 
-/* Once over budget, every further count raises: a task that catches the
- * error with pcall and loops meets it again at once. */
+static uint64_t wall_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+bool fuzz_over_budget(void) {
+  if (!FB.over && (FB.steps > FUZZ_BUDGET || wall_us() > FB.deadline)) {
+    FB.over = 1;
+    sched_stop();
+  }
+  return FB.over;
+}
+
+/* Once over budget, the hook fires on every instruction of every thread
+ * it meets and raises: a pcall that catches the error is left by its
+ * caller's next instruction, so the whole thread unwinds. */
 static void budget_hook(lua_State *L, lua_Debug *ar) {
   (void)ar;
-  if (++FB.steps > FUZZ_BUDGET / FUZZ_HOOK_EVERY) luaL_error(L, "fuzz: instruction budget");
+  int every = lua_gethookcount(L);
+  FB.steps += (uint64_t)every;
+  if (fuzz_over_budget()) {
+    if (every != 1) lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
+    luaL_error(L, "fuzz: budget spent");
+  }
+  if (every != FUZZ_HOOK_EVERY) /* a thread left over from an earlier run */
+    lua_sethook(L, budget_hook, LUA_MASKCOUNT, FUZZ_HOOK_EVERY);
+}
+
+/* Work that runs no Lua instruction (a C function as a timer callback)
+ * passes here between rounds of the loop. */
+static void budget_idle(lua_State *L, void *ud) {
+  (void)L;
+  (void)ud;
+  fuzz_over_budget();
 }
 
 /* Take a library out of reach: loaded, preloaded and global. */
@@ -89,8 +123,11 @@ lua_State *fuzz_boot(size_t mem_limit, const char *app_dir) {
   lua_State *L = cli_boot(&o, app_dir);
   if (!L) return NULL;
   sched_set_error_handler(keep_going, NULL);
+  sched_set_idle_hook(budget_idle, NULL);
   fence(L);
   FB.steps = 0;
+  FB.over = 0;
+  FB.deadline = wall_us() + FUZZ_WALL_US;
   if (mem_limit) {
     rt_memstats_t *m = rt_memstats(L);
     m->limit = m->used + mem_limit;
@@ -115,6 +152,9 @@ int fuzz_spawn(lua_State *L, const char *code, size_t len, const char *name) {
 
 sched_result_t fuzz_run(lua_State *L, uint64_t us) {
   FB.steps = 0;
+  FB.over = 0;
+  FB.deadline = wall_us() + FUZZ_WALL_US;
+  lua_sethook(L, budget_hook, LUA_MASKCOUNT, FUZZ_HOOK_EVERY);
   sched_result_t r = sched_run(L, sched_now() + us);
   lua_settop(L, 0); /* an error message, if any */
   return r;

@@ -7,6 +7,7 @@
 #ifndef FUZZ_BOOT_H
 #define FUZZ_BOOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,11 +21,15 @@ void fuzz_shutdown(lua_State *L);
 /* Spawn `code` as a task (a syntax error is no crash: returns false). */
 int fuzz_spawn(lua_State *L, const char *code, size_t len, const char *name);
 
-/* Run the loop until nothing is left or `us` of virtual time has passed;
- * the instruction budget is reset first. */
+/* Run the loop until nothing is left, `us` of virtual time has passed or
+ * the budget is spent (instructions or wall-clock time, reset first). */
 sched_result_t fuzz_run(lua_State *L, uint64_t us);
 
-/* Instructions a run may take before every further one raises. */
-#define FUZZ_BUDGET 3000000u
+/* True (and the loop stopped) once this run's budget is spent; an idle
+ * hook of a harness's own calls it too. */
+bool fuzz_over_budget(void);
+
+#define FUZZ_BUDGET 3000000u   /* Lua instructions per run */
+#define FUZZ_WALL_US 2000000u  /* wall-clock time per run (sanitizers are slow) */
 
 #endif

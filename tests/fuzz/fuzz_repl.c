@@ -14,7 +14,7 @@
 static void stop_when_done(lua_State *L, void *ud) {
   (void)L;
   (void)ud;
-  if (!repl_busy()) sched_stop();
+  if (!repl_busy() || fuzz_over_budget()) sched_stop();
 }
 
 static void settle(lua_State *L) {
