@@ -380,7 +380,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
      * except when the text was cut at the buffer's end. */
     if (g.len + 256 < g.cap && !print) abort();
   }
-  fuzz_run(L, 10u * 1000 * 1000);
+  fuzz_run(L, 2u * 1000 * 1000);
   fuzz_shutdown(L);
   return 0;
 }

@@ -29,7 +29,7 @@ sched_result_t fuzz_run(lua_State *L, uint64_t us);
  * hook of a harness's own calls it too. */
 bool fuzz_over_budget(void);
 
-#define FUZZ_BUDGET 3000000u   /* Lua instructions per run */
-#define FUZZ_WALL_US 2000000u  /* wall-clock time per run (sanitizers are slow) */
+#define FUZZ_BUDGET 500000u    /* Lua instructions per run */
+#define FUZZ_WALL_US 1000000u  /* wall-clock time per run (sanitizers are slow) */
 
 #endif

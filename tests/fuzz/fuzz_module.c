@@ -63,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   lua_pushstring(L, path);
   sched_spawn(L, 1);
   lua_pop(L, 1);
-  fuzz_run(L, 10u * 1000 * 1000);
+  fuzz_run(L, 2u * 1000 * 1000);
   fuzz_shutdown(L);
   return 0;
 }
