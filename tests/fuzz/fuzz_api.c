@@ -17,6 +17,7 @@
 
 #include "fuzz.h"
 #include "fuzz_boot.h"
+#include "lauxlib.h"
 
 /* Names the program uses (defined in the prelude below):
  * T tasks, C channels, H timers, D SPI devices, R any results, TH
@@ -234,7 +235,9 @@ static void value(gen_t *g, char kind) {
   unsigned b = g->p < g->end ? *g->p : 0;
   if (b >= 0xf0 && kind != 'a') { /* any slot may get any value */
     g->p++;
+    emit(g, "("); /* `('x'):cancel()`, not `'x':cancel()` */
     emit(g, any_vals[b % N(any_vals)]);
+    emit(g, ")");
     return;
   }
   switch (kind) {
@@ -375,10 +378,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   lua_State *L = fuzz_boot(1u << 20, NULL);
   if (!L) abort();
-  if (!fuzz_spawn(L, buf, g.len, "=fuzz")) {
-    /* Every generated program compiles (or the generator is wrong),
-     * except when the text was cut at the buffer's end. */
-    if (g.len + 256 < g.cap && !print) abort();
+  /* Every generated program compiles (or the generator is wrong),
+   * except when the text was cut at the buffer's end. */
+  if (luaL_loadbufferx(L, buf, g.len, "=fuzz", "t") != LUA_OK) {
+    if (g.len + 256 < g.cap) {
+      fprintf(stderr, "%s\nfuzz_api: generated program (above) does not compile: %s\n", buf,
+              lua_tostring(L, -1));
+      abort();
+    }
+    lua_pop(L, 1);
+  } else {
+    sched_spawn(L, 0);
+    lua_pop(L, 1);
   }
   fuzz_run(L, 2u * 1000 * 1000);
   fuzz_shutdown(L);
