@@ -10,7 +10,8 @@
  * FUZZ_API_PRINT=1 prints each generated program on stderr (to turn a
  * crashing input into a readable reproducer). FUZZ_API_MAXVALS=N caps the
  * number of values passed or returned at once (default 5000), to look past
- * a known bug in moving many values (docs/testing.md). */
+ * a known bug in moving many values; FUZZ_API_MEM=BYTES sets the heap cap
+ * (default 1 MB), a large one looks past out-of-memory bugs. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -376,7 +377,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (print < 0) print = getenv("FUZZ_API_PRINT") != NULL;
   if (print) fprintf(stderr, "---- program (%zu bytes of input)\n%s----\n", size, buf);
 
-  lua_State *L = fuzz_boot(1u << 20, NULL);
+  static size_t mem = 0;
+  if (!mem) {
+    const char *e = getenv("FUZZ_API_MEM");
+    mem = e ? (size_t)strtoull(e, NULL, 10) : 1u << 20;
+  }
+  lua_State *L = fuzz_boot(mem, NULL);
   if (!L) abort();
   /* Every generated program compiles (or the generator is wrong),
    * except when the text was cut at the buffer's end. */
