@@ -39,7 +39,8 @@ static const char prelude[] =
     "local function U(n) return table.unpack(BIG, 1, math.min(n, MAXV)) end\n"
     "local function MANYF() return U(5000) end\n"
     "local function SELFF() local t = task.current() if t then t:cancel() end end\n"
-    "local BIGS = ('x'):rep(65536)\n"
+    "local BIGS = 'x'\n" /* 64 KB by doubling: string.rep copies byte by byte */
+    "for _ = 1, 16 do BIGS = BIGS .. BIGS end\n"
     "local E_INDEX = setmetatable({}, {__index = ERRF, __newindex = ERRF, __pairs = ERRF})\n"
     "local E_TOSTRING = setmetatable({}, {__tostring = ERRF, __name = 'evil'})\n"
     "local E_EQ = setmetatable({}, {__eq = ERRF, __lt = ERRF, __le = ERRF, __concat = ERRF})\n"
