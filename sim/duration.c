@@ -28,3 +28,25 @@ bool duration_parse(const char *s, uint64_t *us) {
   *us = (uint64_t)r;
   return true;
 }
+
+bool size_parse(const char *s, size_t *bytes) {
+  if (!s || !*s) return false;
+  /* Digits by hand: strtoull takes signs, spaces and "0x", and its
+   * overflow is an errno that is easy to forget. */
+  size_t v = 0;
+  const char *p = s;
+  for (; *p >= '0' && *p <= '9'; p++) {
+    size_t d = (size_t)(*p - '0');
+    if (v > (SIZE_MAX - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  if (p == s) return false;
+  unsigned shift = 0;
+  if (*p == 'k' || *p == 'K') shift = 10, p++;
+  else if (*p == 'M') shift = 20, p++;
+  else if (*p == 'G') shift = 30, p++;
+  if (*p) return false;
+  if (shift && v > (SIZE_MAX >> shift)) return false;
+  *bytes = v << shift;
+  return true;
+}

@@ -80,18 +80,6 @@ static int bad_usage(const char *cmd, const char *fmt, const char *arg) {
   return 2;
 }
 
-static bool parse_bytes(const char *s, size_t *out) {
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (end == s || errno || *s == '-') return false;
-  if (*end == 'k' || *end == 'K') v *= 1024, end++;
-  else if (*end == 'M') v *= 1024 * 1024, end++;
-  if (*end) return false;
-  *out = (size_t)v;
-  return true;
-}
-
 /* Options shared by commands; returns consumed count (0: not ours, -1: error). */
 static int parse_common(const char *cmd, cli_opts_t *o, int argc, char **argv, int i) {
   const char *a = argv[i];
@@ -120,7 +108,7 @@ static int parse_common(const char *cmd, cli_opts_t *o, int argc, char **argv, i
     return 2;
   }
   if (strcmp(a, "--mem-limit") == 0) {
-    if (i + 1 >= argc || !parse_bytes(argv[i + 1], &o->mem_limit))
+    if (i + 1 >= argc || !size_parse(argv[i + 1], &o->mem_limit))
       return bad_usage(cmd, "%s needs a byte count (e.g. 65536, 64k, 2M)", a), -1;
     return 2;
   }

@@ -6,7 +6,8 @@ set -euo pipefail
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
-# Packages for the host simulator, the tests and the firmware cross build.
+# Packages for the host simulator, the tests and the firmware cross build;
+# clang and its sanitizer/libFuzzer runtime for the fuzz suite.
 PKGS=(
   build-essential cmake pkg-config dpkg-dev
   libreadline-dev
@@ -14,6 +15,7 @@ PKGS=(
   gcc-multilib qemu-user
   gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi
   qemu-system-arm python3
+  clang libclang-rt-14-dev
 )
 [ "${LUAOS_SETUP_EXTRA:-}" ] && PKGS+=(${LUAOS_SETUP_EXTRA})
 

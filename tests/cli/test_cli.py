@@ -48,6 +48,10 @@ class Help(unittest.TestCase):
             (["run", "x.lua", "--for", "1e3"], "needs a duration"),
             (["run", "x.lua", "--bogus"], "unknown option"),
             (["run", "x.lua", "--mem-limit", "lots"], "byte count"),
+            # a size that overflows is refused, never "no cap" (issue 6)
+            (["run", "x.lua", "--mem-limit", "18014398509481984k"], "byte count"),
+            (["run", "x.lua", "--mem-limit", "99999999999999999999k"], "byte count"),
+            (["run", "x.lua", "--mem-limit", "17179869184G"], "byte count"),
             (["repl", "--what"], "unknown option"),
             (["test", "-j", "0"], "positive number"),
         ]

@@ -1,4 +1,5 @@
-/* --for durations come from the command line. */
+/* --for durations come from the command line: any bytes give a duration
+ * or a refusal, never a crash or undefined behaviour (UBSan). */
 #include <string.h>
 
 #include "duration.h"
