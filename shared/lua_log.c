@@ -5,8 +5,13 @@
 
 #include "hal/hal_console.h"
 #include "lauxlib.h"
+#include "luaos.h"
 #include "modreg.h"
 #include "sched.h"
+
+/* Argument errors name functions as the docs do (shared/luaos.h). */
+#define ARGCHECK(L, cond, arg, msg) ((void)((cond) || luaos_argerror((L), (arg), (msg))))
+#define CHECKANY(L, arg) ((void)(!lua_isnone((L), (arg)) || luaos_argerror((L), (arg), "value expected")))
 
 enum { LV_DEBUG, LV_INFO, LV_WARN, LV_ERROR, LV_OFF };
 static const char *const level_names[] = {"debug", "info", "warn", "error", "off", NULL};
@@ -52,12 +57,23 @@ static void push_message(lua_State *L, int first) {
   }
   push_format(L);
   lua_insert(L, first);
-  lua_call(L, n, 1);
+  if (lua_pcall(L, n, 1, 0) == LUA_OK) return;
+  /* A bad format argument is the caller's: "bad argument #2 to 'log.info'"
+   * rather than to 'string.format' (format's #k is this function's). */
+  const char *msg = lua_tostring(L, -1);
+  int k;
+  char detail[160];
+  if (msg && sscanf(msg, "bad argument #%d to '%*[^']' (%159[^\n]", &k, detail) == 2 && k >= 1) {
+    size_t dl = strlen(detail);
+    if (dl > 0 && detail[dl - 1] == ')') detail[dl - 1] = '\0';
+    luaos_argerror(L, first + k - 1, detail);
+  }
+  lua_error(L);
 }
 
 static int emit(lua_State *L, int level, const char *tag, int first) {
   if (level < tag_level(L, tag)) return 0;
-  luaL_checkany(L, first);
+  CHECKANY(L, first);
   push_message(L, first);
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &sink_key) == LUA_TFUNCTION) {
     lua_pushstring(L, level_names[level]);
@@ -121,18 +137,18 @@ static int log_level(lua_State *L) {
     return 1;
   }
   if (n == 1) {
-    int lv = luaL_checkoption(L, 1, NULL, level_names);
+    int lv = luaos_checkoption(L, 1, NULL, level_names);
     lua_pushstring(L, level_names[log_default_level]);
     log_default_level = lv;
     return 1;
   }
-  const char *tag = luaL_checkstring(L, 1);
+  const char *tag = luaos_checklstring(L, 1, NULL);
   lua_pushstring(L, level_names[tag_level(L, tag)]);
   lua_rawgetp(L, LUA_REGISTRYINDEX, &levels_key);
   if (lua_isnil(L, 2))
     lua_pushnil(L);
   else
-    lua_pushinteger(L, luaL_checkoption(L, 2, NULL, level_names));
+    lua_pushinteger(L, luaos_checkoption(L, 2, NULL, level_names));
   if (strcmp(tag, "lua") == 0) lua_tag_level = lua_isnil(L, -1) ? -1 : (int)lua_tointeger(L, -1);
   lua_setfield(L, -2, tag);
   lua_pop(L, 1);
@@ -153,8 +169,8 @@ static int tag_level_fn(lua_State *L) {
 
 /* log.tag(name) -> logger with debug/info/warn/error/level */
 static int log_tag(lua_State *L) {
-  const char *tag = luaL_checkstring(L, 1);
-  luaL_argcheck(L, tag[0] != '\0', 1, "tag must not be empty");
+  const char *tag = luaos_checklstring(L, 1, NULL);
+  ARGCHECK(L, tag[0] != '\0', 1, "tag must not be empty");
   lua_rawgetp(L, LUA_REGISTRYINDEX, &tags_key);
   if (lua_getfield(L, -1, tag) == LUA_TTABLE) return 1;
   lua_pop(L, 1);
@@ -166,6 +182,11 @@ static int log_tag(lua_State *L) {
   luaL_setfuncs(L, m, 2);
   lua_pushvalue(L, 1);
   lua_setfield(L, -2, "name");
+  if (luaL_newmetatable(L, "luaos.logger")) { /* errors say 'lg:info', as docs/log.md */
+    lua_pushliteral(L, "lg");
+    lua_setfield(L, -2, "__docname");
+  }
+  lua_setmetatable(L, -2);
   lua_pushvalue(L, -1);
   lua_setfield(L, -3, tag);
   return 1;
@@ -216,7 +237,9 @@ void log_install_warnf(lua_State *L) {
 /* log.sink(fn) routes messages to fn(level, tag, msg) instead of the
  * console; log.sink(nil) restores the console. */
 static int log_sink(lua_State *L) {
-  if (!lua_isnoneornil(L, 1)) luaL_checktype(L, 1, LUA_TFUNCTION);
+  if (!lua_isnoneornil(L, 1) && !lua_isfunction(L, 1))
+    luaos_argerror(L, 1, lua_pushfstring(L, "function expected, got %s%s", luaL_typename(L, 1),
+                                         LUAOS_FN_HINT));
   lua_settop(L, 1);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &sink_key);
   return 0;

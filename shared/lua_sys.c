@@ -68,7 +68,7 @@ static int sys_modules(lua_State *L) {
 }
 
 static int sys_reload(lua_State *L) {
-  const char *name = luaL_checkstring(L, 1);
+  const char *name = luaos_checklstring(L, 1, NULL);
   return modreg_reload(L, name);
 }
 

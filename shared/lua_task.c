@@ -7,11 +7,15 @@
 #include "luaos.h"
 #include "sched.h"
 
+/* Argument errors name functions as the docs do (shared/luaos.h). */
+#define ARGCHECK(L, cond, arg, msg) ((void)((cond) || luaos_argerror((L), (arg), (msg))))
+#define CHECKANY(L, arg) ((void)(!lua_isnone((L), (arg)) || luaos_argerror((L), (arg), "value expected")))
+
 #define CHANNEL_MT "luaos.channel"
 #define TASK_BUDGET_MIN 100000
 
 static sched_task_t *check_task(lua_State *L, int arg) {
-  return luaL_checkudata(L, arg, SCHED_TASK_MT);
+  return luaos_checkudata(L, arg, SCHED_TASK_MT, "task");
 }
 
 static int task_spawn(lua_State *L) {
@@ -20,7 +24,7 @@ static int task_spawn(lua_State *L) {
     const char *msg = lua_pushfstring(L, "function expected, got %s; pass the function itself: "
                                          "task.spawn(f), not task.spawn(f())",
                                       luaL_typename(L, 1));
-    return luaL_argerror(L, 1, msg);
+    return luaos_argerror(L, 1, msg);
   }
   sched_spawn(L, lua_gettop(L) - 1);
   return 1;
@@ -30,9 +34,9 @@ static int task_spawn(lua_State *L) {
 static int task_budget(lua_State *L) {
   uint32_t prev = sched_budget();
   if (!lua_isnoneornil(L, 1)) {
-    lua_Integer n = luaL_checkinteger(L, 1);
+    lua_Integer n = luaos_checkinteger(L, 1);
     /* Tiny budgets would stop ordinary code between two yields. */
-    luaL_argcheck(L, n == 0 || (n >= TASK_BUDGET_MIN && n <= INT32_MAX), 1,
+    ARGCHECK(L, n == 0 || (n >= TASK_BUDGET_MIN && n <= INT32_MAX), 1,
                   "budget must be 0 (off) or 100000 .. 2147483647 instructions");
     sched_set_budget((uint32_t)n);
   }
@@ -48,11 +52,11 @@ static int task_sleep(lua_State *L) {
 static int task_yield(lua_State *L) { return sched_task_yield(L); }
 
 static int check_key(lua_State *L, int arg) {
-  luaL_checkany(L, arg);
-  luaL_argcheck(L, !lua_isnil(L, arg), arg, "event must not be nil");
+  CHECKANY(L, arg);
+  ARGCHECK(L, !lua_isnil(L, arg), arg, "event must not be nil");
   if (lua_type(L, arg) == LUA_TNUMBER) {
     lua_Number n = lua_tonumber(L, arg);
-    luaL_argcheck(L, n == n, arg, "event must not be NaN");
+    ARGCHECK(L, n == n, arg, "event must not be NaN");
   }
   return arg;
 }
@@ -93,7 +97,7 @@ static int task_count(lua_State *L) {
 
 static int t_cancel(lua_State *L) {
   sched_task_t *t = check_task(L, 1);
-  luaL_argcheck(L, sched_current(L) != t, 1, "a task cannot cancel itself; return instead");
+  ARGCHECK(L, sched_current(L) != t, 1, "a task cannot cancel itself; return instead");
   sched_cancel(L, t, 1);
   return 0;
 }
@@ -124,7 +128,7 @@ static int t_join(lua_State *L) {
   uint64_t timeout = luaos_opt_ms(L, 2, UINT64_MAX);
   lua_settop(L, 1);
   if (sched_task_dead(t)) return sched_push_results(L, 1);
-  luaL_argcheck(L, sched_current(L) != t, 1, "a task cannot join itself");
+  ARGCHECK(L, sched_current(L) != t, 1, "a task cannot join itself");
   if (timeout == 0) {
     lua_pushnil(L);
     lua_pushliteral(L, "timeout");
@@ -160,7 +164,7 @@ static channel_t *check_channel(lua_State *L, int arg) {
     lua_pop(L, 1);
     if (ours) return c;
   }
-  return luaL_checkudata(L, arg, CHANNEL_MT); /* raises the usual message */
+  return luaos_checkudata(L, arg, CHANNEL_MT, "channel");
 }
 
 static void ch_undelivered(lua_State *L, sched_waitq_t *q) {
@@ -175,8 +179,8 @@ static void ch_undelivered(lua_State *L, sched_waitq_t *q) {
 }
 
 static int task_channel(lua_State *L) {
-  lua_Integer cap = luaL_optinteger(L, 1, 1);
-  luaL_argcheck(L, cap >= 1 && cap <= 1000000, 1, "capacity must be 1..1000000");
+  lua_Integer cap = lua_isnoneornil(L, 1) ? 1 : luaos_checkinteger(L, 1);
+  ARGCHECK(L, cap >= 1 && cap <= 1000000, 1, "capacity must be 1..1000000");
   channel_t *c = lua_newuserdatauv(L, sizeof *c, 1);
   memset(c, 0, sizeof *c);
   c->bufref = LUA_NOREF;
@@ -284,7 +288,7 @@ static int ch_send_k(lua_State *L, int status, lua_KContext ctx) {
 static int ch_send(lua_State *L) {
   channel_t *c = check_channel(L, 1);
   if (lua_type(L, 2) <= LUA_TNIL)
-    return luaL_argerror(L, 2, lua_isnone(L, 2) ? "value expected" : "cannot send nil");
+    return luaos_argerror(L, 2, lua_isnone(L, 2) ? "value expected" : "cannot send nil");
   lua_KContext ctx = lua_gettop(L) >= 3 ? fix_deadline(L, 3) : 0;
   int n = ch_try_send(L, c);
   return n ? n : ch_send_wait(L, c, ctx);
@@ -374,6 +378,8 @@ int luaopen_task(lua_State *L) {
   static const luaL_Reg cm[] = {{"send", ch_send}, {"recv", ch_recv}, {"close", ch_close},
                                 {NULL, NULL}};
   luaL_newmetatable(L, SCHED_TASK_MT);
+  lua_pushliteral(L, "t"); /* errors say 't:join', as docs/task.md does */
+  lua_setfield(L, -2, "__docname");
   luaL_newlib(L, tm);
   lua_setfield(L, -2, "__index");
   lua_pushcfunction(L, t_tostring);
@@ -384,6 +390,8 @@ int luaopen_task(lua_State *L) {
   static const luaL_Reg cmeta[] = {{"__len", ch_len}, {"__tostring", ch_tostring}, {NULL, NULL}};
   luaL_newmetatable(L, CHANNEL_MT);
   int mt = lua_gettop(L);
+  lua_pushliteral(L, "ch");
+  lua_setfield(L, mt, "__docname");
   lua_createtable(L, 0, 3);
   lua_pushvalue(L, mt);
   luaL_setfuncs(L, cm, 1);

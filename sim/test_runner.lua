@@ -34,7 +34,8 @@ function M.install(output)
   -- gets the lines while it is set, as without capture.
   log.sink = function(fn)
     if fn ~= nil and type(fn) ~= "function" then
-      error("bad argument #1 to 'log.sink' (function or nil expected, got " .. type(fn) .. ")", 2)
+      error("bad argument #1 to 'log.sink' (function expected, got " .. type(fn)
+        .. "; pass the function itself, not the result of calling it)", 2)
     end
     user_sink = fn
   end

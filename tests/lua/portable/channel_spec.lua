@@ -64,7 +64,7 @@ describe("channel hand-off and queues", function()
     assert.truthy(err:find("bad argument #2", 1, true), err)
     ok, err = pcall(ch.recv, {})
     assert.is_false(ok)
-    assert.truthy(err:find("luaos.channel expected", 1, true), err)
+    assert.truthy(err:find("channel expected, got table", 1, true), err)
   end)
 
   it("a receiver interrupted or cancelled with a handed value gives it back", function()
