@@ -146,14 +146,18 @@ static sched_task_t *task_from_timer(sched_timer_t *tm) {
   return (sched_task_t *)((char *)tm - offsetof(sched_task_t, timer));
 }
 
-static void rq_push(sched_task_t *t) {
-  set_state(t, T_READY);
+static void rq_append(sched_task_t *t) {
   t->next = NULL;
   if (S.rq_tail)
     S.rq_tail->next = t;
   else
     S.rq_head = t;
   S.rq_tail = t;
+}
+
+static void rq_push(sched_task_t *t) {
+  set_state(t, T_READY);
+  rq_append(t);
 }
 
 static sched_task_t *rq_pop(void) {
@@ -784,12 +788,7 @@ sched_task_t *sched_spawn(lua_State *L, int nargs) {
   lua_xmove(L, t->co, nargs + 1);
   t->nresume = nargs;
   S.ntasks++;
-  t->next = NULL;
-  if (S.rq_tail)
-    S.rq_tail->next = t;
-  else
-    S.rq_head = t;
-  S.rq_tail = t;
+  rq_append(t); /* born ready: no transition to check */
   return t;
 }
 

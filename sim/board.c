@@ -146,14 +146,19 @@ static void board_hook(lua_State *L, lua_Debug *ar) {
   }
 }
 
+/* Push "board file FILE: <message>". */
+static void push_fail(lua_State *L, const char *fmt, va_list ap) {
+  lua_pushfstring(L, "board file %s: ", E.file);
+  lua_pushvfstring(L, fmt, ap);
+  lua_concat(L, 2);
+}
+
 /* Raise "board file FILE: <message>" (build runs protected). */
 _Noreturn static void bfail(lua_State *L, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  lua_pushfstring(L, "board file %s: ", E.file);
-  lua_pushvfstring(L, fmt, ap);
+  push_fail(L, fmt, ap);
   va_end(ap);
-  lua_concat(L, 2);
   lua_error(L);
   abort(); /* not reached: lua_error does not return */
 }
@@ -163,10 +168,8 @@ _Noreturn static void bfail_hint(lua_State *L, const char *word, const char *con
                                 const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  lua_pushfstring(L, "board file %s: ", E.file);
-  lua_pushvfstring(L, fmt, ap);
+  push_fail(L, fmt, ap);
   va_end(ap);
-  lua_concat(L, 2);
   luaos_push_hint(L, word, cands);
   lua_error(L);
   abort(); /* not reached */

@@ -26,6 +26,35 @@ def write(name, text):
     return path
 
 
+class Pty:
+    """A luaos command on a pseudo-terminal; `out` collects what it printed."""
+
+    def __init__(self, *args):
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:
+            os.environ["HOME"] = TMP
+            os.execv(LUAOS, [LUAOS, *args])
+        self.out = b""
+
+    def read_until(self, token, timeout=5):
+        end = time.time() + timeout
+        while token not in self.out and time.time() < end:
+            r, _, _ = select.select([self.fd], [], [], 0.1)
+            if r:
+                try:
+                    self.out += os.read(self.fd, 4096)
+                except OSError:
+                    break
+        return token in self.out
+
+    def write(self, data):
+        os.write(self.fd, data)
+
+    def exit_code(self):
+        _, status = os.waitpid(self.pid, 0)
+        return os.waitstatus_to_exitcode(status)
+
+
 class Help(unittest.TestCase):
     def test_help_everywhere(self):
         for cmd in ([], ["run"], ["repl"], ["test"]):
@@ -334,30 +363,12 @@ class Repl(unittest.TestCase):
         self.assertIn("slept", out)
 
     def test_tty_repl_with_line_editing(self):
-        pid, fd = pty.fork()
-        if pid == 0:
-            os.environ["HOME"] = TMP
-            os.execv(LUAOS, [LUAOS, "repl"])
-        out = b""
-
-        def read_until(token, timeout=5):
-            nonlocal out
-            end = time.time() + timeout
-            while token not in out and time.time() < end:
-                r, _, _ = select.select([fd], [], [], 0.1)
-                if r:
-                    try:
-                        out += os.read(fd, 4096)
-                    except OSError:
-                        break
-            return token in out
-
-        self.assertTrue(read_until(b"> "))
-        os.write(fd, b"21*3\x7f2\r")  # backspace edits the line
-        self.assertTrue(read_until(b"42"))
-        os.write(fd, b"\x04")  # ^D quits
-        _, status = os.waitpid(pid, 0)
-        self.assertEqual(os.waitstatus_to_exitcode(status), 0)
+        p = Pty("repl")
+        self.assertTrue(p.read_until(b"> "))
+        p.write(b"21*3\x7f2\r")  # backspace edits the line
+        self.assertTrue(p.read_until(b"42"))
+        p.write(b"\x04")  # ^D quits
+        self.assertEqual(p.exit_code(), 0)
         with open(os.path.join(TMP, ".luaos_history")) as f:
             self.assertIn("21*2", f.read())
 
@@ -420,53 +431,35 @@ class Signals(unittest.TestCase):
         self.assertIn("instruction count", r.stderr)
 
     def test_ctrl_c_at_the_repl(self):
-        pid, fd = pty.fork()
-        if pid == 0:
-            os.environ["HOME"] = TMP
-            os.execv(LUAOS, [LUAOS, "repl", "--task-budget", "0"])
-        out = b""
-
-        def read_until(token, timeout=5):
-            nonlocal out
-            end = time.time() + timeout
-            while token not in out and time.time() < end:
-                r, _, _ = select.select([fd], [], [], 0.1)
-                if r:
-                    try:
-                        out += os.read(fd, 4096)
-                    except OSError:
-                        break
-            return token in out
-
-        self.assertTrue(read_until(b"> "))
-        os.write(fd, b"kept = 41\r")
-        self.assertTrue(read_until(b"> ", 5))
-        out = b""
-        os.write(fd, b"while true do end\r")
+        p = Pty("repl", "--task-budget", "0")
+        self.assertTrue(p.read_until(b"> "))
+        p.write(b"kept = 41\r")
+        self.assertTrue(p.read_until(b"> ", 5))
+        p.out = b""
+        p.write(b"while true do end\r")
         time.sleep(0.5)
-        os.write(fd, b"\x03")  # Ctrl-C interrupts the running line
-        self.assertTrue(read_until(b"interrupted"), out)
-        self.assertTrue(read_until(b"> "))
-        out = b""
-        os.write(fd, b"task.sleep(100000)\r")
+        p.write(b"\x03")  # Ctrl-C interrupts the running line
+        self.assertTrue(p.read_until(b"interrupted"), p.out)
+        self.assertTrue(p.read_until(b"> "))
+        p.out = b""
+        p.write(b"task.sleep(100000)\r")
         time.sleep(0.3)
-        os.write(fd, b"\x03")  # ... and a sleeping one
-        self.assertTrue(read_until(b"interrupted"), out)
-        out = b""
-        os.write(fd, b"for i = 1, 2 do\r")  # an unfinished chunk ...
-        self.assertTrue(read_until(b">> "))
-        os.write(fd, b"\x03")  # ... is dropped by Ctrl-C
+        p.write(b"\x03")  # ... and a sleeping one
+        self.assertTrue(p.read_until(b"interrupted"), p.out)
+        p.out = b""
+        p.write(b"for i = 1, 2 do\r")  # an unfinished chunk ...
+        self.assertTrue(p.read_until(b">> "))
+        p.write(b"\x03")  # ... is dropped by Ctrl-C
         time.sleep(0.2)
-        os.write(fd, b"half typed")
+        p.write(b"half typed")
         time.sleep(0.2)
-        os.write(fd, b"\x03")  # at the prompt: clears the line
+        p.write(b"\x03")  # at the prompt: clears the line
         time.sleep(0.2)
-        os.write(fd, b"kept + 1\r")
-        self.assertTrue(read_until(b"42"), out)
-        self.assertNotIn(b"half typedkept", out)
-        os.write(fd, b"\x04")
-        _, status = os.waitpid(pid, 0)
-        self.assertEqual(os.waitstatus_to_exitcode(status), 0)
+        p.write(b"kept + 1\r")
+        self.assertTrue(p.read_until(b"42"), p.out)
+        self.assertNotIn(b"half typedkept", p.out)
+        p.write(b"\x04")
+        self.assertEqual(p.exit_code(), 0)
 
 
 # ---- luaos test (testcmd area) ----
