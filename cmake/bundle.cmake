@@ -4,22 +4,32 @@
 # shared/bundle.c searches by module name.
 #
 # luaos_bundle(OUT <file.c> ROOT <dir> [STRIP] [EXTRA <name>=<file> ...]
-#              [KEEP_DEBUG <name> ...])
+#              [KEEP_DEBUG <name> ...] [EXCLUDE <regex> ...])
+# EXCLUDE: module names (dotted) matching one of the regexes are left out.
 # KEEP_DEBUG: modules that keep line numbers under STRIP (a board's app,
 # so its errors and tracebacks name "app.lua:12"); their chunk name is the
 # file's name without its directory.
 function(luaos_bundle)
-  cmake_parse_arguments(B "STRIP" "OUT;ROOT" "EXTRA;KEEP_DEBUG" ${ARGN})
+  cmake_parse_arguments(B "STRIP" "OUT;ROOT" "EXTRA;KEEP_DEBUG;EXCLUDE" ${ARGN})
   file(GLOB_RECURSE _files CONFIGURE_DEPENDS ${B_ROOT}/*.lua)
   set(_specs)
+  set(_deps)
   foreach(f ${_files})
     file(RELATIVE_PATH rel ${B_ROOT} ${f})
     string(REGEX REPLACE "\\.lua$" "" mod ${rel})
     string(REGEX REPLACE "/init$" "" mod ${mod})
     string(REPLACE "/" "." mod ${mod})
-    list(APPEND _specs "${mod}=${f}")
+    set(_skip OFF)
+    foreach(x ${B_EXCLUDE})
+      if(mod MATCHES "${x}")
+        set(_skip ON)
+      endif()
+    endforeach()
+    if(NOT _skip)
+      list(APPEND _specs "${mod}=${f}")
+      list(APPEND _deps ${f})
+    endif()
   endforeach()
-  set(_deps ${_files})
   foreach(e ${B_EXTRA})
     list(APPEND _specs ${e})
     string(REGEX REPLACE "^[^=]*=" "" ef ${e})
