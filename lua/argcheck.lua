@@ -53,6 +53,19 @@ function M.hint(word, cands)
   return "; valid: " .. table.concat(cands, ", ")
 end
 
+-- What an SPI chip's id register read back says about the chip, for the
+-- drivers' fault messages: nil when it is `expected`.
+function M.id_problem(id, expected)
+  if id == 0xFF then
+    return "no response (data 0xFF...; chip disconnected or bus floating?)"
+  elseif id == 0 then
+    return "no response (data 0x00...; chip unpowered?)"
+  elseif id ~= expected then
+    return ("no response (id 0x%02x, expected 0x%02x)"):format(id, expected)
+  end
+  return nil
+end
+
 function M.for_module(modname)
   local C = {}
 

@@ -49,7 +49,8 @@ local DEFAULTS = {
 local KNOWN = { timeout = true }
 for k in pairs(DEFAULTS) do KNOWN[k] = true end
 
-local check = require("argcheck").for_module("bme280")
+local argcheck = require("argcheck")
+local check = argcheck.for_module("bme280")
 local fail, check_int, choices = check.fail, check.int, check.choices
 
 -- Merge opts over the defaults (or over `base`), rejecting unknown names
@@ -108,15 +109,8 @@ end
 -- a missing or unpowered chip from one that only lost its settings.
 -- Returns an error message, or nil when the id is right.
 local function lost(self)
-  local id = read_regs(self, REG_ID, 1):byte()
-  if id == 0xFF then
-    return msg(self, "no response (data 0xFF...; chip disconnected or bus floating?)")
-  elseif id == 0 then
-    return msg(self, "no response (data 0x00...; chip unpowered?)")
-  elseif id ~= CHIP_ID then
-    return msg(self, "no response (id 0x%02x, expected 0x%02x)", id, CHIP_ID)
-  end
-  return nil
+  local problem = argcheck.id_problem(read_regs(self, REG_ID, 1):byte(), CHIP_ID)
+  return problem and msg(self, "%s", problem)
 end
 
 --- Soft reset; waits for the trimming values to be copied (im_update).

@@ -99,6 +99,7 @@ local DOCS = {
     "argcheck.for_module(name) -> checker", "checker.int(...), checker.fail(...), ... bound to name",
     "argcheck.nearest(word, candidates) -> name | nil", "the candidate a typo most likely meant",
     "argcheck.hint(word, candidates) -> string", "'did you mean' or the list of valid names",
+    "argcheck.id_problem(id, expected) -> message | nil", "what a chip's id read back says",
   },
   mps2 = { "MPS2 AN385 board controls (docs/boards/mps2-an385.md)" },
 }

@@ -36,7 +36,8 @@ local MODES = {
 local DEFAULTS = { range = 2, rate = 100, mode = "normal", int1 = false,
                    speed = 1000000, spi_mode = 3 }
 
-local check = require("argcheck").for_module("lis3dh")
+local argcheck = require("argcheck")
+local check = argcheck.for_module("lis3dh")
 local fail, check_int, choices = check.fail, check.int, check.choices
 
 local function check_opts(fn, n, opts, base)
@@ -78,14 +79,8 @@ end
 -- that was reset (a supply dip: it wakes powered down). Returns an error
 -- message, or nil and true when the chip was reset, or nil when all is well.
 local function check_chip(self)
-  local id = read_regs(self, REG_WHO_AM_I, 1):byte()
-  if id == 0xFF then
-    return msg(self, "no response (data 0xFF...; chip disconnected or bus floating?)")
-  elseif id == 0 then
-    return msg(self, "no response (data 0x00...; chip unpowered?)")
-  elseif id ~= WHO_AM_I then
-    return msg(self, "no response (id 0x%02x, expected 0x%02x)", id, WHO_AM_I)
-  end
+  local problem = argcheck.id_problem(read_regs(self, REG_WHO_AM_I, 1):byte(), WHO_AM_I)
+  if problem then return msg(self, "%s", problem) end
   if read_regs(self, REG_CTRL1, 4) ~= self.ctrl then return nil, true end
   return nil
 end

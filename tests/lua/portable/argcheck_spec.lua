@@ -72,4 +72,13 @@ describe("argcheck", function()
   it("lists choices numbers first, sorted", function()
     assert.are.equal("1, 2, 10, a, b", check.choices({ b = 1, [10] = 1, a = 1, [2] = 1, [1] = 1 }))
   end)
+
+  it("tells what a chip id read back means", function()
+    local id_problem = require("argcheck").id_problem
+    assert.is_nil(id_problem(0x60, 0x60))
+    assert.are.equal("no response (data 0xFF...; chip disconnected or bus floating?)",
+      id_problem(0xFF, 0x60))
+    assert.are.equal("no response (data 0x00...; chip unpowered?)", id_problem(0, 0x60))
+    assert.are.equal("no response (id 0x58, expected 0x60)", id_problem(0x58, 0x60))
+  end)
 end)
