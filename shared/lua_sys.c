@@ -11,9 +11,27 @@ static int sys_uptime(lua_State *L) {
   return 1;
 }
 
+static struct {
+  const char *name;
+  size_t (*fn)(void);
+} counters[4];
+
+void sys_add_memory_counter(const char *name, size_t (*fn)(void)) {
+  for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
+    if (!counters[i].name || counters[i].fn == fn) {
+      counters[i].name = name;
+      counters[i].fn = fn;
+      return;
+    }
+}
+
 static int sys_memory(lua_State *L) {
   rt_memstats_t *m = rt_memstats(L);
-  lua_createtable(L, 0, 4);
+  lua_createtable(L, 0, 5);
+  for (size_t i = 0; i < sizeof counters / sizeof counters[0] && counters[i].name; i++) {
+    lua_pushinteger(L, (lua_Integer)counters[i].fn());
+    lua_setfield(L, -2, counters[i].name);
+  }
   lua_pushinteger(L, (lua_Integer)m->used);
   lua_setfield(L, -2, "used");
   lua_pushinteger(L, (lua_Integer)m->peak);

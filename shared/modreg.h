@@ -6,6 +6,7 @@
 #define MODREG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "lua.h"
 
@@ -66,5 +67,8 @@ int luaopen_sys(lua_State *L);
 /* Lua warnings (warn(), errors in __gc) as "W lua:" log lines on the
  * console; on at boot (shared/lua_log.c). */
 void log_install_warnf(lua_State *L);
+/* More memory sys.memory() reports, outside the Lua heap: field `name`
+ * (e.g. "net": the network stack's buffers) read from `fn`. Up to 4. */
+void sys_add_memory_counter(const char *name, size_t (*fn)(void));
 
 #endif

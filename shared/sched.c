@@ -74,6 +74,7 @@ static struct {
   uint32_t ntasks; /* alive tasks */
   uint32_t next_id;
   int refs;
+  sched_timer_t *weak; /* sched_set_weak_timer */
   int nsources;
   struct {
     evring_t *ring;
@@ -192,6 +193,7 @@ static void wq_push(sched_waitq_t *q, sched_task_t *t) {
     q->head = t;
   q->tail = t;
   t->waitq = q;
+  if (q->keepalive) S.refs++;
 }
 
 static void wq_remove(sched_task_t *t) {
@@ -207,6 +209,7 @@ static void wq_remove(sched_task_t *t) {
     q->tail = t->wprev;
   t->wnext = t->wprev = NULL;
   t->waitq = NULL;
+  if (q->keepalive) S.refs--;
 }
 
 static void push_task(lua_State *L, sched_task_t *t) {
@@ -763,6 +766,7 @@ void sched_set_idle_hook(void (*fn)(lua_State *L, void *ud), void *ud) {
 
 void sched_timer_start(sched_timer_t *t, uint64_t at_us) { tw_add(&S.wheel, &t->tw, at_us); }
 void sched_timer_stop(sched_timer_t *t) { tw_cancel(&S.wheel, &t->tw); }
+void sched_set_weak_timer(sched_timer_t *t) { S.weak = t; }
 
 sched_task_t *sched_spawn(lua_State *L, int nargs) {
   int fidx = lua_gettop(L) - nargs;
@@ -893,7 +897,7 @@ int sched_wait(lua_State *L, int key_idx, uint64_t timeout_us, lua_KContext ctx,
       lua_rawseti(L, -3, n);
     } else {
       sched_waitq_t *q = lua_newuserdatauv(L, sizeof *q, 1);
-      q->head = q->tail = NULL;
+      *q = (sched_waitq_t){0};
     }
     lua_remove(L, -2);
     lua_pushvalue(L, key_idx);
@@ -1161,7 +1165,8 @@ sched_result_t sched_run(lua_State *L, uint64_t until_us) {
       if (S.rq_head) continue;
     }
     uint64_t next = tw_next(&S.wheel);
-    if (next == UINT64_MAX && S.refs == 0) {
+    bool only_weak = S.weak && S.wheel.count == 1 && tw_active(&S.weak->tw);
+    if ((next == UINT64_MAX || only_weak) && S.refs == 0) {
       if (S.ntasks == 0) return SCHED_IDLE;
       return SCHED_DEADLOCK;
     }

@@ -62,6 +62,10 @@ void sched_ref(int delta);
 
 void sched_timer_start(sched_timer_t *t, uint64_t at_us);
 void sched_timer_stop(sched_timer_t *t);
+/* Mark one timer as housekeeping (the network stack's): while it is the
+ * only timer armed, the loop counts as idle, so an app whose work is done
+ * still ends. NULL: none. */
+void sched_set_weak_timer(sched_timer_t *t);
 
 void sched_add_source(evring_t *ring, sched_source_fn fn, void *ud);
 /* Called each time the loop has run everything ready and is about to wait
@@ -76,6 +80,10 @@ typedef struct sched_waitq {
   /* For sched_hand: takes back (pops) a handed value from the top of L
    * when its task is cancelled or interrupted before it could run. */
   void (*undelivered)(lua_State *L, struct sched_waitq *q);
+  /* Set for queues woken from outside the loop (network input): a task
+   * parked here keeps the loop alive, as a sched_ref would, and cannot
+   * count as a deadlock. */
+  bool keepalive;
 } sched_waitq_t;
 
 /* Park the running task on `q` until sched_wake() or the timeout

@@ -19,6 +19,7 @@
 #include "lua_sim.h"
 #include "luaos.h"
 #include "modreg.h"
+#include "net_modules.h"
 #include "rt.h"
 #include "sched.h"
 #include "signals.h"
@@ -170,6 +171,7 @@ lua_State *cli_boot(const cli_opts_t *o, const char *app_dir) {
   memset(&C.mcfg, 0, sizeof C.mcfg);
   C.mcfg.extra[0] = drivers_modules;
   C.mcfg.extra[1] = sim_modules;
+  C.mcfg.extra[2] = net_modules;
   C.mcfg.devpath = o->no_devpath ? NULL : C.devpath;
   /* Debian's Lua libraries (Busted and its helpers) for specs on the host. */
   C.mcfg.syspath = "/usr/local/share/lua/5.4/?.lua;/usr/local/share/lua/5.4/?/init.lua;"

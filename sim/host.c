@@ -2,6 +2,7 @@
 #include "host.h"
 
 #include <poll.h>
+#include <sys/random.h>
 #ifdef __linux__
 #include <sys/prctl.h>
 #endif
@@ -12,6 +13,7 @@
 
 #include "hal/hal_clock.h"
 #include "hal/hal_console.h"
+#include "hal/hal_random.h"
 
 #define HOST_MAX_FDS 8
 
@@ -139,4 +141,19 @@ void hal_panic(const char *msg) {
   fprintf(stderr, "luaos: PANIC: %s\n", msg);
   fflush(stderr);
   abort();
+}
+
+void hal_random(void *buf, size_t len) {
+  uint8_t *p = buf;
+  while (len > 0) {
+    ssize_t n = getrandom(p, len, 0);
+    if (n <= 0) { /* only before the kernel's pool is ready: time, at least */
+      uint64_t t = hal_clock_us() ^ (uint64_t)getpid() << 32;
+      for (; len > 0; len--, p++, t = t * 6364136223846793005u + 1442695040888963407u)
+        *p = (uint8_t)(t >> 56);
+      return;
+    }
+    p += n;
+    len -= (size_t)n;
+  }
 }
