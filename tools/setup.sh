@@ -16,6 +16,7 @@ PKGS=(
   gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi
   qemu-system-arm python3
   clang libclang-rt-14-dev
+  libslirp-dev libvdeplug-dev vde2 dnsmasq-base iproute2 iptables iperf iputils-ping
 )
 [ "${LUAOS_SETUP_EXTRA:-}" ] && PKGS+=(${LUAOS_SETUP_EXTRA})
 
