@@ -138,6 +138,20 @@ void net_init(void) {
 
 bool net_started(void) { return N.started; }
 
+/* The port's init, then what every interface of ours has: the MAC of the
+ * configuration and the flags lwIP reads inside netif_add (IGMP starts
+ * there only if the flag is already set). */
+static netif_init_fn port_init;
+
+static err_t attach_init(struct netif *nif) {
+  err_t e = port_init(nif);
+  if (e != ERR_OK) return e;
+  memcpy(nif->hwaddr, N.cfg.mac, 6);
+  nif->hwaddr_len = 6;
+  nif->flags |= NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET | NETIF_FLAG_BROADCAST | NETIF_FLAG_IGMP;
+  return ERR_OK;
+}
+
 struct netif *net_attach(netif_init_fn init, void *state, const net_config_t *cfg, char *err,
                          size_t errlen) {
   net_init();
@@ -151,14 +165,11 @@ struct netif *net_attach(netif_init_fn init, void *state, const net_config_t *cf
   const ip4_addr_t *ip = cfg->dhcp ? &any : &cfg->ip;
   const ip4_addr_t *mask = cfg->dhcp ? &any : &cfg->netmask;
   const ip4_addr_t *gw = cfg->dhcp ? &any : &cfg->gw;
-  if (!netif_add(nif, ip, mask, gw, state, init, ethernet_input)) {
+  port_init = init;
+  if (!netif_add(nif, ip, mask, gw, state, attach_init, ethernet_input)) {
     snprintf(err, errlen, "the network interface did not start");
     return NULL;
   }
-  /* The port's init may have set a placeholder MAC; ours wins. */
-  memcpy(nif->hwaddr, cfg->mac, 6);
-  nif->hwaddr_len = 6;
-  nif->flags |= NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET | NETIF_FLAG_BROADCAST | NETIF_FLAG_IGMP;
   netif_set_hostname(nif, N.cfg.hostname[0] ? N.cfg.hostname : NULL);
   netif_set_default(nif);
   if (!ip4_addr_isany_val(cfg->dns)) dns_setserver(0, &cfg->dns);
@@ -170,7 +181,10 @@ struct netif *net_attach(netif_init_fn init, void *state, const net_config_t *cf
   }
   if (N.cfg.hostname[0]) {
     mdns_resp_init();
-    mdns_resp_add_netif(nif, N.cfg.hostname, 120);
+    if (mdns_resp_add_netif(nif, N.cfg.hostname, 120) != ERR_OK) {
+      snprintf(err, errlen, "mDNS did not start (a hostname of 1 to 63 letters?)");
+      return NULL;
+    }
   }
   check_up();
   net_kick();
