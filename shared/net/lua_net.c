@@ -299,9 +299,9 @@ static void deliver(lua_State *L, net_event_t ev) {
 /* net.on(event, fn): run fn(event, status) as a task on each event. */
 static int net_on(lua_State *L) {
   int ev = luaos_checkoption(L, 1, NULL, event_names);
-  if (!lua_isfunction(L, 2)) {
-    luaos_typeerror(L, 2, "function");
-  }
+  if (!lua_isfunction(L, 2)) /* net.on("up", handler()) is the common slip */
+    luaos_argerror(L, 2, lua_pushfstring(L, "function expected, got %s%s", luaL_typename(L, 2),
+                                         LUAOS_FN_HINT));
   net_init();
   lua_rawgetp(L, LUA_REGISTRYINDEX, &handlers_key);
   if (lua_getfield(L, -1, event_names[ev]) != LUA_TTABLE) {
