@@ -6,6 +6,7 @@
 
 #include "lauxlib.h"
 #include "luaos.h"
+#include "lwip/apps/lwiperf.h"
 #include "lwip/dns.h"
 #include "lwip/icmp.h"
 #include "lwip/inet_chksum.h"
@@ -42,6 +43,14 @@ static struct {
   struct raw_pcb *icmp;
   uint16_t ping_id, ping_seq;
   sched_waitq_t upq;
+  void *iperf;            /* lwiperf's server session, once started */
+  sched_waitq_t iperfq;   /* tasks in net.iperf_wait */
+  uint32_t iperf_reports; /* how many sessions have ended */
+  struct {
+    uint8_t type;
+    uint32_t bytes, ms, kbps;
+    ip_addr_t remote;
+  } iperf_last;
   int handlers; /* registered net.on handlers (each keeps the loop alive) */
 } M;
 
@@ -598,10 +607,95 @@ static int net_ping(lua_State *L) {
   return ping_resolve_k(L, LUA_OK, 0);
 }
 
+/* ---- lwiperf: the C-level throughput reference (an iperf 2 server) ---- */
+
+static void iperf_report(void *arg, enum lwiperf_report_type type, const ip_addr_t *local,
+                         u16_t lport, const ip_addr_t *remote, u16_t rport, u32_t bytes,
+                         u32_t ms, u32_t kbps) {
+  (void)arg;
+  (void)local;
+  (void)lport;
+  (void)rport;
+  M.iperf_last.type = (uint8_t)type;
+  M.iperf_last.bytes = bytes;
+  M.iperf_last.ms = ms;
+  M.iperf_last.kbps = kbps;
+  if (remote) M.iperf_last.remote = *remote;
+  M.iperf_reports++;
+  sched_wake(&M.iperfq, -1);
+}
+
+/* net.iperf_server([port]) -> true | nil, err: lwIP's lwiperf answers an
+ * `iperf -c` (iperf 2) of the host; for measuring the stack and the
+ * interface without Lua in the path. */
+static int net_iperf_server(lua_State *L) {
+  lua_Integer port = luaL_optinteger(L, 1, LWIPERF_TCP_PORT_DEFAULT);
+  if (port < 1 || port > 65535) return luaos_argerror(L, 1, "port must be 1 to 65535");
+  if (M.iperf) {
+    luaL_pushfail(L);
+    lua_pushliteral(L, "already running");
+    return 2;
+  }
+  net_init();
+  M.iperf = lwiperf_start_tcp_server(IP_ADDR_ANY, (u16_t)port, iperf_report, NULL);
+  net_kick();
+  if (!M.iperf) {
+    luaL_pushfail(L);
+    lua_pushliteral(L, "address in use");
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* net.iperf_wait([timeout_ms]) -> {bytes=, ms=, kbps=, remote=, result=} | nil, "timeout"
+ * The report of the next iperf session to end. Stack: seen#, deadline? */
+static int iperf_wait_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  static const char *const results[] = {"done", "done", "aborted", "data error", "send error",
+                                        "aborted by peer"};
+  lua_settop(L, ctx ? 2 : 1);
+  if ((uint32_t)lua_tointeger(L, 1) != M.iperf_reports) {
+    lua_createtable(L, 0, 5);
+    lua_pushinteger(L, M.iperf_last.bytes);
+    lua_setfield(L, -2, "bytes");
+    lua_pushinteger(L, M.iperf_last.ms);
+    lua_setfield(L, -2, "ms");
+    lua_pushinteger(L, M.iperf_last.kbps);
+    lua_setfield(L, -2, "kbps");
+    net_lua_push_ip(L, &M.iperf_last.remote);
+    lua_setfield(L, -2, "remote");
+    lua_pushstring(L, results[M.iperf_last.type < 6 ? M.iperf_last.type : 2]);
+    lua_setfield(L, -2, "result");
+    return 1;
+  }
+  uint64_t left = netwait_left(L, ctx);
+  if (left == 0) {
+    luaL_pushfail(L);
+    lua_pushliteral(L, "timeout");
+    return 2;
+  }
+  return sched_wait_on(L, &M.iperfq, left, ctx, iperf_wait_k, "net.iperf_wait");
+}
+
+static int net_iperf_wait(lua_State *L) {
+  lua_KContext ctx = netwait_deadline(L, 1, UINT64_MAX);
+  lua_pushinteger(L, M.iperf_reports);
+  if (ctx) {
+    lua_insert(L, 1);
+    ctx = 2;
+  }
+  sched_check_task(L, "net.iperf_wait");
+  M.iperfq.keepalive = true;
+  return iperf_wait_k(L, LUA_OK, ctx);
+}
+
 int luaopen_net(lua_State *L) {
   static const luaL_Reg f[] = {{"status", net_status}, {"on", net_on},
                                {"off", net_off},       {"wait_up", net_wait_up},
                                {"resolve", net_resolve}, {"ping", net_ping},
+                               {"iperf_server", net_iperf_server},
+                               {"iperf_wait", net_iperf_wait},
                                {NULL, NULL}};
   net_init();
   net_set_event_handler(deliver);
