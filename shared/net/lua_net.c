@@ -7,6 +7,7 @@
 #include "lauxlib.h"
 #include "luaos.h"
 #include "lwip/apps/lwiperf.h"
+#include "lwip/apps/sntp.h"
 #include "lwip/dns.h"
 #include "lwip/icmp.h"
 #include "lwip/inet_chksum.h"
@@ -607,6 +608,42 @@ static int net_ping(lua_State *L) {
   return ping_resolve_k(L, LUA_OK, 0);
 }
 
+/* ---- time: lwIP's SNTP client ---- */
+
+/* net.sntp([server]): poll `server` (a name or address), or the NTP
+ * servers DHCP announced, for the time (RFC 4330 client, every hour). */
+static int net_sntp(lua_State *L) {
+  static char server[DNS_MAX_NAME_LENGTH + 1]; /* lwIP keeps the pointer */
+  size_t len = 0;
+  const char *name = lua_isnoneornil(L, 1) ? NULL : luaos_checklstring(L, 1, &len);
+  if (name && (len == 0 || len > DNS_MAX_NAME_LENGTH))
+    return luaos_argerror(L, 1, "a host name or address of 1 to 255 bytes");
+  net_init();
+  if (sntp_enabled()) sntp_stop();
+  sntp_setoperatingmode(SNTP_OPMODE_POLL);
+  if (name) {
+    memcpy(server, name, len + 1);
+    sntp_servermode_dhcp(0);
+    sntp_setservername(0, server);
+  } else {
+    sntp_servermode_dhcp(1);
+  }
+  sntp_init();
+  net_kick();
+  return 0;
+}
+
+/* net.time() -> seconds since 1970 (float, us resolution) | nil */
+static int net_time_l(lua_State *L) {
+  uint64_t us;
+  if (!net_time(&us)) {
+    luaL_pushfail(L);
+    return 1;
+  }
+  lua_pushnumber(L, (lua_Number)us / 1e6);
+  return 1;
+}
+
 /* ---- lwiperf: the C-level throughput reference (an iperf 2 server) ---- */
 
 static void iperf_report(void *arg, enum lwiperf_report_type type, const ip_addr_t *local,
@@ -694,6 +731,7 @@ int luaopen_net(lua_State *L) {
   static const luaL_Reg f[] = {{"status", net_status}, {"on", net_on},
                                {"off", net_off},       {"wait_up", net_wait_up},
                                {"resolve", net_resolve}, {"ping", net_ping},
+                               {"sntp", net_sntp},     {"time", net_time_l},
                                {"iperf_server", net_iperf_server},
                                {"iperf_wait", net_iperf_wait},
                                {NULL, NULL}};

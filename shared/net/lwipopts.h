@@ -51,8 +51,15 @@
 
 /* Applications of lwIP we bind (never rewrite): SNTP, mDNS, lwiperf. */
 #define SNTP_SERVER_DNS 1
-#define SNTP_SET_SYSTEM_TIME(sec) net_sntp_set_time(sec)
-void net_sntp_set_time(unsigned long sec);
+#define SNTP_STARTUP_DELAY 0
+#define SNTP_CHECK_RESPONSE 2  /* a reply must echo our request's timestamp */
+#define SNTP_COMP_ROUNDTRIP 1  /* and half the round trip is added */
+#define LWIP_DHCP_GET_NTP_SRV 1
+#define SNTP_GET_SERVERS_FROM_DHCP 1
+#define SNTP_SET_SYSTEM_TIME_US(sec, us) net_sntp_set_time((sec), (us))
+#define SNTP_GET_SYSTEM_TIME(sec, us) net_sntp_get_time(&(sec), &(us))
+void net_sntp_set_time(unsigned long sec, unsigned long us);
+void net_sntp_get_time(unsigned long *sec, unsigned long *us);
 #define LWIP_MDNS_RESPONDER 1
 #define MDNS_MAX_SERVICES 2
 

@@ -63,9 +63,31 @@ void net_lwip_assert(const char *msg, const char *file, int line) {
   hal_panic(buf);
 }
 
-/* Wall-clock time from SNTP: kept for sys.time() once someone binds it. */
-static unsigned long sntp_seconds;
-void net_sntp_set_time(unsigned long sec) { sntp_seconds = sec; }
+/* Wall-clock time from lwIP's SNTP client: the Unix time (us) at loop
+ * time `at`; 0 until the first answer. */
+static struct {
+  uint64_t unix_us, at;
+} T;
+
+void net_sntp_set_time(unsigned long sec, unsigned long us) {
+  T.unix_us = (uint64_t)sec * 1000000u + us;
+  T.at = sched_now();
+}
+
+bool net_time(uint64_t *unix_us) {
+  if (!T.unix_us) return false;
+  *unix_us = T.unix_us + (sched_now() - T.at);
+  return true;
+}
+
+/* What SNTP compares replies against: our idea of the time (the loop's
+ * clock before the first answer; any value works for the check). */
+void net_sntp_get_time(unsigned long *sec, unsigned long *us) {
+  uint64_t t;
+  if (!net_time(&t)) t = sched_now();
+  *sec = (unsigned long)(t / 1000000u);
+  *us = (unsigned long)(t % 1000000u);
+}
 
 static void arm(uint64_t at) {
   sched_timer_start(&N.timer, at);
