@@ -160,6 +160,29 @@ char *strstr(const char *hay, const char *needle) {
   }
 }
 
+/* No file system: fopen fails as newlib's does once _open has (ENOENT),
+ * and then nothing reaches freopen or fclose (Lua and the core call them
+ * only on a FILE fopen opened). Newlib's three, with their mode parsing
+ * and seeking, are 1.5 KB. Reading stdin (loadfile(), debug.debug) stays
+ * newlib's: it fails in _read. */
+FILE *fopen(const char *path, const char *mode) {
+  (void)path, (void)mode;
+  errno = ENOENT;
+  return NULL;
+}
+
+FILE *freopen(const char *path, const char *mode, FILE *f) {
+  (void)path, (void)mode, (void)f;
+  errno = ENOENT;
+  return NULL;
+}
+
+int fclose(FILE *f) {
+  (void)f;
+  errno = EBADF;
+  return EOF;
+}
+
 /* Lua calls abort() only after its panic handler, which never returns. */
 void abort(void) {
   hal_panic("abort");
