@@ -30,32 +30,46 @@ struct bundle_unpack {
 static const char *bundle_unpack_read(lua_State *L, void *ud, size_t *size) {
   struct bundle_unpack *u = ud;
   (void)L;
-  size_t start = u->pos % BUNDLE_WINDOW, n = 0;
-  while (start + n < BUNDLE_WINDOW) {
-    if (u->copy == 0) {
-      if (u->flags <= 1u) {
-        if (u->in == u->end) break;
-        u->flags = 0x100u | *u->in++;
+  /* The state in locals: stores to the window (unsigned char) would make
+   * the compiler reload every field of *u after each byte. */
+  const unsigned char *in = u->in, *end = u->end;
+  unsigned char *win = u->win;
+  unsigned flags = u->flags;
+  size_t copy = u->copy, from = u->from;
+  size_t start = u->pos % BUNDLE_WINDOW, o = start;
+  while (o < BUNDLE_WINDOW) {
+    if (copy == 0) {
+      if (flags <= 1u) {
+        if (in == end) break;
+        flags = 0x100u | *in++;
       }
-      if (u->in == u->end) break;
-      unsigned literal = u->flags & 1u;
-      u->flags >>= 1;
+      if (in == end) break;
+      unsigned literal = flags & 1u;
+      flags >>= 1;
       if (literal) {
-        u->win[start + n++] = *u->in++;
+        win[o++] = *in++;
         continue;
       }
-      if (u->end - u->in < 2) break; /* truncated: end of chunk, lua_load reports it */
-      size_t dist = ((size_t)(u->in[1] & 0xF0u) << 4 | u->in[0]) + 1;
-      u->copy = (size_t)(u->in[1] & 0x0Fu) + 3;
-      u->from = u->pos + n - dist;
-      u->in += 2;
+      if (end - in < 2) { /* truncated: the chunk ends, lua_load reports it */
+        in = end;
+        break;
+      }
+      size_t dist = ((size_t)(in[1] & 0xF0u) << 4 | in[0]) + 1;
+      copy = (size_t)(in[1] & 0x0Fu) + 3;
+      from = u->pos + (o - start) - dist;
+      in += 2;
     }
-    u->win[start + n++] = u->win[u->from++ % BUNDLE_WINDOW];
-    u->copy--;
+    do {
+      win[o++] = win[from++ % BUNDLE_WINDOW];
+    } while (--copy > 0 && o < BUNDLE_WINDOW);
   }
-  u->pos += n;
-  *size = n;
-  return n ? (const char *)u->win + start : NULL;
+  u->in = in;
+  u->flags = flags;
+  u->copy = copy;
+  u->from = from;
+  u->pos += o - start;
+  *size = o - start;
+  return o > start ? (const char *)win + start : NULL;
 }
 
 int bundle_load(lua_State *L, const struct bundle_entry *e, const char *chunkname) {
