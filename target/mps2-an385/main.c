@@ -155,7 +155,7 @@ static bool app_in_boot_loop(void) {
 static bool spawn_app(lua_State *L) {
   const struct bundle_entry *e = bundle_find("main");
   if (!e) return false;
-  if (luaL_loadbufferx(L, (const char *)e->data, e->len, "=main", "b") != LUA_OK) {
+  if (bundle_load(L, e, "=main") != LUA_OK) {
     on_task_error(L, NULL);
     lua_pop(L, 1);
     return false;
