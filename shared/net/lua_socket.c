@@ -536,7 +536,8 @@ static int recv_step(lua_State *L, conn_t *c) {
       }
     }
     if (c->peer_fin || !c->pcb.tcp) { /* nothing more will come */
-      if (kind == PAT_ALL && c->peer_fin) {
+      /* "*a" ends well at the close, unless nothing came at all (LuaSocket) */
+      if (kind == PAT_ALL && c->peer_fin && (c->u.rx.len || lua_tointeger(L, R_GOT))) {
         recv_result(L, c, c->u.rx.len, false);
         return 1;
       }
