@@ -749,7 +749,11 @@ static int socket_connect(lua_State *L) {
     luaos_checktype(L, 3, LUA_TTABLE);
     luaos_check_keys(L, 3, keys);
     lua_getfield(L, 3, "timeout");
-    if (!lua_isnil(L, -1)) timeout = luaos_check_ms(L, lua_gettop(L));
+    if (!lua_isnil(L, -1)) {
+      if (lua_type(L, -1) != LUA_TNUMBER || !(lua_tonumber(L, -1) >= 0))
+        return luaos_argerror(L, 3, "timeout must be a non-negative number of ms");
+      timeout = luaos_check_ms(L, lua_gettop(L));
+    }
   }
   lua_settop(L, 3);
   sched_check_task(L, "socket.connect");
