@@ -544,7 +544,8 @@ static int recv_step(lua_State *L, conn_t *c) {
       return recv_fail(L, c, c->err == ERR_OK || c->err == ERR_CLSD ? "closed" : err_msg(c->err),
                        nocr);
     }
-    if (c->u.rx.len < SOCK_RX_DRAIN && c->u.rx.n < SOCK_RX_CHAINS) break;
+    /* Outside a task the wait below raises: leave the data queued. */
+    if ((c->u.rx.len < SOCK_RX_DRAIN && c->u.rx.n < SOCK_RX_CHAINS) || !sched_current(L)) break;
     recv_drain(L, c, kind == PAT_COUNT ? want : SIZE_MAX, nocr);
     if (kind == PAT_COUNT) want = (size_t)(lua_tointeger(L, R_PAT) - lua_tointeger(L, R_GOT));
   }

@@ -137,6 +137,33 @@ describe("socket (TCP over loopback)", function()
     acceptor:join()
   end)
 
+  it("queues at most `backlog` connections; the next SYNs go unanswered", function()
+    local p = next_port()
+    local srv = assert(socket.bind("127.0.0.1", p, {backlog = 2}))
+    local clients = {}
+    for i = 1, 4 do
+      clients[i] = task.spawn(function()
+        local c, err = socket.connect("127.0.0.1", p, {timeout = 500})
+        if c then c:close() end
+        return c ~= nil, err
+      end)
+      task.sleep(20) -- connect in order
+    end
+    local results = {}
+    for i = 1, 4 do results[i] = {clients[i]:join()} end
+    assert.are.same({{true, true}, {true, true}, {true, false, "timeout"}, {true, false, "timeout"}},
+                    results)
+    assert.truthy(tostring(srv):find("(2 waiting)", 1, true))
+    assert.truthy(srv:accept(0))
+    assert.truthy(srv:accept(0))
+    assert.are.same({nil, "timeout"}, {srv:accept(0)})
+    -- room again
+    local c = assert(socket.connect("127.0.0.1", p, {timeout = 500}))
+    assert.truthy(srv:accept(100))
+    c:close()
+    srv:close()
+  end)
+
   it("a slow reader closes the window: 8 MB go through with lwIP's memory bounded", function()
     local p = next_port()
     local srv = assert(socket.bind("127.0.0.1", p))
