@@ -47,10 +47,6 @@
  * is 16 bits). New data joins the last chain while it fits, so two
  * neighbours always hold more than 64 KB: this many chains hold a window. */
 #define SOCK_RX_CHAINS (2 * (TCP_WND / 0xffff) + 4)
-/* A receive still waiting for its pattern moves the data into Lua strings
- * once this much is queued, so that the window reopens (a line or a count
- * larger than the window, "*a" of a long stream). */
-#define SOCK_RX_DRAIN (TCP_WND / 2)
 
 #define CONN_MAGIC 0x736f636bu
 #define NO_DEADLINE (-1)
@@ -450,6 +446,14 @@ static void rx_take(conn_t *c, luaL_Buffer *b, size_t n, bool nocr) {
   if (c->pcb.tcp) net_kick(); /* a window update may be due */
 }
 
+/* A receive still waiting for its pattern moves the data into Lua strings
+ * once half a window is queued, so that the window reopens (a line or a
+ * count larger than the window, "*a" of a long stream). The window is 64 KB
+ * when the peer does no window scaling. */
+static size_t rx_drain_at(const conn_t *c) {
+  return c->pcb.tcp ? TCP_WND_MAX(c->pcb.tcp) / 2 : TCP_WND / 2;
+}
+
 /* Offset of the first '\n' in the queue, or -1. */
 static long rx_find_lf(const conn_t *c) {
   size_t off = 0;
@@ -545,7 +549,7 @@ static int recv_step(lua_State *L, conn_t *c) {
                        nocr);
     }
     /* Outside a task the wait below raises: leave the data queued. */
-    if ((c->u.rx.len < SOCK_RX_DRAIN && c->u.rx.n < SOCK_RX_CHAINS) || !sched_current(L)) break;
+    if ((c->u.rx.len < rx_drain_at(c) && c->u.rx.n < SOCK_RX_CHAINS) || !sched_current(L)) break;
     recv_drain(L, c, kind == PAT_COUNT ? want : SIZE_MAX, nocr);
     if (kind == PAT_COUNT) want = (size_t)(lua_tointeger(L, R_PAT) - lua_tointeger(L, R_GOT));
   }
