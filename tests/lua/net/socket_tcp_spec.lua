@@ -207,6 +207,66 @@ describe("socket (TCP over loopback)", function()
     srv:close()
   end)
 
+  it("a peer that never reads blocks the writer with lwIP's memory bounded", function()
+    local p = next_port()
+    local srv = assert(socket.bind("127.0.0.1", p))
+    local base = sys.memory().net
+    local queued = 0
+    local writer = task.spawn(function()
+      local c = assert(socket.connect("127.0.0.1", p))
+      local chunk = string.rep("n", 64 * 1024)
+      for _ = 1, 256 do -- 16 MB: far more than the window and the send buffer
+        assert(c:send(chunk))
+        queued = queued + #chunk
+      end
+    end)
+    local s = assert(srv:accept(1000))
+    task.sleep(500)
+    assert.are.equal("waiting", writer:status())
+    assert.is_true(queued <= 1024 * 1024, queued .. " bytes queued")
+    local grown = sys.memory().net - base
+    assert.is_true(grown < 2 * 1024 * 1024, "lwIP's heap grew by " .. grown .. " bytes")
+    writer:cancel()
+    s:close()
+    srv:close()
+  end)
+
+  it("streams 1 MB over each of 10 connections at once, every byte in order", function()
+    local p = next_port()
+    local srv = assert(socket.bind("127.0.0.1", p))
+    local n, size = 10, 1024 * 1024
+    local senders, receivers, streams = {}, {}, {}
+    for i = 1, n do streams[i] = pattern(size, i) end
+    for i = 1, n do
+      senders[i] = task.spawn(function()
+        local c = assert(socket.connect("127.0.0.1", p))
+        assert(c:send(streams[i]))
+        c:close()
+        return true
+      end)
+    end
+    for i = 1, n do
+      local s = assert(srv:accept(1000))
+      receivers[i] = task.spawn(function()
+        local data = s:receive("*a")
+        s:close()
+        return data
+      end)
+    end
+    local seen = {}
+    for i = 1, n do
+      assert.is_true(senders[i]:join())
+      local ok, data = receivers[i]:join()
+      assert.is_true(ok)
+      assert.are.equal(size, #data)
+      for k = 1, n do
+        if data == streams[k] then seen[k] = true end
+      end
+    end
+    for k = 1, n do assert.is_true(seen[k], "stream " .. k) end
+    srv:close()
+  end)
+
   it("receives several MB with \"*a\" and with a count larger than the window", function()
     local p = next_port()
     local srv = assert(socket.bind("127.0.0.1", p))
