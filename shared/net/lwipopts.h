@@ -59,6 +59,10 @@ void net_sntp_set_time(unsigned long sec);
 #if defined(LUAOS_TARGET)
 /* Board: every byte counts (docs/networking.md, "Sizes"). */
 #define MEM_ALIGNMENT 4
+/* 2 bytes before the 14-byte Ethernet header: IP headers word-aligned
+ * (the Cortex-M3 faults on unaligned LDRD/LDM); the LAN9118 driver skips
+ * them on TX and stores frames after them on RX. */
+#define ETH_PAD_SIZE 2
 #define MEM_SIZE (20 * 1024)
 #define MEMP_NUM_PBUF 16
 #define MEMP_NUM_RAW_PCB 2
