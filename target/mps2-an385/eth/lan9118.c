@@ -33,7 +33,8 @@
 
 #define ETH_EVENT 0x45       /* evring type of our one event ('E') */
 #define ETH_FRAME_MAX 1514u  /* without FCS and VLAN tag (lwIP drops VLAN frames) */
-#define ETH_SPIN_MAX 100000u /* register polls before giving up (~10-20 ms) */
+#define ETH_SPIN_MAX 10000u  /* polls of a busy bit (a CSR access takes < 1 us) */
+#define ETH_MII_POLLS 1000u  /* polls of MII_ACC (an MII frame takes ~30 us) */
 #define ETH_TX_WAIT 50000u   /* TX FIFO polls for room before dropping a frame */
 #define ETH_INT_SOURCES (LAN9118_INT_RSFL | LAN9118_INT_RXE | LAN9118_INT_TXE | LAN9118_INT_PHY)
 
@@ -77,7 +78,7 @@ static void mac_write(uint32_t reg, uint32_t v) {
 
 /* PHY registers: MII management frames through MII_ACC/MII_DATA. */
 static bool mii_idle(void) {
-  for (uint32_t i = 0; i < ETH_SPIN_MAX; i++)
+  for (uint32_t i = 0; i < ETH_MII_POLLS; i++)
     if (!(mac_read(LAN9118_MAC_MII_ACC) & LAN9118_MII_BUSY)) return true;
   return false;
 }
@@ -118,6 +119,7 @@ void ETHERNET_Handler(void) {
     evring_put(&E.ring, &ev);
     mps2_clock_wake();
   }
+  __asm__ volatile("dsb" ::: "memory"); /* the writes land before the NVIC samples the line again */
 }
 
 /* ---- receive ---- */
@@ -212,6 +214,11 @@ static err_t eth_linkoutput(struct netif *nif, struct pbuf *p) {
     last = q;
   }
   if (!last || total > ETH_FRAME_MAX) return ERR_ARG;
+  if (!E.link) { /* nothing would carry it */
+    E.st.tx_dropped++;
+    LINK_STATS_INC(link.drop);
+    return ERR_IF;
+  }
   uint32_t spins = 0;
   while ((R(LAN9118_TX_FIFO_INF) & 0xFFFFu) < need) {
     if (++spins > ETH_TX_WAIT) {
