@@ -33,9 +33,14 @@
 
 #define ETH_EVENT 0x45       /* evring type of our one event ('E') */
 #define ETH_FRAME_MAX 1514u  /* without FCS and VLAN tag (lwIP drops VLAN frames) */
-#define ETH_SPIN_MAX 10000u  /* polls of a busy bit (a CSR access takes < 1 us) */
-#define ETH_MII_POLLS 1000u  /* polls of MII_ACC (an MII frame takes ~30 us) */
-#define ETH_TX_WAIT 50000u   /* TX FIFO polls for room before dropping a frame */
+/* Bounds on busy waits, in FPGA counter ticks (25 MHz): a CSR access
+ * takes < 1 us, an MII frame ~30 us, the reset (READY) up to tens of ms
+ * on a real chip. A wedged chip costs at most these, never a hang. */
+#define ETH_TICKS_PER_MS 25000u
+#define ETH_CSR_TIMEOUT (1u * ETH_TICKS_PER_MS)
+#define ETH_MII_TIMEOUT (2u * ETH_TICKS_PER_MS)
+#define ETH_RESET_TIMEOUT (200u * ETH_TICKS_PER_MS)
+#define ETH_TX_TIMEOUT (5u * ETH_TICKS_PER_MS) /* a full TX FIFO drains in 3.7 ms at 10 Mbit/s */
 #define ETH_INT_SOURCES (LAN9118_INT_RSFL | LAN9118_INT_RXE | LAN9118_INT_TXE | LAN9118_INT_PHY)
 
 /* A received frame fits one pool pbuf: the RX path relies on it. */
@@ -55,9 +60,11 @@ static struct {
 
 /* ---- register access ---- */
 
-static bool spin_while(uint32_t off, uint32_t mask, uint32_t value) {
-  for (uint32_t i = 0; i < ETH_SPIN_MAX; i++)
+static bool spin_while(uint32_t off, uint32_t mask, uint32_t value, uint32_t ticks) {
+  uint32_t t0 = mps2_counter();
+  do {
     if ((R(off) & mask) != value) return true;
+  } while (mps2_counter() - t0 < ticks);
   return false;
 }
 
@@ -65,7 +72,7 @@ static bool spin_while(uint32_t off, uint32_t mask, uint32_t value) {
 static uint32_t mac_read(uint32_t reg) {
   R(LAN9118_MAC_CSR_CMD) = LAN9118_CSR_BUSY | LAN9118_CSR_READ | reg;
   (void)R(LAN9118_BYTE_TEST); /* the datasheet's write-to-read delay */
-  spin_while(LAN9118_MAC_CSR_CMD, LAN9118_CSR_BUSY, LAN9118_CSR_BUSY);
+  spin_while(LAN9118_MAC_CSR_CMD, LAN9118_CSR_BUSY, LAN9118_CSR_BUSY, ETH_CSR_TIMEOUT);
   return R(LAN9118_MAC_CSR_DATA);
 }
 
@@ -73,13 +80,15 @@ static void mac_write(uint32_t reg, uint32_t v) {
   R(LAN9118_MAC_CSR_DATA) = v;
   R(LAN9118_MAC_CSR_CMD) = LAN9118_CSR_BUSY | reg;
   (void)R(LAN9118_BYTE_TEST);
-  spin_while(LAN9118_MAC_CSR_CMD, LAN9118_CSR_BUSY, LAN9118_CSR_BUSY);
+  spin_while(LAN9118_MAC_CSR_CMD, LAN9118_CSR_BUSY, LAN9118_CSR_BUSY, ETH_CSR_TIMEOUT);
 }
 
 /* PHY registers: MII management frames through MII_ACC/MII_DATA. */
 static bool mii_idle(void) {
-  for (uint32_t i = 0; i < ETH_MII_POLLS; i++)
+  uint32_t t0 = mps2_counter();
+  do {
     if (!(mac_read(LAN9118_MAC_MII_ACC) & LAN9118_MII_BUSY)) return true;
+  } while (mps2_counter() - t0 < ETH_MII_TIMEOUT);
   return false;
 }
 
@@ -219,9 +228,9 @@ static err_t eth_linkoutput(struct netif *nif, struct pbuf *p) {
     LINK_STATS_INC(link.drop);
     return ERR_IF;
   }
-  uint32_t spins = 0;
+  uint32_t t0 = mps2_counter();
   while ((R(LAN9118_TX_FIFO_INF) & 0xFFFFu) < need) {
-    if (++spins > ETH_TX_WAIT) {
+    if (mps2_counter() - t0 > ETH_TX_TIMEOUT) {
       E.st.tx_dropped++;
       LINK_STATS_INC(link.drop);
       return ERR_IF;
@@ -363,11 +372,11 @@ static bool chip_reset(char *err, size_t errlen) {
   }
   /* Out of power-on first (READY), then a soft reset of everything but
    * the bus interface (SRST clears itself), then READY again. */
-  bool ok = spin_while(LAN9118_PMT_CTRL, LAN9118_PMT_CTRL_READY, 0);
+  bool ok = spin_while(LAN9118_PMT_CTRL, LAN9118_PMT_CTRL_READY, 0, ETH_RESET_TIMEOUT);
   if (ok) {
     R(LAN9118_HW_CFG) = LAN9118_HW_CFG_SRST;
-    ok = spin_while(LAN9118_HW_CFG, LAN9118_HW_CFG_SRST, LAN9118_HW_CFG_SRST) &&
-         spin_while(LAN9118_PMT_CTRL, LAN9118_PMT_CTRL_READY, 0);
+    ok = spin_while(LAN9118_HW_CFG, LAN9118_HW_CFG_SRST, LAN9118_HW_CFG_SRST, ETH_RESET_TIMEOUT) &&
+         spin_while(LAN9118_PMT_CTRL, LAN9118_PMT_CTRL_READY, 0, ETH_RESET_TIMEOUT);
   }
   if (!ok) {
     snprintf(err, errlen, "the LAN9118 did not come out of reset");
@@ -379,7 +388,9 @@ static bool chip_reset(char *err, size_t errlen) {
 
 static void phy_start(void) {
   phy_write(LAN9118_PHY_BCR, LAN9118_BCR_RESET);
-  for (uint32_t i = 0; i < 1000u && (phy_read(LAN9118_PHY_BCR) & LAN9118_BCR_RESET); i++) {
+  uint32_t t0 = mps2_counter(); /* the reset bit clears itself within ~ms */
+  while ((phy_read(LAN9118_PHY_BCR) & LAN9118_BCR_RESET) &&
+         mps2_counter() - t0 < ETH_RESET_TIMEOUT) {
   }
   phy_write(LAN9118_PHY_ANAR, LAN9118_ANAR_ALL);
   phy_write(LAN9118_PHY_BCR, LAN9118_BCR_ANEN | LAN9118_BCR_ANRESTART);
