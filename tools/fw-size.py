@@ -22,7 +22,8 @@ import textwrap
 FLASH_SECTIONS = {".text", ".ARM.exidx", ".ARM.extab", ".data", ".rodata"}
 RAM_SECTIONS = {".data", ".bss", ".noinit"}
 
-COMPONENTS = ["Lua VM", "libc/libgcc", "core (shared/)", "drivers (drivers/ + board port)",
+COMPONENTS = ["Lua VM", "libc/libgcc", "core (shared/)", "networking (lwIP, net)",
+              "drivers (drivers/ + board port)",
               "bundled Lua", "other"]
 
 
@@ -36,6 +37,10 @@ def component(origin):
         return "Lua VM", member
     if base == "libluaos_core.a":
         return "core (shared/)", member
+    if base in ("libluaos_lwip.a", "libluaos_net.a"):
+        return "networking (lwIP, net)", ("lwip/" if "lwip" in base else "net/") + member
+    if "/eth/" in o and base.endswith(".obj"):
+        return "networking (lwIP, net)", "eth/" + base
     if base == "libluaos_drivers.a":
         return "drivers (drivers/ + board port)", "drivers/" + member
     if "bundle_" in base and base.endswith(".obj"):

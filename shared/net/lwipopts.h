@@ -66,6 +66,15 @@ void net_sntp_get_time(unsigned long *sec, unsigned long *us);
 #if defined(LUAOS_TARGET)
 /* Board: every byte counts (docs/networking.md, "Sizes"). */
 #define MEM_ALIGNMENT 4
+/* 2 bytes before the 14-byte Ethernet header: IP headers word-aligned
+ * (the Cortex-M3 faults on unaligned LDRD/LDM); the LAN9118 driver skips
+ * them on TX and stores frames after them on RX. */
+#define ETH_PAD_SIZE 2
+/* lwIP's heap and pools need no zeroing (mem_init and memp_init set up
+ * what they use; MEMP_MEM_INIT is off): in .noinit, start-up does not
+ * clear their ~48 KB (~20 K instructions of boot). */
+#define LWIP_DECLARE_MEMORY_ALIGNED(name, size) \
+  u8_t name[LWIP_MEM_ALIGN_BUFFER(size)] __attribute__((section(".noinit.lwip")))
 #define MEM_SIZE (20 * 1024)
 #define MEMP_NUM_PBUF 16
 #define MEMP_NUM_RAW_PCB 2
