@@ -25,7 +25,18 @@ set(_lwip_src
   core/ipv4/autoip.c core/ipv4/dhcp.c core/ipv4/etharp.c core/ipv4/icmp.c
   core/ipv4/igmp.c core/ipv4/ip4_frag.c core/ipv4/ip4.c core/ipv4/ip4_addr.c
   api/err.c netif/ethernet.c
-  apps/sntp/sntp.c apps/mdns/mdns.c apps/lwiperf/lwiperf.c)
+  apps/sntp/sntp.c apps/mdns/mdns.c)
+# lwiperf (net.iperf_server): a measuring tool. In the simulator always; in
+# a board image only on request (its tests' image), 3.7 KB of flash.
+if(LUAOS_HOST)
+  set(_iperf_default ON)
+else()
+  set(_iperf_default OFF)
+endif()
+option(LUAOS_NET_IPERF "Build lwIP's iperf server (net.iperf_server)" ${_iperf_default})
+if(LUAOS_NET_IPERF)
+  list(APPEND _lwip_src apps/lwiperf/lwiperf.c)
+endif()
 set(LWIP_SOURCES)
 foreach(f ${_lwip_src})
   list(APPEND LWIP_SOURCES ${LWIP_DIR}/src/${f})
@@ -37,6 +48,9 @@ target_include_directories(luaos_lwip PUBLIC ${CMAKE_SOURCE_DIR}/shared/net
   ${LWIP_DIR}/src/include)
 if(NOT LUAOS_HOST)
   target_compile_definitions(luaos_lwip PUBLIC LUAOS_TARGET)
+endif()
+if(LUAOS_NET_IPERF)
+  target_compile_definitions(luaos_lwip PUBLIC LUAOS_NET_IPERF)
 endif()
 if(LUAOS_FUZZ)
   target_compile_definitions(luaos_lwip PUBLIC LUAOS_NET_FUZZ)

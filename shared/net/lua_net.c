@@ -6,7 +6,6 @@
 
 #include "lauxlib.h"
 #include "luaos.h"
-#include "lwip/apps/lwiperf.h"
 #include "lwip/apps/sntp.h"
 #include "lwip/dns.h"
 #include "lwip/icmp.h"
@@ -644,6 +643,9 @@ static int net_time_l(lua_State *L) {
   return 1;
 }
 
+#if defined(LUAOS_NET_IPERF)
+#include "lwip/apps/lwiperf.h"
+
 /* ---- lwiperf: the C-level throughput reference (an iperf 2 server) ---- */
 
 static void iperf_report(void *arg, enum lwiperf_report_type type, const ip_addr_t *local,
@@ -726,14 +728,17 @@ static int net_iperf_wait(lua_State *L) {
   M.iperfq.keepalive = true;
   return iperf_wait_k(L, LUA_OK, ctx);
 }
+#endif
 
 int luaopen_net(lua_State *L) {
   static const luaL_Reg f[] = {{"status", net_status}, {"on", net_on},
                                {"off", net_off},       {"wait_up", net_wait_up},
                                {"resolve", net_resolve}, {"ping", net_ping},
                                {"sntp", net_sntp},     {"time", net_time_l},
+#if defined(LUAOS_NET_IPERF)
                                {"iperf_server", net_iperf_server},
                                {"iperf_wait", net_iperf_wait},
+#endif
                                {NULL, NULL}};
   net_init();
   net_set_event_handler(deliver);
