@@ -569,8 +569,12 @@ static int net_ping(lua_State *L) {
       count = lua_tointeger(L, -1);
     }
     lua_getfield(L, 2, "timeout");
-    if (!lua_isnil(L, -1)) timeout = luaos_check_ms(L, lua_gettop(L));
-    if (timeout == 0) return luaos_argerror(L, 2, "timeout must be above 0");
+    if (!lua_isnil(L, -1)) {
+      lua_Number ms = lua_tonumber(L, -1);
+      if (!lua_isnumber(L, -1) || !(ms > 0) || ms > 3600000)
+        return luaos_argerror(L, 2, "timeout must be a number of ms above 0, at most 1 h");
+      timeout = (uint64_t)(ms * 1000);
+    }
   }
   if (!sched_current(L)) return luaL_error(L, "net.ping: must be called from a task");
   net_init();

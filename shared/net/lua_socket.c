@@ -342,6 +342,18 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err) 
     pbuf_free(p);
     return ERR_OK;
   }
+#if defined(LUAOS_TARGET)
+  /* A board's receive pool is small (12 frames) and shared by every
+   * connection and by ARP/DHCP: data waiting for a slow reader moves to
+   * the heap, so it cannot starve the driver. Heap full: it stays. */
+  if (pbuf_get_allocsrc(p) == PBUF_TYPE_ALLOC_SRC_MASK_STD_MEMP_PBUF_POOL) {
+    struct pbuf *q = pbuf_clone(PBUF_RAW, PBUF_RAM, p);
+    if (q) {
+      pbuf_free(p);
+      p = q;
+    }
+  }
+#endif
   if (!rx_push(c, p)) return ERR_MEM; /* lwIP keeps it and offers it again */
   sched_wake(&c->rq, -1);
   return ERR_OK;

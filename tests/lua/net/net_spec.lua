@@ -69,6 +69,10 @@ describe("net without an interface", function()
       "bad argument #2 to 'net.ping' (unknown option 'cuont'; did you mean 'count'?)")
     assert.has_error(function() net.ping("127.0.0.1", {count = 0}) end,
       "bad argument #2 to 'net.ping' (count must be an integer from 1 to 1000)")
+    assert.has_error(function() net.ping("127.0.0.1", {timeout = -1}) end,
+      "bad argument #2 to 'net.ping' (timeout must be a number of ms above 0, at most 1 h)")
+    assert.has_error(function() net.ping("127.0.0.1", {timeout = 0 / 0}) end,
+      "bad argument #2 to 'net.ping' (timeout must be a number of ms above 0, at most 1 h)")
     assert.has_error(function() net.on("upp", print) end,
       "bad argument #1 to 'net.on' (invalid option 'upp'; did you mean 'up'?)")
     assert.has_error(function() net.on("up", print()) end,
