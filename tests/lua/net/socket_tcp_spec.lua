@@ -97,6 +97,28 @@ describe("socket (TCP over loopback)", function()
     srv:close()
   end)
 
+  it("receives a line longer than the window, CRs dropped, sent in small pieces", function()
+    local p = next_port()
+    local srv = assert(socket.bind("127.0.0.1", p))
+    local piece = string.rep("abc\r", 256) -- 1 KB
+    local writer = task.spawn(function()
+      local c = assert(socket.connect("127.0.0.1", p))
+      c:setoption("nodelay", true)
+      for _ = 1, 1024 do assert(c:send(piece)) end -- 1 MB without a LF
+      assert(c:send("end\r\nnext\n"))
+      c:close()
+      return true
+    end)
+    local s = assert(srv:accept(1000))
+    local line = s:receive("*l")
+    assert.are.equal(768 * 1024 + 3, #line)
+    assert.is_true(line == string.rep("abc", 256 * 1024) .. "end")
+    assert.are.equal("next", s:receive())
+    assert.is_true(writer:join())
+    s:close()
+    srv:close()
+  end)
+
   it("send takes string.sub-like ranges and returns the last index sent", function()
     local p = next_port()
     local srv = assert(socket.bind("127.0.0.1", p))
