@@ -80,6 +80,7 @@ typedef struct conn {
       struct pbuf *ch[SOCK_RX_CHAINS];
       uint8_t head, n;
       size_t len;
+      size_t nolf; /* the first nolf bytes queued hold no LF (scanned) */
     } rx;
     struct {
       struct conn **q;
@@ -153,6 +154,7 @@ static void rx_clear(conn_t *c) {
     c->u.rx.n--;
   }
   c->u.rx.len = 0;
+  c->u.rx.nolf = 0;
 }
 
 /* Take lwIP's pcb away from the conn: no callback reaches it any more. */
@@ -452,6 +454,7 @@ static void rx_take(conn_t *c, luaL_Buffer *b, size_t n, bool nocr) {
       c->u.rx.n--;
     }
     c->u.rx.len -= k;
+    c->u.rx.nolf = c->u.rx.nolf > k ? c->u.rx.nolf - k : 0;
     n -= k;
     if (c->pcb.tcp && k) tcp_recved(c->pcb.tcp, k);
   }
@@ -466,16 +469,22 @@ static size_t rx_drain_at(const conn_t *c) {
   return c->pcb.tcp ? TCP_WND_MAX(c->pcb.tcp) / 2 : TCP_WND / 2;
 }
 
-/* Offset of the first '\n' in the queue, or -1. */
-static long rx_find_lf(const conn_t *c) {
-  size_t off = 0;
+/* Offset of the first '\n' in the queue, or -1. What was scanned in vain
+ * is not scanned again when more arrives (a long line in small segments). */
+static long rx_find_lf(conn_t *c) {
+  size_t off = 0, from = c->u.rx.nolf;
   for (unsigned i = 0; i < c->u.rx.n; i++) {
     for (const struct pbuf *q = c->u.rx.ch[(c->u.rx.head + i) % SOCK_RX_CHAINS]; q; q = q->next) {
-      const char *hit = q->len ? memchr(q->payload, '\n', q->len) : NULL;
-      if (hit) return (long)(off + (size_t)(hit - (const char *)q->payload));
+      if (off + q->len > from) {
+        size_t skip = from > off ? from - off : 0;
+        const char *p = (const char *)q->payload + skip;
+        const char *hit = memchr(p, '\n', q->len - skip);
+        if (hit) return (long)(off + (size_t)(hit - (const char *)q->payload));
+      }
       off += q->len;
     }
   }
+  c->u.rx.nolf = off;
   return -1;
 }
 
