@@ -87,6 +87,10 @@ static err_t linkoutput(struct netif *nif, struct pbuf *p) {
   if (SL.closed || !SL.slirp) return ERR_OK; /* the simulator is closing: dropped */
   if (p->tot_len > sizeof buf) return ERR_IF;
   u16_t len = pbuf_copy_partial(p, buf, p->tot_len, 0);
+  /* IPv4 multicast (mDNS, IGMP) stays on the device: slirp would send it
+   * from a host socket onto the host's own network, announcing a 10.0.2.x
+   * address that means nothing there. */
+  if (len >= 3 && buf[0] == 0x01 && buf[1] == 0x00 && buf[2] == 0x5e) return ERR_OK;
   bool was = SL.in_lwip;
   SL.in_lwip = true;
   slirp_input(SL.slirp, buf, len);

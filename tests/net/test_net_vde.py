@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""--net vde:PATH: simulated devices on one vde_switch the test starts on a
+temporary socket (no root): two and ten devices with static 192.0.2.x
+addresses ping each other; slirpvde on the same switch as the uplink
+(DHCP, the host alias; in a namespace: root); the switch going away unplugs the cable."""
+import os
+import subprocess
+import sys
+import time
+import unittest
+
+import netutil
+from netutil import LUA_PRELUDE, Device, Sandbox
+
+LUAOS = netutil.luaos_path(sys.argv)
+
+# Pings every peer until it answers (a peer may still be starting), then
+# stays up for the others until the test says stop.
+FLEET_APP = LUA_PRELUDE + """
+local stop, peers = ...
+assert(net.wait_up(5000))
+local s = net.status()
+say("id", s.ip, s.mac, s.hostname)
+local missing = {}
+for peer in peers:gmatch("[^,]+") do
+  local ok = false
+  for _ = 1, 100 do
+    local r = net.ping(peer, {timeout = 200})
+    if r and r.received == 1 then ok = true break end
+  end
+  if not ok then missing[#missing + 1] = peer end
+end
+say("pinged", #missing == 0 and "all" or table.concat(missing, ","))
+wait_file(stop, 60)
+"""
+
+
+class Vde(unittest.TestCase):
+    def setUp(self):
+        netutil.skip_unless_program("vde_switch")
+        self.sb = Sandbox("luaos-net-vde-")
+        self.addCleanup(self.sb.remove)
+        self.switch = self.start_switch()
+
+    def start_switch(self):
+        sock = self.sb.path("switch")
+        # stdin held open: vde_switch reads its console there and quits at EOF
+        p = subprocess.Popen(["vde_switch", "-s", sock], stdin=subprocess.PIPE,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(self.stop_proc, p)
+        for _ in range(50):
+            if os.path.exists(os.path.join(sock, "ctl")):
+                break
+            time.sleep(0.1)
+        else:
+            self.fail("vde_switch did not start")
+        self.sock = sock
+        return p
+
+    @staticmethod
+    def stop_proc(p):
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        if p.stdin:
+            p.stdin.close()
+
+    def fleet(self, n):
+        ips = [f"192.0.2.{10 + i}" for i in range(n)]
+        stop = self.sb.path("stop")
+        app = self.sb.write("fleet.lua", FLEET_APP)
+        devs = []
+        for ip in ips:
+            peers = ",".join(p for p in ips if p != ip)
+            d = Device(LUAOS, app, ["--net", "vde:" + self.sock, "--ip", ip + "/24"],
+                       app_args=[stop, peers], env=self.sb.env())
+            self.addCleanup(d.kill)
+            devs.append(d)
+        results = [netutil.expect_line(self, d, "pinged", timeout=60) for d in devs]
+        ids = [d.wait_line("id").split("\t") for d in devs]
+        open(stop, "w").close()
+        for d in devs:
+            rc, err = d.finish()
+            self.assertEqual(rc, 0, err)
+        self.assertEqual(results, ["pinged\tall"] * n)
+        self.assertEqual([i[1] for i in ids], ips)
+        self.assertEqual(len({i[2] for i in ids}), n, "MACs must differ")
+        self.assertEqual(len({i[3] for i in ids}), n, "host names must differ")
+
+    def test_two_devices(self):
+        self.fleet(2)
+
+    def test_ten_devices(self):
+        self.fleet(10)
+
+    def test_slirpvde_uplink(self):
+        netutil.skip_unless_program("slirpvde")
+        # slirpvde NATs to the host's network: in a namespace of its own
+        # (lo only), so nothing the device sends (mDNS) leaves the machine.
+        netutil.skip_unless_root("the slirpvde uplink test")
+        ns = netutil.Netns()
+        self.addCleanup(ns.remove)
+        ns.start("slirpvde", "-s", self.sock, "-D", stdin=subprocess.DEVNULL,
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.3)
+        app = self.sb.write("dhcp.lua", LUA_PRELUDE + """
+local ok, err = net.wait_up(10000)
+local s = net.status()
+say("up", tostring(ok), err, s.ip, s.gw)
+local r = net.ping("10.0.2.2", {count = 2, timeout = 1000})
+say("ping", r and r.received)
+""")
+        r = netutil.run(LUAOS, "run", app, "--net", "vde:" + self.sock, env=self.sb.env())
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.splitlines()
+        up_line = next(l for l in lines if l.startswith("up"))
+        fields = up_line.split("\t")
+        self.assertEqual(fields[1], "true", up_line)
+        self.assertTrue(fields[3].startswith("10.0.2."), up_line)
+        self.assertIn("ping\t2", lines)
+
+    def test_switch_goes_away(self):
+        app = self.sb.write("unplug.lua", LUA_PRELUDE + """
+assert(net.wait_up(5000))
+say("ready", tostring(net.status().link))
+for _ = 1, 100 do
+  if not net.status().link then break end
+  task.sleep(100)
+end
+say("link", tostring(net.status().link), tostring(net.status().up))
+""")
+        d = Device(LUAOS, app, ["--net", "vde:" + self.sock, "--ip", "192.0.2.10/24"],
+                   env=self.sb.env())
+        self.addCleanup(d.kill)
+        self.assertEqual(netutil.expect_line(self, d, "ready"), "ready\ttrue")
+        self.stop_proc(self.switch)
+        self.assertEqual(netutil.expect_line(self, d, "link"), "link\tfalse\tfalse")
+        rc, err = d.finish()
+        self.assertEqual(rc, 0, err)
+        self.assertIn("the switch went away", err)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
