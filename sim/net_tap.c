@@ -30,23 +30,36 @@ static struct {
   struct netif *nif;
   int fd;
   bool watching;
-} TP = {NULL, -1, false};
+  char name[16];
+} TP = {NULL, -1, false, ""};
 
 /* tapif's state is its own struct, whose first member is the descriptor. */
 static int tapif_fd(struct netif *nif) { return *(int *)nif->state; }
 
-static bool readable(int fd) {
+static short revents(int fd) {
   struct pollfd p = {.fd = fd, .events = POLLIN};
-  return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+  return poll(&p, 1, 0) == 1 ? p.revents : 0;
 }
 
 /* tapif reads with a blocking read() and exits when it fails: call it
- * only for a descriptor that poll says is readable. */
+ * only for a descriptor that poll says is readable. A TAP deleted while
+ * attached polls as an error: the cable is unplugged. */
 static void on_readable(int fd, void *ud) {
   struct netif *nif = ud;
-  int n = 0;
-  do tapif_poll(nif);
-  while (++n < TAP_BATCH && readable(fd));
+  for (int n = 0; n < TAP_BATCH; n++) {
+    short re = revents(fd);
+    if (re & POLLIN) {
+      tapif_poll(nif);
+      continue;
+    }
+    if (re & (POLLERR | POLLHUP | POLLNVAL)) {
+      fprintf(stderr, "luaos: --net tap:%s: the TAP device went away\n", TP.name);
+      host_unwatch_fd(fd);
+      TP.watching = false;
+      netif_set_link_down(nif);
+    }
+    break;
+  }
   net_kick();
 }
 
@@ -98,6 +111,7 @@ static bool check_tap(const char *name, char *err, size_t errlen) {
 
 bool net_tap_start(const char *name, const net_config_t *cfg, char *err, size_t errlen) {
   if (!check_tap(name, err, errlen)) return false;
+  snprintf(TP.name, sizeof TP.name, "%s", name);
   setenv("PRECONFIGURED_TAPIF", name, 1);
   TP.nif = net_attach(tapif_init, NULL, cfg, err, errlen);
   if (!TP.nif) return false;

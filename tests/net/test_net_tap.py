@@ -109,6 +109,26 @@ class Tap(unittest.TestCase):
         open(stop, "w").close()
         self.assertEqual(d.finish()[0], 0)
 
+    def test_tap_deleted_while_attached(self):
+        self.tap_up()
+        app = self.sb.write("gone.lua", LUA_PRELUDE + """
+say("ready", tostring(net.wait_up(5000)))
+for _ = 1, 100 do
+  if not net.status().link then break end
+  task.sleep(100)
+end
+say("link", tostring(net.status().link))
+""")
+        d = Device(LUAOS, app, ["--net", "tap:" + TAP, "--ip", "192.0.2.10/24"], env=self.env,
+                   netns=self.ns.name)
+        self.addCleanup(d.kill)
+        self.assertEqual(netutil.expect_line(self, d, "ready"), "ready\ttrue")
+        self.ns.exec("ip", "link", "del", TAP, check=True)
+        self.assertEqual(netutil.expect_line(self, d, "link"), "link\tfalse")
+        rc, err = d.finish()
+        self.assertEqual(rc, 0, err)
+        self.assertIn(f"--net tap:{TAP}: the TAP device went away", err)
+
     def test_missing_tap(self):
         one = self.sb.write("one.lua", "print(1)")
         r = netutil.run(LUAOS, "run", one, "--net", "tap:" + TAP, env=self.env,
