@@ -245,6 +245,17 @@ bool net_host_policy(net_host_opts_t *n, bool test, bool *virtual_time, bool vir
              o, test ? ", the default of luaos test: add --net user, tap:NAME or vde:PATH" : "");
     return false;
   }
+  if (n->kind == NET_HOST_USER && n->has_ip) {
+    /* slirp's network is fixed (sim/net_slirp.c); its .2 and .3 are slirp */
+    uint32_t h = ntohl(n->ip.addr);
+    if ((h & 0xFFFFFF00u) != 0x0A000200u || (h & 0xFF) == 2 || (h & 0xFF) == 3 ||
+        (h & 0xFF) == 0 || (h & 0xFF) == 255) {
+      snprintf(err, errlen,
+               "--ip: --net user puts the device on 10.0.2.0/24 (10.0.2.2 is the host, "
+               "10.0.2.3 the DNS): pick 10.0.2.4 .. 10.0.2.254");
+      return false;
+    }
+  }
   if ((n->has_gw || n->has_dns) && !n->has_ip) {
     snprintf(err, errlen, "%s needs --ip (without --ip the address, gateway and DNS come from DHCP)",
              n->has_gw ? "--gw" : "--dns");
