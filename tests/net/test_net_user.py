@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
@@ -211,6 +212,182 @@ wait_file(...)
         r, lines = self.run_app(STATUS_APP, "--virtual-time")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("wait_up\tnil\tno network interface (--net none)", lines)
+
+
+class UserSockets(unittest.TestCase):
+    """TCP and UDP through slirp: the device reaches the host at 10.0.2.2,
+    and the host reaches the device through hostfwd= ports."""
+
+    def setUp(self):
+        netutil.skip_unless_sockets(LUAOS)
+        self.sb = Sandbox("luaos-net-sock-")
+        self.addCleanup(self.sb.remove)
+
+    def run_app(self, text, *args, timeout=60):
+        app = self.sb.write("app.lua", text)
+        r = netutil.run(LUAOS, "run", app, *args, env=self.sb.env(), timeout=timeout)
+        return r, r.stdout.splitlines()
+
+    def http_server(self):
+        port = free_port()
+        srv = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
+                                "--directory", self.sb.dir, str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(srv.wait)
+        self.addCleanup(srv.terminate)
+        for _ in range(50):  # until it listens
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        return port
+
+    # GET /NAME over raw TCP; the body read with `how` ("*a", or "chunks":
+    # receive(4096) until "closed") and written to got.txt.
+    FETCH_APP = LUA_PRELUDE + """
+local socket = require("socket")
+local port, name, how, out = ...
+assert(net.wait_up(10000))
+local s = assert(socket.connect("10.0.2.2", tonumber(port), {timeout = 5000}))
+assert(s:send("GET /" .. name .. " HTTP/1.0\\r\\nHost: 10.0.2.2\\r\\n\\r\\n"))
+local status = assert(s:receive("*l"))
+repeat local h = assert(s:receive("*l")) until h == ""
+local body
+if how == "*a" then
+  body = assert(s:receive("*a"))
+else
+  local parts = {}
+  while true do
+    local d, err, partial = s:receive(4096)
+    if not d then
+      assert(err == "closed", err)
+      parts[#parts + 1] = partial
+      break
+    end
+    parts[#parts + 1] = d
+  end
+  body = table.concat(parts)
+end
+s:close()
+local f = io.open(out, "wb") f:write(body) f:close()
+say("status", status)
+say("bytes", #body)
+"""
+
+    def fetch(self, name, body, how):
+        self.sb.write(name, body)
+        port = self.http_server()
+        app = self.sb.write("fetch.lua", self.FETCH_APP)
+        out = self.sb.path("got.txt")
+        r = netutil.run(LUAOS, "run", app, "--", str(port), name, how, out, env=self.sb.env(),
+                        timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.splitlines()
+        self.assertIn("status\tHTTP/1.0 200 OK", lines)
+        self.assertIn(f"bytes\t{len(body)}", lines)
+        with open(out) as f:
+            self.assertEqual(f.read(), body)
+
+    def test_fetch_a_file_from_a_host_http_server(self):
+        self.fetch("small.txt", "".join(f"line {i}\n" for i in range(4000)), "*a")  # 30 KB
+
+    def test_fetch_a_large_file_in_chunks(self):
+        # 1.5 MB: many windows' worth through slirp's NAT
+        self.fetch("large.txt", "".join(f"line {i:07d} of a large file\n" for i in range(60000)),
+                   "chunks")
+
+    def test_udp_to_a_host_echo(self):
+        echo = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(echo.close)
+        echo.bind(("127.0.0.1", 0))
+        port = echo.getsockname()[1]
+        stop = threading.Event()
+
+        def serve():
+            echo.settimeout(0.2)
+            while not stop.is_set():
+                try:
+                    data, peer = echo.recvfrom(2048)
+                except socket.timeout:
+                    continue
+                echo.sendto(b"echo:" + data, peer)
+
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        self.addCleanup(t.join)
+        self.addCleanup(stop.set)
+        r, lines = self.run_app(LUA_PRELUDE + """
+local socket = require("socket")
+assert(net.wait_up(10000))
+local u = assert(socket.udp())
+for i = 1, 3 do
+  assert(u:sendto("datagram " .. i, "10.0.2.2", %d))
+  local data, host, port = u:receivefrom(3000)
+  say("got", data, host, port)
+end
+u:close()
+""" % port)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for i in (1, 2, 3):
+            self.assertIn(f"got\techo:datagram {i}\t10.0.2.2\t{port}", lines)
+
+    def test_host_client_to_a_device_tcp_server(self):
+        port = free_port()
+        app = self.sb.write("srv.lua", LUA_PRELUDE + """
+local socket = require("socket")
+assert(net.wait_up(10000))
+local server = assert(socket.bind("0.0.0.0", 80))
+say("listening")
+for _ = 1, 2 do
+  local c = assert(server:accept(10000))
+  local line = assert(c:receive("*l"))
+  assert(c:send("echo:" .. line .. "\\n"))
+  c:close()
+end
+server:close()
+""")
+        dev = Device(LUAOS, app, ["--net", f"user,hostfwd=tcp:127.0.0.1:{port}-:80"],
+                     env=self.sb.env())
+        self.addCleanup(dev.kill)
+        netutil.expect_line(self, dev, "listening")
+        for word in ("hello", "again"):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                s.sendall(word.encode() + b"\n")
+                got = b""
+                while not got.endswith(b"\n"):
+                    chunk = s.recv(100)
+                    if not chunk:
+                        break
+                    got += chunk
+                self.assertEqual(got, f"echo:{word}\n".encode())
+        rc, err = dev.finish()
+        self.assertEqual(rc, 0, err)
+
+    def test_host_udp_to_a_device_through_hostfwd(self):
+        port = free_port(socket.SOCK_DGRAM)
+        app = self.sb.write("udp.lua", LUA_PRELUDE + """
+local socket = require("socket")
+assert(net.wait_up(10000))
+local u = assert(socket.udp())
+assert(u:setsockname("0.0.0.0", 53))
+say("bound")
+local data, host, port = u:receivefrom(10000)
+assert(data, host)
+assert(u:sendto("re:" .. data, host, port))
+task.sleep(200)
+""")
+        dev = Device(LUAOS, app, ["--net", f"user,hostfwd=udp:127.0.0.1:{port}-:53"],
+                     env=self.sb.env())
+        self.addCleanup(dev.kill)
+        netutil.expect_line(self, dev, "bound")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(5)
+            s.sendto(b"question", ("127.0.0.1", port))
+            data, _ = s.recvfrom(100)
+        self.assertEqual(data, b"re:question")
+        rc, err = dev.finish()
+        self.assertEqual(rc, 0, err)
 
 
 class TestCommand(unittest.TestCase):
