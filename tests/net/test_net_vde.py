@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """--net vde:PATH: simulated devices on one vde_switch the test starts on a
 temporary socket (no root): two and ten devices with static 192.0.2.x
-addresses ping each other, find each other by mDNS name; slirpvde on the same switch as the uplink
+addresses ping each other and exchange TCP and UDP, find each other by mDNS name; slirpvde on the same switch as the uplink
 (DHCP, the host alias; in a namespace: root); the switch going away unplugs the cable."""
 import os
 import subprocess
@@ -32,6 +32,71 @@ for peer in peers:gmatch("[^,]+") do
 end
 say("pinged", #missing == 0 and "all" or table.concat(missing, ","))
 wait_file(stop, 60)
+"""
+
+
+# Serves a TCP echo (port 7000) and a UDP echo (7001), then talks to every
+# peer over both; stays up for the others until the test says stop.
+SOCKET_APP = LUA_PRELUDE + """
+local socket = require("socket")
+local stop, peers = ...
+assert(net.wait_up(5000))
+local me = net.status().ip
+local server = assert(socket.bind("0.0.0.0", 7000))
+task.spawn(function()
+  while true do
+    local c = server:accept()
+    if not c then break end
+    task.spawn(function()
+      while true do
+        local line = c:receive("*l")
+        if not line then break end
+        c:send(line .. "\\n")
+      end
+      c:close()
+    end)
+  end
+end)
+local u = assert(socket.udp())
+assert(u:setsockname("0.0.0.0", 7001))
+task.spawn(function()
+  while true do
+    local data, host, port = u:receivefrom()
+    if data then
+      u:sendto(data, host, port)
+    elseif host == "closed" then
+      break
+    end
+  end
+end)
+say("serving")
+local bad = {}
+for peer in peers:gmatch("[^,]+") do
+  -- TCP: a peer may still be starting; retry the connection
+  local c
+  for _ = 1, 50 do
+    c = socket.connect(peer, 7000, {timeout = 500})
+    if c then break end
+    task.sleep(100)
+  end
+  local msg = "tcp from " .. me
+  local ok = c and c:send(msg .. "\\n") and c:receive("*l") == msg
+  if c then c:close() end
+  -- UDP: retransmit until the echo comes back
+  local q = assert(socket.udp())
+  local uok = false
+  for _ = 1, 50 do
+    q:sendto("udp from " .. me, peer, 7001)
+    local data = q:receivefrom(200)
+    if data == "udp from " .. me then uok = true break end
+  end
+  q:close()
+  if not (ok and uok) then bad[#bad + 1] = peer .. (ok and "" or ":tcp") .. (uok and "" or ":udp") end
+end
+say("talked", #bad == 0 and "all" or table.concat(bad, ","))
+wait_file(stop, 60)
+server:close() -- the serving tasks end, and with them the run
+u:close()
 """
 
 
@@ -93,10 +158,10 @@ class Vde(unittest.TestCase):
         if p.stdin:
             p.stdin.close()
 
-    def fleet(self, n):
+    def fleet(self, n, text=FLEET_APP, done="pinged"):
         ips = [f"192.0.2.{10 + i}" for i in range(n)]
         stop = self.sb.path("stop")
-        app = self.sb.write("fleet.lua", FLEET_APP)
+        app = self.sb.write("fleet.lua", text)
         devs = []
         for ip in ips:
             peers = ",".join(p for p in ips if p != ip)
@@ -104,22 +169,31 @@ class Vde(unittest.TestCase):
                        app_args=[stop, peers], env=self.sb.env())
             self.addCleanup(d.kill)
             devs.append(d)
-        results = [netutil.expect_line(self, d, "pinged", timeout=60) for d in devs]
-        ids = [d.wait_line("id").split("\t") for d in devs]
+        results = [netutil.expect_line(self, d, done, timeout=90) for d in devs]
         open(stop, "w").close()
         for d in devs:
             rc, err = d.finish()
             self.assertEqual(rc, 0, err)
-        self.assertEqual(results, ["pinged\tall"] * n)
-        self.assertEqual([i[1] for i in ids], ips)
-        self.assertEqual(len({i[2] for i in ids}), n, "MACs must differ")
-        self.assertEqual(len({i[3] for i in ids}), n, "host names must differ")
+        self.assertEqual(results, [done + "\tall"] * n)
+        if done == "pinged":
+            ids = [next(l for l in d.lines if l.startswith("id")).split("\t") for d in devs]
+            self.assertEqual([i[1] for i in ids], ips)
+            self.assertEqual(len({i[2] for i in ids}), n, "MACs must differ")
+            self.assertEqual(len({i[3] for i in ids}), n, "host names must differ")
 
     def test_two_devices(self):
         self.fleet(2)
 
     def test_ten_devices(self):
         self.fleet(10)
+
+    def test_two_devices_tcp_udp(self):
+        netutil.skip_unless_sockets(LUAOS)
+        self.fleet(2, SOCKET_APP, "talked")
+
+    def test_ten_devices_tcp_udp(self):
+        netutil.skip_unless_sockets(LUAOS)
+        self.fleet(10, SOCKET_APP, "talked")
 
     def test_mdns_names(self):
         # each device answers as NAME.local; lwIP's resolver asks by multicast
