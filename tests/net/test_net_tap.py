@@ -10,6 +10,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import time
 import unittest
 
 import netutil
@@ -95,6 +96,87 @@ class Tap(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout)
         open(stop, "w").close()
         self.assertEqual(d.finish()[0], 0)
+
+    def test_host_tcp_clients_against_a_device_echo(self):
+        netutil.skip_unless_sockets(LUAOS)
+        self.tap_up()
+        app = self.sb.write("echo.lua", LUA_PRELUDE + """
+local socket = require("socket")
+local stop = ...
+assert(net.wait_up(5000))
+local server = assert(socket.bind("0.0.0.0", 7000, {backlog = 32}))
+local served, ended = 0, {}
+task.spawn(function()
+  while true do
+    local c = server:accept()
+    if not c then break end
+    served = served + 1
+    task.spawn(function()
+      while true do
+        local data, err, partial = c:receive(1024)
+        data = data or partial
+        if data and #data > 0 then c:send(data) end
+        if err then ended[err] = (ended[err] or 0) + 1 break end
+      end
+      c:close()
+    end)
+  end
+end)
+say("serving")
+wait_file(stop, 60)
+local kinds = {}
+for k, v in pairs(ended) do kinds[#kinds + 1] = k .. "=" .. v end
+table.sort(kinds)
+say("served", served, table.concat(kinds, ","))
+server:close()
+""")
+        stop = self.sb.path("stop")
+        d = Device(LUAOS, app, ["--net", "tap:" + TAP, "--ip", "192.0.2.10/24"],
+                   app_args=[stop], env=self.env, netns=self.ns.name)
+        self.addCleanup(d.kill)
+        netutil.expect_line(self, d, "serving")
+        client = (
+            "import socket, struct, threading\n"
+            "ADDR = ('192.0.2.10', 7000)\n"
+            "errors = []\n"
+            "def echo(i):\n"
+            "    try:\n"
+            "        with socket.create_connection(ADDR, timeout=10) as s:\n"
+            "            msg = (b'%04d' % i) * 2000\n"  # 8 KB each
+            "            s.sendall(msg)\n"
+            "            s.shutdown(socket.SHUT_WR)\n"  # half-close: the echo goes on
+            "            got = b''\n"
+            "            while True:\n"
+            "                chunk = s.recv(65536)\n"
+            "                if not chunk: break\n"
+            "                got += chunk\n"
+            "            if got != msg: errors.append((i, len(got)))\n"
+            "    except Exception as e:\n"
+            "        errors.append((i, repr(e)))\n"
+            "ts = [threading.Thread(target=echo, args=(i,)) for i in range(40)]\n"
+            "[t.start() for t in ts]\n"
+            "[t.join() for t in ts]\n"
+            "# a peer that resets: SO_LINGER 0, then close\n"
+            "s = socket.create_connection(ADDR, timeout=10)\n"
+            "s.sendall(b'x' * 1024)\n"  # one receive(1024)'s worth, echoed
+            "got = b''\n"
+            "while len(got) < 1024: got += s.recv(1024)\n"
+            "s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))\n"
+            "s.close()\n"
+            "print('errors', errors)\n")
+        r = self.ns.exec(sys.executable, "-c", client, capture_output=True, text=True,
+                         timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), "errors []")
+        time.sleep(0.5)
+        open(stop, "w").close()
+        line = netutil.expect_line(self, d, "served")
+        fields = line.split("\t")
+        self.assertEqual(fields[1], "41")
+        self.assertIn("closed=40", fields[2])  # the half-closed ones
+        self.assertEqual(sum(int(k.split("=")[1]) for k in fields[2].split(",")), 41, line)
+        rc, err = d.finish()
+        self.assertEqual(rc, 0, err)
 
     def test_busy_tap_is_refused(self):
         self.tap_up()
