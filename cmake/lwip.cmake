@@ -38,5 +38,8 @@ target_include_directories(luaos_lwip PUBLIC ${CMAKE_SOURCE_DIR}/shared/net
 if(NOT LUAOS_HOST)
   target_compile_definitions(luaos_lwip PUBLIC LUAOS_TARGET)
 endif()
+if(LUAOS_FUZZ)
+  target_compile_definitions(luaos_lwip PUBLIC LUAOS_NET_FUZZ)
+endif()
 # Third-party code: its own warnings are not ours to fix.
 target_compile_options(luaos_lwip PRIVATE -w)

@@ -68,26 +68,6 @@ local DOCS = {
     "sys.modules() -> table", "loaded modules and their versions",
     "sys.reload(name) -> true | nil, err", "hot reload a Lua module",
   },
-  sim = { "the simulator's control API, for tests (docs/sim.md)",
-    "sim.parts() -> {part, ...}", "every part of the board",
-    "sim.part(name) -> part", "one part: part:get(key), part:set(key, value)",
-    "sim.press(name)", "press a button",
-    "sim.release(name)", "release a button",
-    "sim.switch(name, on)", "turn a switch on or off",
-    "sim.led(name) -> boolean", "whether the LED is lit",
-    "sim.pin(pin) -> level", "the level on the wire",
-    "sim.drive(pin, level)", "drive the pin from outside (nil: let go)",
-    "sim.spi_trace() -> {record, ...}", "SPI transfers, oldest first",
-    "sim.spi_trace_clear()", "empty the SPI trace",
-    "sim.gpio_trace() -> {record, ...}", "pin level changes, oldest first",
-    "sim.gpio_trace_clear()", "empty the GPIO trace",
-    "sim.fault(name [, kind]) -> kind", "break a part: 'disconnect', 'unpowered', 'stuck' or nil",
-    "sim.board() -> name", "the board's name",
-  },
-  bench = { "benchmark helpers, simulator only (docs/bench.md)",
-    "bench.nop(...)", "an empty C function, the baseline",
-    "bench.now_ns()", "monotonic clock in nanoseconds",
-  },
   bme280 = { "Bosch BME280 temperature, pressure and humidity sensor (docs/bme280.md)",
     "bme280.new(bus, cs [, opts]) -> sensor", "set up the chip on an SPI bus",
     "sensor:read() -> {temperature =, pressure =, humidity =}", "one forced measurement",
@@ -103,11 +83,22 @@ local DOCS = {
   },
   mps2 = { "MPS2 AN385 board controls (docs/boards/mps2-an385.md)" },
 }
+-- The simulator's own modules (sim, bench) are described in help.sim,
+-- which a board image does not bundle (flash). It is help's data, not a
+-- module an app loaded: sys.modules() does not list it.
+do
+  local ok, more = pcall(require, "help.sim")
+  if ok and type(more) == "table" then
+    for name, d in next, more do DOCS[name] = d end
+    package.loaded["help.sim"] = nil
+  end
+end
 M.DOCS = DOCS
 
 -- Not worth listing at the prompt.
 local function hidden(name)
-  return name == "help" or name == "main" or name:find("^testing%.") ~= nil or name:find("%.core$") ~= nil
+  return name == "help" or name == "main" or name:find("^help%.") ~= nil
+    or name:find("^testing%.") ~= nil or name:find("%.core$") ~= nil
 end
 
 local function pad(s, n)

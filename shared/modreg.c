@@ -367,7 +367,7 @@ static int searcher_bundle(lua_State *L) {
   }
   char chunk[64];
   snprintf(chunk, sizeof chunk, "=[bundle]%s", name);
-  if (luaL_loadbufferx(L, (const char *)e->data, e->len, chunk, "b") != LUA_OK)
+  if (bundle_load(L, e, chunk) != LUA_OK)
     return luaL_error(L, "error loading bundled module '%s': %s", name, lua_tostring(L, -1));
   lua_pushliteral(L, ":bundle:");
   return 2;

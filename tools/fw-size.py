@@ -3,7 +3,11 @@
 component (from the linker map: every input section is attributed to the
 object or archive member it came from), and the largest symbols.
 
-usage: fw-size.py [--nm NM] [--size SIZE] [--out FILE] [--json FILE] ELF MAP
+usage: fw-size.py [--nm NM] [--size SIZE] [--bundle BUNDLE.c] [--out FILE] [--json FILE] ELF MAP
+
+--bundle: the generated bundle (cmake/bundle-gen.cmake) for a line per
+bundled module (stored bytes, and its bytecode's size when packed) and
+module names on its arrays in the symbol list.
 """
 import argparse
 import json
@@ -11,13 +15,15 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 
 # Output sections that occupy the image (flash) and RAM. .data is in both:
 # its initial values are stored in flash and copied at start-up.
 FLASH_SECTIONS = {".text", ".ARM.exidx", ".ARM.extab", ".data", ".rodata"}
 RAM_SECTIONS = {".data", ".bss", ".noinit"}
 
-COMPONENTS = ["Lua VM", "libc/libgcc", "core (shared/)", "drivers (drivers/ + board port)",
+COMPONENTS = ["Lua VM", "libc/libgcc", "core (shared/)", "networking (lwIP, net)",
+              "drivers (drivers/ + board port)",
               "bundled Lua", "other"]
 
 
@@ -31,6 +37,10 @@ def component(origin):
         return "Lua VM", member
     if base == "libluaos_core.a":
         return "core (shared/)", member
+    if base in ("libluaos_lwip.a", "libluaos_net.a"):
+        return "networking (lwIP, net)", ("lwip/" if "lwip" in base else "net/") + member
+    if "/eth/" in o and base.endswith(".obj"):
+        return "networking (lwIP, net)", "eth/" + base
     if base == "libluaos_drivers.a":
         return "drivers (drivers/ + board port)", "drivers/" + member
     if "bundle_" in base and base.endswith(".obj"):
@@ -78,6 +88,19 @@ def parse_map(path):
             pending = m.group(1)
 
 
+def bundle_modules(path):
+    """[(module, array symbol, stored bytes, bytecode bytes or None)] of a bundle C file."""
+    with open(path) as f:
+        src = f.read()
+    bc_dir = os.path.join(os.path.dirname(path), "bundle-bc")
+    mods = []
+    for m in re.finditer(r'\{"([^"]+)", (bundle_m\d+), (\d+)\}', src):
+        bc = os.path.join(bc_dir, m.group(1) + ".luac")
+        unpacked = os.path.getsize(bc) if os.path.exists(bc + ".lz") else None
+        mods.append((m.group(1), m.group(2), int(m.group(3)), unpacked))
+    return mods
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--nm", default="arm-none-eabi-nm")
@@ -86,6 +109,7 @@ def main():
     ap.add_argument("--source-dir", default=None)
     ap.add_argument("--out", default=None)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--bundle", default=None)
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("elf")
     ap.add_argument("map")
@@ -134,6 +158,20 @@ def main():
         if units:
             rep.append("    %s: %s" % (c, ", ".join("%s %d" % (u, s) for s, u in units)))
 
+    mods = bundle_modules(a.bundle) if a.bundle else []
+    if mods:
+        rep.append("")
+        packed = any(u is not None for _m, _s, _n, u in mods)
+        rep.append("  bundled modules (flash bytes%s):"
+                   % (", packed; the bytecode's size in brackets" if packed else ""))
+        items = ["%s %d" % (name, n) + (" (%d)" % unpacked if unpacked is not None else "")
+                 for name, _sym, n, unpacked in sorted(mods, key=lambda m: -m[2])]
+        rep.extend(textwrap.wrap(", ".join(items), 96, initial_indent="    ",
+                                 subsequent_indent="    "))
+        rep.append("    total %d%s" % (sum(m[2] for m in mods),
+                   " (%d)" % sum(m[3] or m[2] for m in mods) if packed else ""))
+    array_module = {sym: name for name, sym, _n, _u in mods}
+
     nm_out = subprocess.run([a.nm, "--size-sort", "-S", "-r", a.elf],
                             capture_output=True, text=True, check=True).stdout
     rep.append("")
@@ -146,7 +184,8 @@ def main():
         size, kind, name = int(p[1], 16), p[2], p[3]
         if kind.lower() in ("b",) and name in ("__stack_size",):
             continue
-        rep.append("    %7d  %s  %s" % (size, kind, name))
+        rep.append("    %7d  %s  %s" % (size, kind, name)
+                   + (" (%s)" % array_module[name] if name in array_module else ""))
         n += 1
         if n >= a.top:
             break

@@ -6,6 +6,8 @@
 
 #include "lauxlib.h"
 #include "luaos.h"
+#include "lwip/apps/lwiperf.h"
+#include "lwip/apps/sntp.h"
 #include "lwip/dns.h"
 #include "lwip/icmp.h"
 #include "lwip/inet_chksum.h"
@@ -42,6 +44,14 @@ static struct {
   struct raw_pcb *icmp;
   uint16_t ping_id, ping_seq;
   sched_waitq_t upq;
+  void *iperf;            /* lwiperf's server session, once started */
+  sched_waitq_t iperfq;   /* tasks in net.iperf_wait */
+  uint32_t iperf_reports; /* how many sessions have ended */
+  struct {
+    uint8_t type;
+    uint32_t bytes, ms, kbps;
+    ip_addr_t remote;
+  } iperf_last;
   int handlers; /* registered net.on handlers (each keeps the loop alive) */
 } M;
 
@@ -299,9 +309,9 @@ static void deliver(lua_State *L, net_event_t ev) {
 /* net.on(event, fn): run fn(event, status) as a task on each event. */
 static int net_on(lua_State *L) {
   int ev = luaos_checkoption(L, 1, NULL, event_names);
-  if (!lua_isfunction(L, 2)) {
-    luaos_typeerror(L, 2, "function");
-  }
+  if (!lua_isfunction(L, 2)) /* net.on("up", handler()) is the common slip */
+    luaos_argerror(L, 2, lua_pushfstring(L, "function expected, got %s%s", luaL_typename(L, 2),
+                                         LUAOS_FN_HINT));
   net_init();
   lua_rawgetp(L, LUA_REGISTRYINDEX, &handlers_key);
   if (lua_getfield(L, -1, event_names[ev]) != LUA_TTABLE) {
@@ -598,10 +608,132 @@ static int net_ping(lua_State *L) {
   return ping_resolve_k(L, LUA_OK, 0);
 }
 
+/* ---- time: lwIP's SNTP client ---- */
+
+/* net.sntp([server]): poll `server` (a name or address), or the NTP
+ * servers DHCP announced, for the time (RFC 4330 client, every hour). */
+static int net_sntp(lua_State *L) {
+  static char server[DNS_MAX_NAME_LENGTH + 1]; /* lwIP keeps the pointer */
+  size_t len = 0;
+  const char *name = lua_isnoneornil(L, 1) ? NULL : luaos_checklstring(L, 1, &len);
+  if (name && (len == 0 || len > DNS_MAX_NAME_LENGTH))
+    return luaos_argerror(L, 1, "a host name or address of 1 to 255 bytes");
+  net_init();
+  if (sntp_enabled()) sntp_stop();
+  sntp_setoperatingmode(SNTP_OPMODE_POLL);
+  if (name) {
+    memcpy(server, name, len + 1);
+    sntp_servermode_dhcp(0);
+    sntp_setservername(0, server);
+  } else {
+    sntp_servermode_dhcp(1);
+  }
+  sntp_init();
+  net_kick();
+  return 0;
+}
+
+/* net.time() -> seconds since 1970 (float, us resolution) | nil */
+static int net_time_l(lua_State *L) {
+  uint64_t us;
+  if (!net_time(&us)) {
+    luaL_pushfail(L);
+    return 1;
+  }
+  lua_pushnumber(L, (lua_Number)us / 1e6);
+  return 1;
+}
+
+/* ---- lwiperf: the C-level throughput reference (an iperf 2 server) ---- */
+
+static void iperf_report(void *arg, enum lwiperf_report_type type, const ip_addr_t *local,
+                         u16_t lport, const ip_addr_t *remote, u16_t rport, u32_t bytes,
+                         u32_t ms, u32_t kbps) {
+  (void)arg;
+  (void)local;
+  (void)lport;
+  (void)rport;
+  M.iperf_last.type = (uint8_t)type;
+  M.iperf_last.bytes = bytes;
+  M.iperf_last.ms = ms;
+  M.iperf_last.kbps = kbps;
+  if (remote) M.iperf_last.remote = *remote;
+  M.iperf_reports++;
+  sched_wake(&M.iperfq, -1);
+}
+
+/* net.iperf_server([port]) -> true | nil, err: lwIP's lwiperf answers an
+ * `iperf -c` (iperf 2) of the host; for measuring the stack and the
+ * interface without Lua in the path. */
+static int net_iperf_server(lua_State *L) {
+  lua_Integer port = luaL_optinteger(L, 1, LWIPERF_TCP_PORT_DEFAULT);
+  if (port < 1 || port > 65535) return luaos_argerror(L, 1, "port must be 1 to 65535");
+  if (M.iperf) {
+    luaL_pushfail(L);
+    lua_pushliteral(L, "already running");
+    return 2;
+  }
+  net_init();
+  M.iperf = lwiperf_start_tcp_server(IP_ADDR_ANY, (u16_t)port, iperf_report, NULL);
+  net_kick();
+  if (!M.iperf) {
+    luaL_pushfail(L);
+    lua_pushliteral(L, "address in use");
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* net.iperf_wait([timeout_ms]) -> {bytes=, ms=, kbps=, remote=, result=} | nil, "timeout"
+ * The report of the next iperf session to end. Stack: seen#, deadline? */
+static int iperf_wait_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  static const char *const results[] = {"done", "done", "aborted", "data error", "send error",
+                                        "aborted by peer"};
+  lua_settop(L, ctx ? 2 : 1);
+  if ((uint32_t)lua_tointeger(L, 1) != M.iperf_reports) {
+    lua_createtable(L, 0, 5);
+    lua_pushinteger(L, M.iperf_last.bytes);
+    lua_setfield(L, -2, "bytes");
+    lua_pushinteger(L, M.iperf_last.ms);
+    lua_setfield(L, -2, "ms");
+    lua_pushinteger(L, M.iperf_last.kbps);
+    lua_setfield(L, -2, "kbps");
+    net_lua_push_ip(L, &M.iperf_last.remote);
+    lua_setfield(L, -2, "remote");
+    lua_pushstring(L, results[M.iperf_last.type < 6 ? M.iperf_last.type : 2]);
+    lua_setfield(L, -2, "result");
+    return 1;
+  }
+  uint64_t left = netwait_left(L, ctx);
+  if (left == 0) {
+    luaL_pushfail(L);
+    lua_pushliteral(L, "timeout");
+    return 2;
+  }
+  return sched_wait_on(L, &M.iperfq, left, ctx, iperf_wait_k, "net.iperf_wait");
+}
+
+static int net_iperf_wait(lua_State *L) {
+  lua_KContext ctx = netwait_deadline(L, 1, UINT64_MAX);
+  lua_pushinteger(L, M.iperf_reports);
+  if (ctx) {
+    lua_insert(L, 1);
+    ctx = 2;
+  }
+  sched_check_task(L, "net.iperf_wait");
+  M.iperfq.keepalive = true;
+  return iperf_wait_k(L, LUA_OK, ctx);
+}
+
 int luaopen_net(lua_State *L) {
   static const luaL_Reg f[] = {{"status", net_status}, {"on", net_on},
                                {"off", net_off},       {"wait_up", net_wait_up},
                                {"resolve", net_resolve}, {"ping", net_ping},
+                               {"sntp", net_sntp},     {"time", net_time_l},
+                               {"iperf_server", net_iperf_server},
+                               {"iperf_wait", net_iperf_wait},
                                {NULL, NULL}};
   net_init();
   net_set_event_handler(deliver);

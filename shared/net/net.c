@@ -63,9 +63,31 @@ void net_lwip_assert(const char *msg, const char *file, int line) {
   hal_panic(buf);
 }
 
-/* Wall-clock time from SNTP: kept for sys.time() once someone binds it. */
-static unsigned long sntp_seconds;
-void net_sntp_set_time(unsigned long sec) { sntp_seconds = sec; }
+/* Wall-clock time from lwIP's SNTP client: the Unix time (us) at loop
+ * time `at`; 0 until the first answer. */
+static struct {
+  uint64_t unix_us, at;
+} T;
+
+void net_sntp_set_time(unsigned long sec, unsigned long us) {
+  T.unix_us = (uint64_t)sec * 1000000u + us;
+  T.at = sched_now();
+}
+
+bool net_time(uint64_t *unix_us) {
+  if (!T.unix_us) return false;
+  *unix_us = T.unix_us + (sched_now() - T.at);
+  return true;
+}
+
+/* What SNTP compares replies against: our idea of the time (the loop's
+ * clock before the first answer; any value works for the check). */
+void net_sntp_get_time(unsigned long *sec, unsigned long *us) {
+  uint64_t t;
+  if (!net_time(&t)) t = sched_now();
+  *sec = (unsigned long)(t / 1000000u);
+  *us = (unsigned long)(t % 1000000u);
+}
 
 static void arm(uint64_t at) {
   sched_timer_start(&N.timer, at);
@@ -138,6 +160,20 @@ void net_init(void) {
 
 bool net_started(void) { return N.started; }
 
+/* The port's init, then what every interface of ours has: the MAC of the
+ * configuration and the flags lwIP reads inside netif_add (IGMP starts
+ * there only if the flag is already set). */
+static netif_init_fn port_init;
+
+static err_t attach_init(struct netif *nif) {
+  err_t e = port_init(nif);
+  if (e != ERR_OK) return e;
+  memcpy(nif->hwaddr, N.cfg.mac, 6);
+  nif->hwaddr_len = 6;
+  nif->flags |= NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET | NETIF_FLAG_BROADCAST | NETIF_FLAG_IGMP;
+  return ERR_OK;
+}
+
 struct netif *net_attach(netif_init_fn init, void *state, const net_config_t *cfg, char *err,
                          size_t errlen) {
   net_init();
@@ -151,14 +187,11 @@ struct netif *net_attach(netif_init_fn init, void *state, const net_config_t *cf
   const ip4_addr_t *ip = cfg->dhcp ? &any : &cfg->ip;
   const ip4_addr_t *mask = cfg->dhcp ? &any : &cfg->netmask;
   const ip4_addr_t *gw = cfg->dhcp ? &any : &cfg->gw;
-  if (!netif_add(nif, ip, mask, gw, state, init, ethernet_input)) {
+  port_init = init;
+  if (!netif_add(nif, ip, mask, gw, state, attach_init, ethernet_input)) {
     snprintf(err, errlen, "the network interface did not start");
     return NULL;
   }
-  /* The port's init may have set a placeholder MAC; ours wins. */
-  memcpy(nif->hwaddr, cfg->mac, 6);
-  nif->hwaddr_len = 6;
-  nif->flags |= NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET | NETIF_FLAG_BROADCAST | NETIF_FLAG_IGMP;
   netif_set_hostname(nif, N.cfg.hostname[0] ? N.cfg.hostname : NULL);
   netif_set_default(nif);
   if (!ip4_addr_isany_val(cfg->dns)) dns_setserver(0, &cfg->dns);
@@ -170,7 +203,10 @@ struct netif *net_attach(netif_init_fn init, void *state, const net_config_t *cf
   }
   if (N.cfg.hostname[0]) {
     mdns_resp_init();
-    mdns_resp_add_netif(nif, N.cfg.hostname, 120);
+    if (mdns_resp_add_netif(nif, N.cfg.hostname, 120) != ERR_OK) {
+      snprintf(err, errlen, "mDNS did not start (a hostname of 1 to 63 letters?)");
+      return NULL;
+    }
   }
   check_up();
   net_kick();

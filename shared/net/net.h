@@ -56,6 +56,9 @@ void net_default_mac(uint8_t mac[6], const char *name, unsigned instance);
 /* Text helpers for ports' option parsing. */
 bool net_parse_mac(const char *s, uint8_t mac[6]);
 
+/* Unix time in microseconds from SNTP; false until it has answered. */
+bool net_time(uint64_t *unix_us);
+
 /* Bytes of lwIP's heap and pools in use (sys.memory().net). */
 size_t net_mem_used(void);
 

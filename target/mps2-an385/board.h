@@ -66,6 +66,10 @@ uint32_t mps2_watchdog_timeout_ms(void);
 /* main.c: figures taken when the first prompt is printed. */
 bool mps2_boot_figures(uint32_t *counter_ticks, size_t *heap_used);
 
+/* random.c: hal_random's sources; the port stirs in what tells boards
+ * apart (the MAC) before the network starts. */
+void mps2_random_stir(const void *data, size_t len);
+
 /* lua_mps2.c */
 int luaopen_mps2(lua_State *L);
 

@@ -16,6 +16,14 @@
 #include "repl.h"
 #include "rt.h"
 #include "sched.h"
+#if MAIN_NET
+#include "eth/lan9118.h"
+#include "net.h"
+#include "net_modules.h"
+#define MAIN_NET_MODULES net_modules
+#else
+#define MAIN_NET_MODULES NULL
+#endif
 
 #define MAIN_WATCHDOG_MS 4000u   /* NMI report after 4 s stuck, reset after 8 s */
 #define MAIN_FEED_US 500000u     /* the loop feeds the watchdog twice a second */
@@ -37,7 +45,7 @@ static const modreg_entry_t mps2_modules[] = {{"mps2", luaopen_mps2}, {NULL, NUL
 
 /* modreg keeps a pointer to its configuration: static, read-only. */
 static const modreg_config_t main_modcfg = {
-    .extra = {drivers_modules, mps2_modules, NULL},
+    .extra = {drivers_modules, mps2_modules, MAIN_NET_MODULES},
     .lazy_stdlib = true,
 };
 
@@ -121,6 +129,25 @@ static void start_repl(lua_State *L) {
   first_prompt(L);
 }
 
+#if MAIN_NET
+/* The LAN9118 as the device's interface, DHCP, hostname = the board's.
+ * MAC: LUAOS_MPS2_MAC (board CMakeLists.txt) if set, else the chip's
+ * (EEPROM; QEMU's -nic ...,mac=), else a stable default. A board without
+ * the chip boots without networking. */
+static void start_network(void) {
+  uint8_t forced[6], fallback[6];
+  const char *set = MAIN_MAC;
+  bool have = set[0] && net_parse_mac(set, forced);
+  net_default_mac(fallback, MPS2_BOARD_NAME, 0);
+  char err[96];
+  if (!lan9118_start(have ? forced : NULL, fallback, MPS2_BOARD_NAME, err, sizeof err)) {
+    mps2_console_puts("network: ");
+    mps2_console_puts(err);
+    mps2_console_puts("\r\n");
+  }
+}
+#endif
+
 /* Uncaught task errors: report and keep the system running. */
 static bool on_task_error(lua_State *L, void *ud) {
   (void)ud;
@@ -155,7 +182,7 @@ static bool app_in_boot_loop(void) {
 static bool spawn_app(lua_State *L) {
   const struct bundle_entry *e = bundle_find("main");
   if (!e) return false;
-  if (luaL_loadbufferx(L, (const char *)e->data, e->len, "=main", "b") != LUA_OK) {
+  if (bundle_load(L, e, "=main") != LUA_OK) {
     on_task_error(L, NULL);
     lua_pop(L, 1);
     return false;
@@ -185,6 +212,9 @@ int main(void) {
   luaos_set_board(MPS2_BOARD_NAME);
   if (!modreg_open(L, &main_modcfg)) hal_panic(lua_tostring(L, -1)); /* heap too small */
   sched_set_error_handler(on_task_error, NULL);
+#if MAIN_NET
+  start_network();
+#endif
   mps2_console_start(on_console_byte);
   M.feed.fn = feed_tick;
   sched_timer_start(&M.feed, sched_now() + MAIN_FEED_US);

@@ -333,10 +333,8 @@ static void nf_float(nf_out_t *o, nf_spec_t *sp, char conv, double v) {
   nf_emit(o, sp, pre, pl, 0, body, (size_t)bl, true);
 }
 
-int numfmt_snprintf(char *buf, size_t size, const char *fmt, ...) {
+int numfmt_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap) {
   nf_out_t o = {buf, size, 0};
-  va_list ap;
-  va_start(ap, fmt);
   for (const char *f = fmt; *f; f++) {
     if (*f != '%') {
       nf_putc(&o, *f);
@@ -442,9 +440,16 @@ int numfmt_snprintf(char *buf, size_t size, const char *fmt, ...) {
         break;
     }
   }
-  va_end(ap);
   if (size) *o.p = '\0';
   return o.n;
+}
+
+int numfmt_snprintf(char *buf, size_t size, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = numfmt_vsnprintf(buf, size, fmt, ap);
+  va_end(ap);
+  return n;
 }
 
 /* ---- decimal to double ---- */

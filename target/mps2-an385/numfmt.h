@@ -10,11 +10,13 @@
 #ifndef NUMFMT_H
 #define NUMFMT_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 /* snprintf for the formats Lua builds: flags "-+ #0", width, precision,
  * lengths hh h l ll, conversions d i u o x X c s p a A e E f F g G %. */
 int numfmt_snprintf(char *buf, size_t size, const char *fmt, ...);
+int numfmt_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 
 /* strtod for decimal numerals ([space] [sign] digits [. digits] [e[sign]digits]);
  * hexadecimal numerals are Lua's own (lobject.c). Sets *end to the first

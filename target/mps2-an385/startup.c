@@ -36,6 +36,8 @@ void TIMER0_Handler(void);
 void TIMER1_Handler(void);
 void DUALTIMER_Handler(void);
 void UART0RX_Handler(void);
+/* eth/lan9118.c when networking is built; the fault report otherwise. */
+void ETHERNET_Handler(void) __attribute__((weak, alias("Default_Handler")));
 void mps2_fault_report(const uint32_t *frame, uint32_t exc_return, uint32_t kind);
 
 typedef void (*vector_t)(void);
@@ -70,7 +72,7 @@ __attribute__((section(".vectors"), used)) static const vector_t vectors[16 + 32
     [16 + MPS2_IRQ_DUALTIMER] = DUALTIMER_Handler,
     [16 + 11] = Default_Handler,
     [16 + 12] = Default_Handler,
-    [16 + 13] = Default_Handler,
+    [16 + 13] = ETHERNET_Handler,
     [16 + 14] = Default_Handler,
     [16 + 15] = Default_Handler,
     [16 + 16] = Default_Handler,

@@ -3,8 +3,10 @@
  * rt_open()'s counting allocator sits on top of it. There is no file
  * system: file calls fail with the usual errno. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,6 +15,7 @@
 #include <time.h>
 
 #include "board.h"
+#include "numfmt.h"
 #include "hal/hal_clock.h"
 #include "hal/hal_console.h"
 
@@ -129,6 +132,55 @@ char *strerror(int err) {
     case ESPIPE: return (char *)"Illegal seek";
     default: return (char *)"I/O error";
   }
+}
+
+/* The core's few snprintf calls (%s, %d, %u, %lu, %p, %c) go to the
+ * formatter the VM already uses (numfmt.c): newlib-nano's printf family
+ * is 2.3 KB more flash. */
+int snprintf(char *buf, size_t size, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = numfmt_vsnprintf(buf, size, fmt, ap);
+  va_end(ap);
+  return n;
+}
+
+int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap) {
+  return numfmt_vsnprintf(buf, size, fmt, ap);
+}
+
+/* Lua's strstr calls (luaL_gsub on package paths, a few short searches)
+ * are on short strings: a plain loop instead of newlib's 1 KB two-way
+ * search. */
+char *strstr(const char *hay, const char *needle) {
+  size_t n = strlen(needle);
+  for (;; hay++) {
+    if (strncmp(hay, needle, n) == 0) return (char *)hay;
+    if (!*hay) return NULL;
+  }
+}
+
+/* No file system: fopen fails as newlib's does once _open has (ENOENT),
+ * and then nothing reaches freopen or fclose (Lua and the core call them
+ * only on a FILE fopen opened). Newlib's three, with their mode parsing
+ * and seeking, are 1.5 KB. Reading stdin (loadfile(), debug.debug) stays
+ * newlib's: it fails in _read. */
+FILE *fopen(const char *path, const char *mode) {
+  (void)path, (void)mode;
+  errno = ENOENT;
+  return NULL;
+}
+
+FILE *freopen(const char *path, const char *mode, FILE *f) {
+  (void)path, (void)mode, (void)f;
+  errno = ENOENT;
+  return NULL;
+}
+
+int fclose(FILE *f) {
+  (void)f;
+  errno = EBADF;
+  return EOF;
 }
 
 /* Lua calls abort() only after its panic handler, which never returns. */

@@ -1,0 +1,25 @@
+-- help's entries for the modules only the host simulator has (docs/sim.md,
+-- docs/bench.md); lua/help.lua merges them in. Not bundled in a board
+-- image, where these modules do not exist.
+return {
+  sim = { "the simulator's control API, for tests (docs/sim.md)",
+    "sim.parts() -> {part, ...}", "every part of the board",
+    "sim.part(name) -> part", "one part: part:get(key), part:set(key, value)",
+    "sim.press(name)", "press a button",
+    "sim.release(name)", "release a button",
+    "sim.switch(name, on)", "turn a switch on or off",
+    "sim.led(name) -> boolean", "whether the LED is lit",
+    "sim.pin(pin) -> level", "the level on the wire",
+    "sim.drive(pin, level)", "drive the pin from outside (nil: let go)",
+    "sim.spi_trace() -> {record, ...}", "SPI transfers, oldest first",
+    "sim.spi_trace_clear()", "empty the SPI trace",
+    "sim.gpio_trace() -> {record, ...}", "pin level changes, oldest first",
+    "sim.gpio_trace_clear()", "empty the GPIO trace",
+    "sim.fault(name [, kind]) -> kind", "break a part: 'disconnect', 'unpowered', 'stuck' or nil",
+    "sim.board() -> name", "the board's name",
+  },
+  bench = { "benchmark helpers, simulator only (docs/bench.md)",
+    "bench.nop(...)", "an empty C function, the baseline",
+    "bench.now_ns()", "monotonic clock in nanoseconds",
+  },
+}
