@@ -105,8 +105,6 @@ static err_t slirp_netif_init(struct netif *nif) {
   nif->linkoutput = linkoutput;
   nif->mtu = 1500;
   nif->hwaddr_len = 6;
-  /* IGMP here, not later: netif_add starts IGMP only if it is set by now. */
-  nif->flags |= NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET | NETIF_FLAG_BROADCAST | NETIF_FLAG_IGMP;
   netif_set_link_up(nif); /* a virtual cable, always plugged in */
   return ERR_OK;
 }
