@@ -290,7 +290,7 @@ say("bytes", #body)
             self.assertEqual(f.read(), body)
 
     def test_fetch_a_file_from_a_host_http_server(self):
-        self.fetch("small.txt", "".join(f"line {i}\n" for i in range(4000)), "*a")  # 30 KB
+        self.fetch("file.txt", "".join(f"line {i:06d}\n" for i in range(16000)), "*a")  # 192 KB
 
     def test_fetch_a_large_file_in_chunks(self):
         # 1.5 MB: many windows' worth through slirp's NAT
