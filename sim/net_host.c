@@ -325,7 +325,13 @@ int net_host_instance(void) { return NH.instance; }
 
 bool net_host_start(const net_host_opts_t *n, const char *board, char *err, size_t errlen) {
   if (!net_host_is_host_netif(n->kind)) return true;
-  if (NH.instance < 0 && (NH.instance = take_instance(err, errlen)) < 0) return false;
+  if (NH.instance < 0 && (NH.instance = take_instance(err, errlen)) < 0) {
+    /* Not worth failing the run over (a read-only /tmp): a number from the
+     * process id, which may then repeat on this machine. */
+    NH.instance = (int)(getpid() % NET_HOST_INSTANCES);
+    fprintf(stderr, "luaos: %s; instance number %d (MAC, host name) not reserved\n", err,
+            NH.instance);
+  }
   net_config_t cfg;
   memset(&cfg, 0, sizeof cfg);
   cfg.dhcp = !n->has_ip;

@@ -154,6 +154,16 @@ wait_file(...)
         self.assertEqual(devs[1].finish()[0], 0)
         self.assertEqual(d.finish()[0], 0)
 
+    def test_no_lock_folder_still_runs(self):
+        # $XDG_RUNTIME_DIR/luaos taken by a file: a warning, a number anyway
+        with open(os.path.join(self.sb.runtime, "luaos"), "w"):
+            pass
+        r, lines = self.run_app(STATUS_APP)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("(for the instance number) is not a folder of this user", r.stderr)
+        self.assertIn("not reserved", r.stderr)
+        self.assertRegex(status_of(lines)["hostname"], r"^luaos-\d+$")
+
     def test_option_errors_name_the_option(self):
         cases = [
             (["--net", "bogus"], "--net needs user[,hostfwd=...], tap:NAME, vde:PATH or none"),
