@@ -35,7 +35,7 @@ static void usage_common(FILE *f) {
         "  --task-budget N      stop a task that runs N instructions without yielding\n"
         "                       (default 100000000; 0: no limit)\n"
         "network (docs/networking.md):\n"
-        "  --net user[,hostfwd=tcp::HOSTPORT-:PORT...]\n"
+        "  --net user[,hostfwd=tcp::HOSTPORT-:PORT...][,restrict=on]\n"
         "                       NAT through libslirp, no root (default for run, repl)\n"
         "  --net tap:NAME       a TAP device (tools/net-tap up NAME makes one)\n"
         "  --net vde:PATH       a port on the VDE switch at PATH (vde_switch -s PATH)\n"

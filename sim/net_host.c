@@ -114,6 +114,7 @@ static bool parse_hostfwd(net_host_opts_t *n, const char *v, size_t len, char *e
 
 bool net_host_parse_net(net_host_opts_t *n, const char *spec, char *err, size_t errlen) {
   n->nfwd = 0;
+  n->restricted = false;
   n->where[0] = '\0';
   if (strcmp(spec, "none") == 0) {
     n->kind = NET_HOST_NONE;
@@ -127,9 +128,14 @@ bool net_host_parse_net(net_host_opts_t *n, const char *spec, char *err, size_t 
       size_t len = strcspn(p, ",");
       if (len > 8 && strncmp(p, "hostfwd=", 8) == 0) {
         if (!parse_hostfwd(n, p + 8, len - 8, err, errlen)) return false;
+      } else if (len == 11 && strncmp(p, "restrict=on", 11) == 0) {
+        n->restricted = true;
+      } else if (len == 12 && strncmp(p, "restrict=off", 12) == 0) {
+        n->restricted = false;
       } else {
-        snprintf(err, errlen, "--net user: unknown option '%.*s' (valid: hostfwd=...)", (int)len,
-                 p);
+        snprintf(err, errlen,
+                 "--net user: unknown option '%.*s' (valid: hostfwd=..., restrict=on|off)",
+                 (int)len, p);
         return false;
       }
       p += len;

@@ -37,6 +37,7 @@ typedef struct {
   char where[NET_HOST_WHERE_MAX]; /* TAP name, VDE switch path */
   net_host_fwd_t fwd[NET_HOST_MAX_FWD];
   int nfwd;
+  bool restricted; /* user: restrict=on, no way out but the forwards */
   bool has_ip, has_gw, has_dns, has_mac;
   ip4_addr_t ip, netmask, gw, dns;
   uint8_t mac[6];

@@ -237,6 +237,7 @@ bool net_slirp_start(const net_host_opts_t *n, const net_config_t *cfg, char *er
   sc.vdhcp_start = in4("10.0.2.15");
   sc.vnameserver = in4("10.0.2.3");
   sc.in6_enabled = false; /* lwIP is built without IPv6 */
+  sc.restricted = n->restricted;
   memset(&SL, 0, sizeof SL);
   SL.flush.fn = on_flush;
   SL.slirp = slirp_new(&sc, &callbacks, NULL);

@@ -171,7 +171,7 @@ wait_file(...)
             (["--net", "user,hostfwd=tcp::0-:80"], "--net user: bad hostfwd"),
             (["--net", "user,hostfwd=sctp::80-:80"], "--net user: bad hostfwd"),
             (["--net", "user,hostfwd=tcp::80-:80,hostfwd=tcp::80-:81"], "forwarded twice"),
-            (["--net", "user,restrict=on"], "--net user: unknown option 'restrict=on'"),
+            (["--net", "user,restrict=yes"], "--net user: unknown option 'restrict=yes'"),
             (["--net", "tap:"], "--net tap: needs a TAP device name"),
             (["--net", "tap:" + "x" * 16], "--net tap: needs a TAP device name"),
             (["--net", "vde:"], "--net vde: needs the switch's socket path"),
@@ -308,6 +308,36 @@ say("bytes", #body)
                    "chunks")
 
     def test_udp_to_a_host_echo(self):
+        port = self.host_udp_echo()
+        r, lines = self.run_app(self.UDP_APP % port)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for i in (1, 2, 3):
+            self.assertIn(f"got\techo:datagram {i}\t10.0.2.2\t{port}", lines)
+
+    def test_restrict_on_keeps_the_device_in(self):
+        # restrict=on: no way out (the host's echo is not reached), only
+        # slirp's own services and the forwards in
+        port = self.host_udp_echo()
+        r, lines = self.run_app(self.UDP_APP % port, "--net", "user,restrict=on")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(lines.count("got\tnil\ttimeout\tnil"), 3, lines)
+        self.assertIn("ping\t1", lines)
+        self.test_host_client_to_a_device_tcp_server(",restrict=on")
+
+    UDP_APP = LUA_PRELUDE + """
+local socket = require("socket")
+assert(net.wait_up(10000))
+say("ping", net.ping("10.0.2.2").received)
+local u = assert(socket.udp())
+for i = 1, 3 do
+  assert(u:sendto("datagram " .. i, "10.0.2.2", %d))
+  local data, host, port = u:receivefrom(1000)
+  say("got", tostring(data), tostring(host), tostring(port))
+end
+u:close()
+"""
+
+    def host_udp_echo(self):
         echo = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.addCleanup(echo.close)
         echo.bind(("127.0.0.1", 0))
@@ -327,22 +357,9 @@ say("bytes", #body)
         t.start()
         self.addCleanup(t.join)
         self.addCleanup(stop.set)
-        r, lines = self.run_app(LUA_PRELUDE + """
-local socket = require("socket")
-assert(net.wait_up(10000))
-local u = assert(socket.udp())
-for i = 1, 3 do
-  assert(u:sendto("datagram " .. i, "10.0.2.2", %d))
-  local data, host, port = u:receivefrom(3000)
-  say("got", data, host, port)
-end
-u:close()
-""" % port)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        for i in (1, 2, 3):
-            self.assertIn(f"got\techo:datagram {i}\t10.0.2.2\t{port}", lines)
+        return port
 
-    def test_host_client_to_a_device_tcp_server(self):
+    def test_host_client_to_a_device_tcp_server(self, net_extra=""):
         port = free_port()
         app = self.sb.write("srv.lua", LUA_PRELUDE + """
 local socket = require("socket")
@@ -357,7 +374,7 @@ for _ = 1, 2 do
 end
 server:close()
 """)
-        dev = Device(LUAOS, app, ["--net", f"user,hostfwd=tcp:127.0.0.1:{port}-:80"],
+        dev = Device(LUAOS, app, ["--net", f"user,hostfwd=tcp:127.0.0.1:{port}-:80{net_extra}"],
                      env=self.sb.env())
         self.addCleanup(dev.kill)
         netutil.expect_line(self, dev, "listening")
