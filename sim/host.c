@@ -196,7 +196,8 @@ void hal_clock_idle(uint64_t deadline_us) {
     if (t < tmo_ms) tmo_ms = t;
   }
   H.filling = false;
-  if (tmo_ms != UINT32_MAX && (uint64_t)tmo_ms * 1000u < wait_us) wait_us = (uint64_t)tmo_ms * 1000u;
+  if (tmo_ms != UINT32_MAX && (uint64_t)tmo_ms * 1000u < wait_us)
+    wait_us = (uint64_t)tmo_ms * 1000u;
   /* ppoll, not poll: microseconds, like the sleep above. */
   struct timespec ts = {(time_t)(wait_us / 1000000u), (long)(wait_us % 1000000u) * 1000};
   int rc = ppoll(H.pfd, (nfds_t)H.npfd, wait_us == UINT64_MAX ? NULL : &ts, NULL);

@@ -203,7 +203,8 @@ int net_host_parse_option(net_host_opts_t *n, int argc, char **argv, int i, char
   while (opts[k] && strcmp(a, opts[k]) != 0) k++;
   if (!opts[k]) return 0;
   static const char *const what[] = {
-      "user[,hostfwd=...], tap:NAME, vde:PATH or none", "an address with a prefix, e.g. 192.0.2.10/24",
+      "user[,hostfwd=...], tap:NAME, vde:PATH or none",
+      "an address with a prefix, e.g. 192.0.2.10/24",
       "an IPv4 address", "an IPv4 address", "a MAC address such as 02:4c:00:00:00:01",
       "a host name (letters, digits, '-', at most 63)"};
   if (i + 1 >= argc) {
@@ -263,7 +264,8 @@ bool net_host_policy(net_host_opts_t *n, bool test, bool *virtual_time, bool vir
     }
   }
   if ((n->has_gw || n->has_dns) && !n->has_ip) {
-    snprintf(err, errlen, "%s needs --ip (without --ip the address, gateway and DNS come from DHCP)",
+    snprintf(err, errlen,
+             "%s needs --ip (without --ip the address, gateway and DNS come from DHCP)",
              n->has_gw ? "--gw" : "--dns");
     return false;
   }

@@ -127,7 +127,8 @@ static void unknown_board(const char *file, const char *name) {
 }
 
 /* Reads the spec's first line. `board` gets the board file to load, or
- * stays empty; a net= directive goes into `net` (*net_set then true). False (message printed) for a malformed line or a board
+ * stays empty; a net= directive goes into `net` (*net_set then true).
+ * False (message printed) for a malformed line or a board
  * that does not exist. */
 static bool spec_directives(const char *file, char *board, size_t blen, net_host_opts_t *net,
                             bool *net_set) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """--net vde:PATH: simulated devices on one vde_switch the test starts on a
 temporary socket (no root): two and ten devices with static 192.0.2.x
-addresses ping each other and exchange TCP and UDP, find each other by mDNS name; slirpvde on the same switch as the uplink
+addresses ping each other and exchange TCP and UDP, find each other by
+mDNS name; slirpvde on the same switch as the uplink
 (DHCP, the host alias; in a namespace: root); the switch going away unplugs the cable."""
 import os
 import subprocess
@@ -91,7 +92,9 @@ for peer in peers:gmatch("[^,]+") do
     if data == "udp from " .. me then uok = true break end
   end
   q:close()
-  if not (ok and uok) then bad[#bad + 1] = peer .. (ok and "" or ":tcp") .. (uok and "" or ":udp") end
+  if not (ok and uok) then
+    bad[#bad + 1] = peer .. (ok and "" or ":tcp") .. (uok and "" or ":udp")
+  end
 end
 say("talked", #bad == 0 and "all" or table.concat(bad, ","))
 wait_file(stop, 60)
