@@ -478,6 +478,29 @@ end)
         r, _ = self.luaos_test(spec)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
+    def test_parallel_specs_are_distinct_devices(self):
+        specs = []
+        for name in ("a", "b"):
+            out = self.sb.path(name + ".id")
+            specs.append(self.sb.write(name + "_spec.lua", """describe("%s", function()
+  it("is a device of its own", function()
+    local net = require("net")
+    assert.is_true(net.wait_up(10000))
+    local s = net.status()
+    local f = io.open([[%s]], "w") f:write(s.hostname, " ", s.mac) f:close()
+    task.sleep(1500) -- both run at once
+  end)
+end)
+""" % (name, out)))
+        r = netutil.run(LUAOS, "test", "--net", "user", "-j", "2", *specs, env=self.sb.env())
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        ids = []
+        for name in ("a", "b"):
+            with open(self.sb.path(name + ".id")) as f:
+                ids.append(f.read().split())
+        self.assertEqual(sorted(i[0] for i in ids), ["luaos-0", "luaos-1"])
+        self.assertNotEqual(ids[0][1], ids[1][1])
+
     def test_bad_directive(self):
         spec = self.sb.write("bad_spec.lua", "-- luaos: net=wifi\n" + self.NONE_SPEC)
         r, _ = self.luaos_test(spec)
