@@ -19,6 +19,7 @@
 #include "lua_sim.h"
 #include "luaos.h"
 #include "modreg.h"
+#include "net_host.h"
 #include "net_modules.h"
 #include "rt.h"
 #include "sched.h"
@@ -200,10 +201,19 @@ lua_State *cli_boot(const cli_opts_t *o, const char *app_dir) {
     return NULL;
   }
   luaos_set_board(board_name());
+  /* The network after the board: the default MAC is derived from its name. */
+  if (!net_host_start(&o->net, board_name(), err, sizeof err)) {
+    fprintf(stderr, "luaos: %s\n", err);
+    cli_shutdown(L);
+    return NULL;
+  }
   return L;
 }
 
 void cli_shutdown(lua_State *L) {
+  /* The network first: sockets closed while the state closes then send
+   * nothing to a backend that is going away. */
+  net_host_stop();
   rt_close(L);
   board_unload();
 }

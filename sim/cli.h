@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "lua.h"
+#include "net_host.h"
 
 #define CLI_MAX_SPECS 256
 /* Default --task-budget: stops `while true do end` in a task after about a
@@ -18,6 +19,8 @@ typedef struct {
   const char *exe;
   const char *board;
   bool virtual_time;
+  bool virtual_time_set; /* given on the command line (--virtual-time) */
+  net_host_opts_t net;   /* --net, --ip, ... (sim/net_host.h) */
   bool no_devpath;
   size_t mem_limit;
   uint32_t task_budget; /* instructions per resume, 0: off (--task-budget) */

@@ -1,4 +1,4 @@
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* ppoll */
 #include "host.h"
 
 #include <poll.h>
@@ -8,6 +8,7 @@
 #endif
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,18 +16,31 @@
 #include "hal/hal_console.h"
 #include "hal/hal_random.h"
 
-#define HOST_MAX_FDS 8
+#define HOST_MAX_WATCHES 16
+#define HOST_MAX_POLLERS 8
+
+typedef struct {
+  int fd;
+  host_fd_fn fn;
+  void *ud;
+  unsigned serial; /* tells a watch from a later one on the same slot */
+} watch_t;
 
 static struct {
-  struct pollfd pfd[HOST_MAX_FDS];
-  host_fd_fn fn[HOST_MAX_FDS];
-  void *ud[HOST_MAX_FDS];
-  int n;
+  watch_t w[HOST_MAX_WATCHES];
+  int nw;
+  unsigned serial;
+  const host_poller_t *pollers[HOST_MAX_POLLERS];
+  int np;
+  /* The descriptors of one wait: watches first, then pollers' (grown as
+   * pollers add them; slirp adds one per NAT'ed connection). */
+  struct pollfd *pfd;
+  size_t npfd, cap;
+  bool filling, polled;
   uint64_t boot_ns;
   uint64_t last_us; /* last value of hal_clock_us */
   bool booted;
 } H;
-
 #ifdef HOST_TEST_CLOCK
 /* tests/c/test_host.c builds this file with a clock it controls (one that
  * jumps between two reads); the simulator reads the real one directly. */
@@ -61,34 +75,84 @@ uint64_t hal_clock_us(void) {
 }
 
 bool host_watch_fd(int fd, host_fd_fn fn, void *ud) {
-  if (H.n >= HOST_MAX_FDS) return false;
-  H.pfd[H.n].fd = fd;
-  H.pfd[H.n].events = POLLIN;
-  H.fn[H.n] = fn;
-  H.ud[H.n] = ud;
-  H.n++;
+  if (H.nw >= HOST_MAX_WATCHES) return false;
+  H.w[H.nw++] = (watch_t){fd, fn, ud, ++H.serial};
   return true;
 }
 
 void host_unwatch_fd(int fd) {
-  for (int i = 0; i < H.n; i++)
-    if (H.pfd[i].fd == fd) {
-      H.n--;
-      H.pfd[i] = H.pfd[H.n];
-      H.fn[i] = H.fn[H.n];
-      H.ud[i] = H.ud[H.n];
+  for (int i = 0; i < H.nw; i++)
+    if (H.w[i].fd == fd) {
+      H.w[i] = H.w[--H.nw];
       return;
     }
 }
 
-static void dispatch(void) {
-  for (int i = 0; i < H.n; i++)
-    if (H.pfd[i].revents) {
-      int fd = H.pfd[i].fd;
-      H.pfd[i].revents = 0;
-      H.fn[i](fd, H.ud[i]);
-      break; /* the list may have changed */
+bool host_add_poller(const host_poller_t *p) {
+  if (H.np >= HOST_MAX_POLLERS) return false;
+  H.pollers[H.np++] = p;
+  return true;
+}
+
+void host_remove_poller(const host_poller_t *p) {
+  for (int i = 0; i < H.np; i++)
+    if (H.pollers[i] == p) {
+      H.pollers[i] = H.pollers[--H.np];
+      return;
     }
+}
+
+static bool pfd_push(int fd, short events) {
+  if (H.npfd == H.cap) {
+    size_t cap = H.cap ? H.cap * 2 : 32;
+    struct pollfd *n = realloc(H.pfd, cap * sizeof *n);
+    if (!n) return false;
+    H.pfd = n;
+    H.cap = cap;
+  }
+  H.pfd[H.npfd++] = (struct pollfd){.fd = fd, .events = events, .revents = 0};
+  return true;
+}
+
+int host_poll_add(int fd, short events) {
+  if (!H.filling || !pfd_push(fd, events)) return -1;
+  return (int)(H.npfd - 1);
+}
+
+short host_poll_revents(int idx) {
+  if (!H.polled || idx < 0 || (size_t)idx >= H.npfd) return 0;
+  return H.pfd[idx].revents;
+}
+
+static bool watch_alive(unsigned serial) {
+  for (int i = 0; i < H.nw; i++)
+    if (H.w[i].serial == serial) return true;
+  return false;
+}
+
+static bool poller_alive(const host_poller_t *p) {
+  for (int i = 0; i < H.np; i++)
+    if (H.pollers[i] == p) return true;
+  return false;
+}
+
+/* Every ready watch, then every poller. Callbacks may add or remove
+ * watches and pollers: the lists are copied first and each entry is
+ * checked to be still registered before it is called. */
+static void dispatch(int nw, int rc) {
+  watch_t ready[HOST_MAX_WATCHES];
+  int nready = 0;
+  for (int i = 0; i < nw; i++)
+    if (rc > 0 && H.pfd[i].revents) ready[nready++] = H.w[i];
+  const host_poller_t *pl[HOST_MAX_POLLERS];
+  int np = H.np;
+  memcpy(pl, H.pollers, sizeof pl[0] * (size_t)np);
+  H.polled = true;
+  for (int i = 0; i < np; i++)
+    if (poller_alive(pl[i])) pl[i]->poll(pl[i]->ud, rc < 0);
+  H.polled = false;
+  for (int i = 0; i < nready; i++)
+    if (watch_alive(ready[i].serial)) ready[i].fn(ready[i].fd, ready[i].ud);
 }
 
 /* Longest single wait; the loop asks again (keeps any error in a deadline
@@ -106,7 +170,7 @@ void hal_clock_idle(uint64_t deadline_us) {
     wait_us = deadline_us > now ? deadline_us - now : 0;
     if (wait_us > HOST_MAX_WAIT_US) wait_us = HOST_MAX_WAIT_US;
   }
-  if (H.n == 0) {
+  if (H.nw == 0 && H.np == 0) {
     if (wait_us == 0) return;
     if (wait_us == UINT64_MAX) {
       /* Nothing can wake us but a signal: the loop only asks when one can
@@ -119,8 +183,25 @@ void hal_clock_idle(uint64_t deadline_us) {
     nanosleep(&ts, NULL);
     return;
   }
-  int timeout = wait_us == UINT64_MAX ? -1 : (int)((wait_us + 999) / 1000);
-  if (poll(H.pfd, (nfds_t)H.n, timeout) > 0) dispatch();
+  H.npfd = 0;
+  int nw = 0;
+  for (int i = 0; i < H.nw; i++, nw++)
+    if (!pfd_push(H.w[i].fd, POLLIN)) break;
+  /* Pollers may only shorten the wait. */
+  uint32_t tmo_ms = wait_us == UINT64_MAX ? UINT32_MAX : (uint32_t)((wait_us + 999) / 1000);
+  H.filling = true;
+  for (int i = 0; i < H.np; i++) {
+    uint32_t t = tmo_ms;
+    H.pollers[i]->fill(H.pollers[i]->ud, &t);
+    if (t < tmo_ms) tmo_ms = t;
+  }
+  H.filling = false;
+  if (tmo_ms != UINT32_MAX && (uint64_t)tmo_ms * 1000u < wait_us)
+    wait_us = (uint64_t)tmo_ms * 1000u;
+  /* ppoll, not poll: microseconds, like the sleep above. */
+  struct timespec ts = {(time_t)(wait_us / 1000000u), (long)(wait_us % 1000000u) * 1000};
+  int rc = ppoll(H.pfd, (nfds_t)H.npfd, wait_us == UINT64_MAX ? NULL : &ts, NULL);
+  dispatch(nw, rc);
 }
 
 /* The REPL's hook (sim/repl_host.c): redraws its prompt around output. */

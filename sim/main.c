@@ -33,7 +33,17 @@ static void usage_common(FILE *f) {
         "  --mem-limit BYTES    cap the Lua heap (k/M suffixes); allocation past it fails\n"
         "  --no-devpath         load modules only from the bundled image, not lua/ on disk\n"
         "  --task-budget N      stop a task that runs N instructions without yielding\n"
-        "                       (default 100000000; 0: no limit)\n",
+        "                       (default 100000000; 0: no limit)\n"
+        "network (docs/networking.md):\n"
+        "  --net user[,hostfwd=tcp::HOSTPORT-:PORT...][,restrict=on]\n"
+        "                       NAT through libslirp, no root (default for run, repl)\n"
+        "  --net tap:NAME       a TAP device (tools/net-tap up NAME makes one)\n"
+        "  --net vde:PATH       a port on the VDE switch at PATH (vde_switch -s PATH)\n"
+        "  --net none           loopback only (default for test and --virtual-time)\n"
+        "  --ip ADDR/PREFIX     static address (default: DHCP); --gw ADDR, --dns ADDR\n"
+        "  --mac MAC            (default: derived from the board and the instance number)\n"
+        "  --hostname NAME      answered as NAME.local (default: luaos-INSTANCE)\n"
+        "A host network (user, tap, vde) runs on real time: --virtual-time refuses it.\n",
         f);
 }
 
@@ -62,7 +72,9 @@ static void usage_test(FILE *f) {
   fputs("usage: luaos test [options] [SPEC.lua|DIR ...]\n"
         "Runs Busted specs inside the simulator, each spec file in a fresh process\n"
         "with a fresh virtual board. Default: tests/lua (or spec/) below the\n"
-        "current directory. Virtual time is on unless --real-time is given.\n"
+        "current directory. Virtual time and --net none, unless --real-time or a\n"
+        "host network (--net user|tap:NAME|vde:PATH) is given. A spec's first line\n"
+        "may choose its own: -- luaos: board=NAME net=user\n"
         "\noptions:\n"
         "  --real-time          run specs against the wall clock\n"
         "  -o, --output NAME    Busted output handler (default: plainTerminal/utfTerminal)\n"
@@ -90,8 +102,12 @@ static int parse_common(const char *cmd, cli_opts_t *o, int argc, char **argv, i
   }
   if (strcmp(a, "--virtual-time") == 0) {
     o->virtual_time = true;
+    o->virtual_time_set = true;
     return 1;
   }
+  char err[400];
+  int n = net_host_parse_option(&o->net, argc, argv, i, err, sizeof err);
+  if (n != 0) return n < 0 ? (bad_usage(cmd, "%s", err), -1) : n;
   if (strcmp(a, "--no-devpath") == 0) {
     o->no_devpath = true;
     return 1;
@@ -113,6 +129,15 @@ static int parse_common(const char *cmd, cli_opts_t *o, int argc, char **argv, i
     return 2;
   }
   return 0;
+}
+
+/* A host network needs real time (sim/net_host.h). */
+static bool time_policy(const char *cmd, cli_opts_t *o, bool test) {
+  char err[400];
+  if (net_host_policy(&o->net, test, &o->virtual_time, o->virtual_time_set, err, sizeof err))
+    return true;
+  bad_usage(cmd, "%s", err);
+  return false;
 }
 
 /* Started with stdin, stdout or stderr closed (`luaos run app.lua >&-`),
@@ -182,6 +207,7 @@ int main(int argc, char **argv) {
       }
     }
     if (!o.app) return bad_usage(cmd, "%s", "which app? (luaos run APP.lua)");
+    if (!time_policy(cmd, &o, false)) return 2;
     return cli_run(&o);
   }
 
@@ -196,6 +222,7 @@ int main(int argc, char **argv) {
       if (n == 0) return bad_usage(cmd, "unknown option '%s'", argv[i]);
       i += n - 1;
     }
+    if (!time_policy(cmd, &o, false)) return 2;
     return cli_repl(&o);
   }
 
@@ -213,6 +240,7 @@ int main(int argc, char **argv) {
         i += n - 1;
       } else if (strcmp(a, "--real-time") == 0) {
         o.virtual_time = false;
+        o.virtual_time_set = false;
       } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
         if (i + 1 >= argc) return bad_usage(cmd, "%s needs a Busted output handler name", a);
         o.output = argv[++i];
@@ -229,6 +257,7 @@ int main(int argc, char **argv) {
         o.specs[o.n_specs++] = a;
       }
     }
+    if (!time_policy(cmd, &o, true)) return 2;
     return cli_test(&o);
   }
 

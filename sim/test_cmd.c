@@ -90,7 +90,7 @@ static bool collect(const char *path, strlist_t *out) {
   return ok;
 }
 
-/* ---- per-spec directives: "-- luaos: board=FILE" on the first line ---- */
+/* ---- per-spec directives: "-- luaos: board=FILE net=..." on the first line ---- */
 
 static const char *boards_dir(void) {
   const char *dir = getenv("LUAOS_BOARDS");
@@ -127,10 +127,13 @@ static void unknown_board(const char *file, const char *name) {
 }
 
 /* Reads the spec's first line. `board` gets the board file to load, or
- * stays empty. False (message printed) for a malformed line or a board
+ * stays empty; a net= directive goes into `net` (*net_set then true).
+ * False (message printed) for a malformed line or a board
  * that does not exist. */
-static bool spec_directives(const char *file, char *board, size_t blen) {
+static bool spec_directives(const char *file, char *board, size_t blen, net_host_opts_t *net,
+                            bool *net_set) {
   board[0] = '\0';
+  *net_set = false;
   FILE *f = fopen(file, "r");
   if (!f) return true; /* Busted reports the unreadable file */
   char line[1024];
@@ -143,7 +146,7 @@ static bool spec_directives(const char *file, char *board, size_t blen) {
   while (*p == ' ' || *p == '\t') p++;
   if (strncmp(p, "luaos:", 6) != 0) return true;
   p += 6;
-  static const char *const keys[] = {"board", NULL};
+  static const char *const keys[] = {"board", "net", NULL};
   for (;;) {
     while (isspace((unsigned char)*p)) p++;
     if (!*p) break;
@@ -161,10 +164,20 @@ static bool spec_directives(const char *file, char *board, size_t blen) {
     char key[64], val[PATH_MAX];
     snprintf(key, sizeof key, "%.*s", (int)klen, k);
     snprintf(val, sizeof val, "%.*s", (int)vlen, v);
+    if (strcmp(key, "net") == 0) {
+      char err[400];
+      if (!net_host_parse_net(net, val, err, sizeof err)) {
+        fprintf(stderr, "luaos test: %s:1: net=: %s\n", file, err);
+        return false;
+      }
+      *net_set = true;
+      continue;
+    }
     if (strcmp(key, "board") != 0) {
       const char *near = luaos_nearest(key, keys);
       fprintf(stderr, "luaos test: %s:1: unknown directive '%s'; %s%s%s\n", file, key,
-              near ? "did you mean '" : "valid: board", near ? near : "", near ? "'?" : "");
+              near ? "did you mean '" : "valid: board, net", near ? near : "",
+              near ? "'?" : "");
       return false;
     }
     if (vlen == 0) {
@@ -221,9 +234,18 @@ static void dump_pending_log(lua_State *L) {
 
 static int run_spec_child(const cli_opts_t *o, const char *file) {
   char board[PATH_MAX];
-  if (!spec_directives(file, board, sizeof board)) return 1;
   cli_opts_t so = *o;
+  bool net_set;
+  if (!spec_directives(file, board, sizeof board, &so.net, &net_set)) return 1;
   if (board[0]) so.board = board; /* the spec's own board wins over --board */
+  if (net_set) { /* and its network over --net, with the time that goes with it */
+    char err[400];
+    if (!net_host_policy(&so.net, true, &so.virtual_time, so.virtual_time_set, err,
+                         sizeof err)) {
+      fprintf(stderr, "luaos test: %s:1: %s\n", file, err);
+      return 1;
+    }
+  }
   char tmp[PATH_MAX];
   snprintf(tmp, sizeof tmp, "%s", file);
   lua_State *L = cli_boot(&so, dirname(tmp));

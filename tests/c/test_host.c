@@ -6,6 +6,7 @@
  * is a failure, not a stuck test. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
@@ -156,6 +157,103 @@ static void poll_wait(void) {
   host_unwatch_fd(p[0]);
 }
 
+/* Every ready descriptor of one wake-up is dispatched, not just the first;
+ * one that an earlier callback of the same wake-up unwatched is skipped. */
+static int calls_a, calls_b, calls_c;
+static int pipe_b[2];
+static void on_a(int fd, void *ud) {
+  (void)ud;
+  char c;
+  CHECK(read(fd, &c, 1) == 1);
+  calls_a++;
+}
+static void on_b(int fd, void *ud) {
+  (void)fd;
+  (void)ud;
+  calls_b++;
+}
+static void on_c_unwatches_b(int fd, void *ud) {
+  (void)ud;
+  char c;
+  CHECK(read(fd, &c, 1) == 1);
+  calls_c++;
+  host_unwatch_fd(pipe_b[0]);
+}
+static void all_ready_dispatched(void) {
+  boot();
+  int pa[2], pc[2];
+  CHECK(pipe(pa) == 0 && pipe(pipe_b) == 0 && pipe(pc) == 0);
+  CHECK(host_watch_fd(pa[0], on_a, NULL));
+  CHECK(host_watch_fd(pc[0], on_c_unwatches_b, NULL));
+  CHECK(host_watch_fd(pipe_b[0], on_b, NULL));
+  CHECK(write(pa[1], "x", 1) == 1);
+  CHECK(write(pipe_b[1], "x", 1) == 1);
+  hal_clock_idle(3600ull * 1000000u);
+  CHECK_EQ_U64(calls_a, 1);
+  CHECK_EQ_U64(calls_b, 1); /* both in one wake-up */
+  CHECK(write(pc[1], "x", 1) == 1);
+  CHECK(write(pa[1], "x", 1) == 1);
+  hal_clock_idle(3600ull * 1000000u); /* b still readable: c unwatches it first */
+  CHECK_EQ_U64(calls_c, 1);
+  CHECK_EQ_U64(calls_a, 2);
+  CHECK_EQ_U64(calls_b, 1);
+}
+
+/* A poller adds its descriptors before the wait, may shorten it, and reads
+ * the results after it (libslirp's slirp_pollfds_fill/poll). */
+static struct {
+  int fd, idx, fills, polls;
+  short revents;
+  bool error;
+  uint32_t timeout_in, shorten_to;
+} PL;
+static void pl_fill(void *ud, uint32_t *timeout_ms) {
+  (void)ud;
+  PL.fills++;
+  PL.timeout_in = *timeout_ms;
+  PL.idx = host_poll_add(PL.fd, POLLIN);
+  if (PL.shorten_to < *timeout_ms) *timeout_ms = PL.shorten_to;
+}
+static void pl_poll(void *ud, bool error) {
+  (void)ud;
+  PL.polls++;
+  PL.error = error;
+  PL.revents = host_poll_revents(PL.idx);
+  if (PL.revents & POLLIN) {
+    char c;
+    CHECK(read(PL.fd, &c, 1) == 1);
+  }
+}
+static void poller(void) {
+  boot();
+  int p[2];
+  CHECK(pipe(p) == 0);
+  memset(&PL, 0, sizeof PL);
+  PL.fd = p[0];
+  PL.shorten_to = 20;
+  host_poller_t pl = {pl_fill, pl_poll, NULL};
+  CHECK(host_add_poller(&pl));
+  CHECK(host_poll_add(p[0], POLLIN) == -1); /* only while filling */
+  double t0 = real_s();
+  hal_clock_idle(3600ull * 1000000u); /* the poller's 20 ms end the wait */
+  CHECK(real_s() - t0 < 0.5);
+  CHECK_EQ_U64(PL.fills, 1);
+  CHECK_EQ_U64(PL.polls, 1);
+  CHECK_EQ_U64(PL.timeout_in, 60000); /* the loop's own cap, in ms */
+  CHECK(PL.idx >= 0 && PL.revents == 0 && !PL.error);
+  CHECK(write(p[1], "x", 1) == 1);
+  PL.shorten_to = UINT32_MAX;
+  hal_clock_idle(UINT64_MAX); /* no deadline: the input ends it */
+  CHECK_EQ_U64(PL.polls, 2);
+  CHECK(PL.timeout_in == UINT32_MAX);
+  CHECK(PL.revents & POLLIN);
+  CHECK_EQ_U64(host_poll_revents(PL.idx), 0); /* only while polling */
+  host_remove_poller(&pl);
+  PL.shorten_to = 0;
+  hal_clock_idle(1000); /* gone: neither filled nor polled */
+  CHECK_EQ_U64(PL.fills, 2);
+}
+
 /* ---- runner ---- */
 
 static int run_case(const char *name, void (*fn)(void)) {
@@ -197,5 +295,7 @@ int main(void) {
   failed += run_case("one clock read per wait", one_read_per_wait);
   failed += run_case("a signal ends a wait", signal_ends_wait);
   failed += run_case("poll wait", poll_wait);
+  failed += run_case("every ready descriptor dispatched", all_ready_dispatched);
+  failed += run_case("poller", poller);
   return failed ? 1 : 0;
 }
