@@ -60,6 +60,7 @@ struct sched_task {
 /* Tasks run per round before the loop looks at the clock and the rings:
  * bounds latency while keeping a task switch free of clock reads. */
 #define SCHED_BATCH 64
+#define SCHED_BUSY_POLL_US 1000
 /* Ticks one resume must last before its instructions are counted: short
  * resumes never pay for the count hook (it halves the VM's speed). */
 #define SCHED_TICKS_BEFORE_COUNTING 10
@@ -75,6 +76,7 @@ static struct {
   uint32_t next_id;
   int refs;
   sched_timer_t *weak; /* sched_set_weak_timer */
+  uint64_t last_poll;  /* when the loop last looked at outside input */
   int nsources;
   struct {
     evring_t *ring;
@@ -675,6 +677,7 @@ static int idle_hook_p(lua_State *L) {
 
 static int clock_idle_p(lua_State *L) {
   (void)L;
+  S.last_poll = S.now;
   hal_clock_idle(S.idle_until); /* host: may run fd callbacks (REPL input) */
   return 0;
 }
@@ -1149,7 +1152,15 @@ sched_result_t sched_run(lua_State *L, uint64_t until_us) {
     }
     if (S.stop) return SCHED_STOPPED;
     if (until_us != UINT64_MAX && S.now >= until_us) return SCHED_UNTIL;
-    if (S.rq_head) continue;
+    if (S.rq_head) {
+      /* Busy: outside input (network frames, REPL keys) still gets in, at
+       * least once a millisecond, with a poll that does not wait. */
+      if (!S.virtual_time && S.now - S.last_poll >= SCHED_BUSY_POLL_US) {
+        S.idle_until = 0;
+        if (!protected_step(L, clock_idle_p)) return SCHED_ERROR;
+      }
+      continue;
+    }
     if (sources_pending()) continue;
     if (S.intr) {
       if (!protected_step(L, deliver_interrupt_p)) return SCHED_ERROR;

@@ -40,6 +40,14 @@
 #define LWIP_TCP_KEEPALIVE 1
 #define TCP_LISTEN_BACKLOG 1
 #define TCP_QUEUE_OOSEQ 1
+/* SYN floods: a listener whose backlog is full of half-open connections
+ * drops the oldest of them for a new SYN (shared/net/net.c), so spoofed
+ * SYNs cannot lock real clients out; half-open ones also give up sooner
+ * (4 SYN|ACK retransmissions, ~45 s, instead of 6). */
+#define LWIP_HOOK_TCP_INPACKET_PCB(pcb, hdr, optlen, opt1len, opt2, p) \
+  net_tcp_inpacket((pcb), (hdr))
+int net_tcp_inpacket(void *pcb, const void *hdr);
+#define TCP_SYNMAXRTX 4
 #define LWIP_NETIF_HOSTNAME 1
 #define LWIP_NETIF_STATUS_CALLBACK 1
 #define LWIP_NETIF_LINK_CALLBACK 1

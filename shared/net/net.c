@@ -10,6 +10,8 @@
 #include "lwip/dhcp.h"
 #include "lwip/dns.h"
 #include "lwip/init.h"
+#include "lwip/priv/tcp_priv.h"
+#include "lwip/prot/tcp.h"
 #include "lwip/stats.h"
 #include "lwip/sys.h"
 #include "lwip/timeouts.h"
@@ -87,6 +89,27 @@ void net_sntp_get_time(unsigned long *sec, unsigned long *us) {
   if (!net_time(&t)) t = sched_now();
   *sec = (unsigned long)(t / 1000000u);
   *us = (unsigned long)(t % 1000000u);
+}
+
+/* lwIP's hook for every TCP segment it has matched to a pcb (returns
+ * ERR_OK to go on). For a SYN to a listener whose backlog is full, the
+ * oldest half-open connection of that listener (SYN_RCVD: never accepted,
+ * no socket of ours) is aborted to make room. Established connections
+ * waiting for accept() are never touched. */
+int net_tcp_inpacket(void *pcbv, const void *hdrv) {
+  struct tcp_pcb *pcb = pcbv;
+  const struct tcp_hdr *hdr = hdrv;
+  if (pcb->state != LISTEN) return ERR_OK;
+  if ((TCPH_FLAGS(hdr) & (TCP_SYN | TCP_ACK)) != TCP_SYN) return ERR_OK;
+  struct tcp_pcb_listen *l = (struct tcp_pcb_listen *)pcb;
+  if (l->accepts_pending < l->backlog) return ERR_OK;
+  struct tcp_pcb *oldest = NULL;
+  for (struct tcp_pcb *p = tcp_active_pcbs; p; p = p->next)
+    if (p->state == SYN_RCVD && p->listener == l &&
+        (!oldest || (u32_t)(tcp_ticks - p->tmr) > (u32_t)(tcp_ticks - oldest->tmr)))
+      oldest = p;
+  if (oldest) tcp_abort(oldest);
+  return ERR_OK;
 }
 
 static void arm(uint64_t at) {

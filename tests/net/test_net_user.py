@@ -314,6 +314,17 @@ say("bytes", #body)
         for i in (1, 2, 3):
             self.assertIn(f"got\techo:datagram {i}\t10.0.2.2\t{port}", lines)
 
+    def test_busy_tasks_do_not_starve_network_input(self):
+        # a task that only yields keeps the run queue full: frames must
+        # still come in (the loop polls without waiting while busy)
+        port = self.host_udp_echo()
+        app = self.UDP_APP.replace('assert(net.wait_up(10000))', """assert(net.wait_up(10000))
+task.spawn(function() while true do task.yield() end end)""") + "os.exit(0)\n"
+        r, lines = self.run_app(app % port)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for i in (1, 2, 3):
+            self.assertIn(f"got\techo:datagram {i}\t10.0.2.2\t{port}", lines)
+
     def test_restrict_on_keeps_the_device_in(self):
         # restrict=on: no way out (the host's echo is not reached), only
         # slirp's own services and the forwards in
