@@ -227,6 +227,53 @@ wait_file(stop, 30)
         for d in devs:
             self.assertEqual(d.finish()[0], 0)
 
+    def test_udp_multicast_group(self):
+        # IGMP join (u:join) on one device, datagrams to the group from the
+        # other; a device that did not join gets none
+        netutil.skip_unless_sockets(LUAOS)
+        app = self.sb.write("mcast.lua", LUA_PRELUDE + """
+local socket = require("socket")
+local stop, role = ...
+assert(net.wait_up(5000))
+local u = assert(socket.udp())
+assert(u:setsockname("0.0.0.0", 5353 + 1000))
+if role == "member" then assert(u:join("239.1.2.3")) end
+say("ready", role)
+if role == "sender" then
+  wait_file(stop .. ".go", 30)
+  for i = 1, 5 do
+    assert(u:sendto("group " .. i, "239.1.2.3", 6353))
+    task.sleep(50)
+  end
+  say("sent")
+else
+  local got = 0
+  for _ = 1, 5 do
+    local d = u:receivefrom(1500)
+    if d then got = got + 1 end
+  end
+  say("got", role, got)
+end
+wait_file(stop, 30)
+""")
+        stop = self.sb.path("stop")
+        devs = {}
+        for role, ip in (("member", "192.0.2.20"), ("outsider", "192.0.2.21"),
+                         ("sender", "192.0.2.22")):
+            d = Device(LUAOS, app, ["--net", "vde:" + self.sock, "--ip", ip + "/24"],
+                       app_args=[stop, role], env=self.sb.env())
+            self.addCleanup(d.kill)
+            devs[role] = d
+        for role, d in devs.items():
+            netutil.expect_line(self, d, "ready")
+        open(stop + ".go", "w").close()
+        netutil.expect_line(self, devs["sender"], "sent")
+        self.assertEqual(netutil.expect_line(self, devs["member"], "got"), "got\tmember\t5")
+        self.assertEqual(netutil.expect_line(self, devs["outsider"], "got"), "got\toutsider\t0")
+        open(stop, "w").close()
+        for d in devs.values():
+            self.assertEqual(d.finish()[0], 0)
+
     def test_slirpvde_uplink(self):
         netutil.skip_unless_program("slirpvde")
         # slirpvde NATs to the host's network: in a namespace of its own
