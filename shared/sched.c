@@ -706,14 +706,31 @@ static void set_now(uint64_t now) {
 
 /* ---- public ---- */
 
+static const char wheel_key = 'h';
+
+static int wheel_gc(lua_State *L) {
+  if (L == S.main) tw_free(&S.wheel); /* not a newer state's wheel */
+  return 0;
+}
+
 void sched_init(lua_State *L, bool virtual_time) {
   memset(&S, 0, sizeof S);
   S.virtual_time = virtual_time;
   S.now = virtual_time ? 0 : hal_clock_us();
   S.main = L;
   S.next_id = 1;
-  tw_init(&S.wheel, S.now);
+  void *aud;
+  lua_Alloc af = lua_getallocf(L, &aud);
+  tw_init(&S.wheel, S.now, af, aud);
   *thread_slot(L) = NULL; /* new threads copy the main thread's slot */
+  /* The wheel's node pool comes from the state's allocator (counted by
+   * --mem-limit); it goes back when the state closes. */
+  lua_newuserdatauv(L, 1, 0);
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, wheel_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &wheel_key);
   lua_newtable(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &waiters_key);
   lua_newtable(L);
@@ -1135,7 +1152,7 @@ sched_result_t sched_run(lua_State *L, uint64_t until_us) {
   for (;;) {
     if (!S.virtual_time) set_now(hal_clock_us());
     if (sources_pending() && !protected_step(L, drain_sources_p)) return SCHED_ERROR;
-    if (S.wheel.expired.head && !protected_step(L, fire_timers_p)) return SCHED_ERROR;
+    if (tw_has_expired(&S.wheel) && !protected_step(L, fire_timers_p)) return SCHED_ERROR;
     if (S.intr && !protected_step(L, deliver_interrupt_p)) return SCHED_ERROR;
     for (int i = 0; i < SCHED_BATCH; i++) {
       sched_task_t *t = rq_pop();

@@ -23,9 +23,10 @@ typedef enum {
 
 typedef struct sched_task sched_task_t;
 
-/* A C-level timer; `fn` runs in the loop (not in a task), under lua_pcall:
- * it may allocate or raise; an error is reported like a task's. The same
- * holds for source handlers and the idle hook. */
+/* A C-level timer: zero it (idle) before its first start. `fn` runs in
+ * the loop (not in a task), under lua_pcall: it may allocate or raise; an
+ * error is reported like a task's. The same holds for source handlers and
+ * the idle hook. */
 typedef struct sched_timer {
   tw_timer_t tw;
   void (*fn)(lua_State *L, struct sched_timer *t);
