@@ -245,10 +245,12 @@ tw_timer_t *tw_pop_expired(tw_t *w) {
   return NULL;
 }
 
-tw_timer_t *tw_peek_expired(const tw_t *w, int ahead) {
-  uint32_t i = w->head[TW_EXPIRED];
-  while (i && ahead-- > 0) i = node(w, i)->next;
-  return i ? *owner(w, i) : NULL;
+int tw_peek_expired(const tw_t *w, tw_timer_t **out, int max) {
+  int n = 0;
+  for (uint32_t i = w->head[TW_EXPIRED]; i && n < max; i = node(w, i)->next) out[n++] = *owner(w, i);
+  for (tw_timer_t *t = w->overflow; t && n < max; t = t->onext)
+    if (t->expires <= w->now) out[n++] = t;
+  return n;
 }
 
 /* Slots (from, from+n] of a level, as a bit mask (n >= 64: all). */

@@ -79,8 +79,9 @@ bool tw_overflow_due(const tw_t *w);
 static inline bool tw_has_expired(const tw_t *w) {
   return w->head[TW_LISTS - 1] != 0 || (w->overflow && tw_overflow_due(w));
 }
-/* The timer tw_pop_expired returns next (NULL: none), for prefetching. */
-tw_timer_t *tw_peek_expired(const tw_t *w, int ahead);
+/* The next (up to) `max` timers tw_pop_expired returns, in that order,
+ * into out[] (for prefetching); returns how many. */
+int tw_peek_expired(const tw_t *w, tw_timer_t **out, int max);
 /* A time <= the earliest pending expiry (exact when it is near), or
  * UINT64_MAX when no timer is pending. Advancing to it and asking again
  * converges on the exact expiry. */
