@@ -5,11 +5,14 @@
 #define TW_MASK (TW_SLOTS - 1)
 #define TW_SPAN_BITS (TW_BITS * TW_LEVELS)
 #define TW_EXPIRED (TW_LISTS - 1)
-#define TW_HEAD 0x80000000u
 /* tw_next reads the exact earliest expiry from a slot this short (one
  * jump instead of one per level, and fewer cascades); longer slots give
  * the slot's start. */
 #define TW_SCAN_MAX 8
+/* Nodes a cascade prefetches ahead of the one it places. */
+#define TW_AHEAD 8
+/* An emptied array bigger than this goes back to the allocator. */
+#define TW_KEEP_CAP 256
 
 /* ---- the node pool ----
  * Index i >= 1 lives in chunk k = msb(i - 1 + 16) - 4 (16 << k nodes, so
@@ -37,7 +40,7 @@ static size_t chunk_bytes(int k) {
   return ((size_t)1 << (k + TW_CHUNK0_BITS)) * (sizeof(tw_node_t) + sizeof(tw_timer_t *));
 }
 
-static bool grow(tw_t *w) {
+static bool grow_pool(tw_t *w) {
   int k = w->nchunks;
   if (!w->alloc || k >= TW_CHUNKS) return false;
   tw_node_t *c = w->alloc(w->alloc_ud, NULL, 0, chunk_bytes(k));
@@ -45,10 +48,9 @@ static bool grow(tw_t *w) {
   w->chunk[k] = c;
   w->nchunks++;
   uint32_t n = 1u << (k + TW_CHUNK0_BITS);
-  /* Lower indices first out of the free list. */
-  for (uint32_t j = n; j-- > 0;) {
-    c[j].prev = 0;
-    c[j].next = w->free;
+  for (uint32_t j = n; j-- > 0;) { /* lower indices first out */
+    c[j].used = 0;
+    c[j].pos = w->free;
     w->free = w->cap + 1 + j;
   }
   w->cap += n;
@@ -56,54 +58,80 @@ static bool grow(tw_t *w) {
 }
 
 static uint32_t take_node(tw_t *w) {
-  if (!w->free && !grow(w)) return 0;
+  if (!w->free && !grow_pool(w)) return 0;
   uint32_t i = w->free;
-  w->free = node(w, i)->next;
+  tw_node_t *n = node(w, i);
+  w->free = n->pos;
+  n->used = 1;
   return i;
 }
 
 static void free_node(tw_t *w, uint32_t i) {
   tw_node_t *n = node(w, i);
-  n->prev = 0;
-  n->next = w->free;
+  n->used = 0;
+  n->pos = w->free;
   w->free = i;
 }
 
-/* ---- lists of nodes ---- */
+/* ---- arrays ---- */
 
-static void list_push(tw_t *w, uint32_t list, uint32_t i) {
-  tw_node_t *n = node(w, i);
-  uint32_t h = w->head[list];
-  n->next = h;
-  n->prev = TW_HEAD | list;
-  if (h) node(w, h)->prev = i;
-  w->head[list] = i;
+static bool reserve(tw_t *w, uint32_t **e, uint32_t *cap, uint32_t need) {
+  if (need <= *cap) return true;
+  uint32_t ncap = *cap ? *cap : 8;
+  while (ncap < need) ncap *= 2;
+  if (!w->alloc) return false;
+  uint32_t *p = w->alloc(w->alloc_ud, *e, *e ? *cap * sizeof **e : 0, ncap * sizeof **e);
+  if (!p) return false;
+  *e = p;
+  *cap = ncap;
+  return true;
 }
 
-/* Unlink node i; returns its list id when it was the first, else -1. */
-static int list_unlink(tw_t *w, uint32_t i) {
+static void release(tw_t *w, uint32_t **e, uint32_t *cap) {
+  if (*e) w->alloc(w->alloc_ud, *e, *cap * sizeof **e, 0);
+  *e = NULL;
+  *cap = 0;
+}
+
+static bool list_append(tw_t *w, uint32_t l, uint32_t i) {
+  tw_list_t *L = &w->list[l];
+  if (L->len == L->cap && !reserve(w, &L->e, &L->cap, L->len + 1)) return false;
   tw_node_t *n = node(w, i);
-  int list = -1;
-  if (n->prev & TW_HEAD) {
-    list = (int)(n->prev & ~TW_HEAD);
-    w->head[list] = n->next;
-  } else {
-    node(w, n->prev)->next = n->next;
+  n->list = (uint16_t)l;
+  n->pos = L->len;
+  L->e[L->len++] = i;
+  L->live++;
+  return true;
+}
+
+/* Squeeze the zeros out of a list (order kept). */
+static void compact(tw_t *w, uint32_t l) {
+  tw_list_t *L = &w->list[l];
+  uint32_t j = l == TW_EXPIRED ? w->expired_first : 0;
+  for (uint32_t k = j; k < L->len; k++) {
+    uint32_t i = L->e[k];
+    if (!i) continue;
+    node(w, i)->pos = j;
+    L->e[j++] = i;
   }
-  if (n->next) node(w, n->next)->prev = n->prev;
-  return list;
+  L->len = j;
 }
 
 static int msb64(uint64_t v) { return 63 - __builtin_clzll(v); }
 
 void tw_init(tw_t *w, uint64_t now, tw_alloc_fn alloc, void *ud) {
   for (int l = 0; l < TW_LEVELS; l++) w->pending[l] = 0;
-  for (unsigned i = 0; i < TW_LISTS; i++) w->head[i] = 0;
-  w->expired_tail = 0;
+  for (unsigned i = 0; i < TW_LISTS; i++) {
+    w->list[i].e = NULL;
+    w->list[i].len = w->list[i].cap = w->list[i].live = 0;
+  }
+  w->expired_first = 0;
   w->free = 0;
   w->cap = 0;
   w->nchunks = 0;
   for (int k = 0; k < TW_CHUNKS; k++) w->chunk[k] = NULL;
+  w->scratch = NULL;
+  w->scratch_cap = 0;
   w->overflow = NULL;
   w->overflow_tail = &w->overflow;
   w->alloc = alloc;
@@ -114,7 +142,7 @@ void tw_init(tw_t *w, uint64_t now, tw_alloc_fn alloc, void *ud) {
 
 void tw_free(tw_t *w) {
   for (uint32_t i = 1; i <= w->cap; i++)
-    if (node(w, i)->prev) {
+    if (node(w, i)->used) {
       tw_timer_t *t = *owner(w, i);
       t->state = TW_IDLE;
       t->node = 0;
@@ -125,40 +153,13 @@ void tw_free(tw_t *w) {
     t->onext = NULL;
     t->opprev = NULL;
   }
+  for (unsigned i = 0; i < TW_LISTS; i++) release(w, &w->list[i].e, &w->list[i].cap);
+  release(w, &w->scratch, &w->scratch_cap);
   for (int k = 0; k < w->nchunks; k++) w->alloc(w->alloc_ud, w->chunk[k], chunk_bytes(k), 0);
   tw_init(w, w->now, w->alloc, w->alloc_ud);
 }
 
-static void push_expired(tw_t *w, uint32_t i) {
-  /* FIFO so timers due at the same time fire in the order they were set. */
-  tw_node_t *n = node(w, i);
-  n->next = 0;
-  if (w->expired_tail) {
-    node(w, w->expired_tail)->next = i;
-    n->prev = w->expired_tail;
-  } else {
-    w->head[TW_EXPIRED] = i;
-    n->prev = TW_HEAD | TW_EXPIRED;
-  }
-  w->expired_tail = i;
-}
-
-static void place(tw_t *w, uint32_t i) {
-  uint64_t at = node(w, i)->expires;
-  if (at <= w->now) {
-    push_expired(w, i);
-    return;
-  }
-  /* Beyond the wheel's span: park at the far end; it cascades back in. */
-  uint64_t span = (uint64_t)1 << (TW_SPAN_BITS - 1);
-  if (at - w->now >= span) at = w->now + span;
-  int level = msb64(at ^ w->now) / TW_BITS;
-  unsigned s = (unsigned)(at >> (level * TW_BITS)) & TW_MASK;
-  list_push(w, (uint32_t)level * TW_SLOTS + s, i);
-  w->pending[level] |= (uint64_t)1 << s;
-}
-
-/* ---- the overflow list (no node could be had) ---- */
+/* ---- the overflow list (no node or no room in an array) ---- */
 
 static void overflow_push(tw_t *w, tw_timer_t *t) {
   /* Appended: the first due one popped is the oldest (FIFO, as above). */
@@ -183,7 +184,33 @@ bool tw_overflow_due(const tw_t *w) {
   return false;
 }
 
-/* ---- timers ---- */
+/* ---- placing ---- */
+
+/* Node i (no list) into its slot or the expired list; with no room
+ * there, its timer moves to the overflow list. */
+static void place(tw_t *w, uint32_t i) {
+  tw_node_t *n = node(w, i);
+  uint64_t at = n->expires;
+  uint32_t l;
+  if (at <= w->now) {
+    l = TW_EXPIRED; /* FIFO: timers due at the same time fire in the order they were set */
+  } else {
+    /* Beyond the wheel's span: park at the far end; it cascades back in. */
+    uint64_t span = (uint64_t)1 << (TW_SPAN_BITS - 1);
+    if (at - w->now >= span) at = w->now + span;
+    int level = msb64(at ^ w->now) / TW_BITS;
+    unsigned s = (unsigned)(at >> (level * TW_BITS)) & TW_MASK;
+    l = (uint32_t)level * TW_SLOTS + s;
+  }
+  if (!list_append(w, l, i)) {
+    tw_timer_t *t = *owner(w, i);
+    free_node(w, i);
+    t->node = 0;
+    overflow_push(w, t);
+    return;
+  }
+  if (l != TW_EXPIRED) w->pending[l / TW_SLOTS] |= (uint64_t)1 << (l % TW_SLOTS);
+}
 
 void tw_add(tw_t *w, tw_timer_t *t, uint64_t expires) {
   if (t->state != TW_IDLE) tw_cancel(w, t);
@@ -201,6 +228,18 @@ void tw_add(tw_t *w, tw_timer_t *t, uint64_t expires) {
   place(w, i);
 }
 
+/* A list whose last live entry went: empty it (its slot is no longer
+ * pending), giving a big array back. */
+static void list_emptied(tw_t *w, uint32_t l) {
+  tw_list_t *L = &w->list[l];
+  L->len = 0;
+  if (l == TW_EXPIRED)
+    w->expired_first = 0;
+  else
+    w->pending[l / TW_SLOTS] &= ~((uint64_t)1 << (l % TW_SLOTS));
+  if (L->cap > TW_KEEP_CAP) release(w, &L->e, &L->cap);
+}
+
 void tw_cancel(tw_t *w, tw_timer_t *t) {
   if (t->state == TW_IDLE) return;
   if (t->state == TW_OVERFLOW) {
@@ -208,28 +247,31 @@ void tw_cancel(tw_t *w, tw_timer_t *t) {
   } else {
     uint32_t i = t->node;
     tw_node_t *n = node(w, i);
-    if (w->expired_tail == i) /* keep the expired list's tail right */
-      w->expired_tail = (n->prev & TW_HEAD) ? 0 : n->prev;
-    int list = list_unlink(w, i);
-    if (list >= 0 && list != TW_EXPIRED && !w->head[list])
-      w->pending[list / TW_SLOTS] &= ~((uint64_t)1 << (list % TW_SLOTS));
+    uint32_t l = n->list;
+    tw_list_t *L = &w->list[l];
+    L->e[n->pos] = 0;
+    L->live--;
     free_node(w, i);
     t->node = 0;
+    if (!L->live)
+      list_emptied(w, l);
+    else if (L->len - L->live > L->live + 16)
+      compact(w, l);
   }
   t->state = TW_IDLE;
   w->count--;
 }
 
 tw_timer_t *tw_pop_expired(tw_t *w) {
-  uint32_t i = w->head[TW_EXPIRED];
-  if (i) {
-    tw_node_t *n = node(w, i);
+  tw_list_t *L = &w->list[TW_EXPIRED];
+  if (L->live) {
+    uint32_t i;
+    while (!(i = L->e[w->expired_first])) w->expired_first++;
+    w->expired_first++;
+    L->live--;
     tw_timer_t *t = *owner(w, i);
-    /* The scheduler touches the next one's timer (its task) next. */
-    if (n->next) __builtin_prefetch(*owner(w, n->next), 1);
-    if (w->expired_tail == i) w->expired_tail = 0;
-    list_unlink(w, i);
     free_node(w, i);
+    if (!L->live) list_emptied(w, TW_EXPIRED);
     t->node = 0;
     t->state = TW_IDLE;
     w->count--;
@@ -247,7 +289,9 @@ tw_timer_t *tw_pop_expired(tw_t *w) {
 
 int tw_peek_expired(const tw_t *w, tw_timer_t **out, int max) {
   int n = 0;
-  for (uint32_t i = w->head[TW_EXPIRED]; i && n < max; i = node(w, i)->next) out[n++] = *owner(w, i);
+  const tw_list_t *L = &w->list[TW_EXPIRED];
+  for (uint32_t k = w->expired_first; k < L->len && n < max; k++)
+    if (L->e[k]) out[n++] = *owner(w, L->e[k]);
   for (tw_timer_t *t = w->overflow; t && n < max; t = t->onext)
     if (t->expires <= w->now) out[n++] = t;
   return n;
@@ -262,40 +306,63 @@ static uint64_t range_mask(unsigned from, uint64_t n) {
   return (m << start) | (start ? (m >> (TW_SLOTS - start)) : 0);
 }
 
+/* Place the entries e[0..n) (zeros skipped), prefetching ahead. */
+static void place_all(tw_t *w, const uint32_t *e, uint32_t n) {
+  for (uint32_t k = 0; k < n; k++) {
+    if (k + TW_AHEAD < n && e[k + TW_AHEAD]) __builtin_prefetch(node(w, e[k + TW_AHEAD]), 1);
+    if (e[k]) place(w, e[k]);
+  }
+}
+
 void tw_advance(tw_t *w, uint64_t now) {
   if (now <= w->now) return;
-  /* Due slots are emptied into `todo` (linked by next, reversing each
-   * slot's newest-first order), then placed again from the new time. */
-  uint32_t todo = 0;
-  for (int l = 0; l < TW_LEVELS; l++) {
+  /* The due slots, highest level first (their timers are the oldest for
+   * a given expiry, so same-time timers keep the order they were set). */
+  uint64_t due[TW_LEVELS];
+  int nl = 0;
+  for (int l = 0; l < TW_LEVELS; l++, nl++) {
     uint64_t old_pos = w->now >> (l * TW_BITS);
     uint64_t new_pos = now >> (l * TW_BITS);
     if (old_pos == new_pos) break; /* higher levels did not move either */
-    uint64_t due = range_mask((unsigned)old_pos & TW_MASK, new_pos - old_pos) & w->pending[l];
-    while (due) {
-      unsigned s = (unsigned)__builtin_ctzll(due);
-      due &= due - 1;
-      uint32_t *h = &w->head[(uint32_t)l * TW_SLOTS + s];
-      uint32_t i = *h;
-      while (i) {
-        tw_node_t *n = node(w, i);
-        uint32_t nx = n->next;
-        if (nx) __builtin_prefetch(node(w, nx), 1);
-        n->next = todo;
-        todo = i;
-        i = nx;
-      }
-      *h = 0;
+    due[l] = range_mask((unsigned)old_pos & TW_MASK, new_pos - old_pos) & w->pending[l];
+  }
+  /* Collect every due entry first, then place them from the new time:
+   * a due slot is then empty, so nothing lands in one still to be read. */
+  uint32_t total = 0;
+  for (int l = 0; l < nl; l++)
+    for (uint64_t d = due[l]; d; d &= d - 1) total += w->list[(uint32_t)l * TW_SLOTS + (unsigned)__builtin_ctzll(d)].len;
+  w->now = now;
+  bool collect = total > 0 && reserve(w, &w->scratch, &w->scratch_cap, total);
+  uint32_t n = 0;
+  for (int l = nl - 1; l >= 0; l--) {
+    for (uint64_t d = due[l]; d; d &= d - 1) {
+      unsigned s = (unsigned)__builtin_ctzll(d);
+      uint32_t id = (uint32_t)l * TW_SLOTS + s;
+      tw_list_t *L = &w->list[id];
       w->pending[l] &= ~((uint64_t)1 << s);
+      uint32_t len = L->len;
+      L->len = L->live = 0;
+      if (collect) {
+        for (uint32_t k = 0; k < len; k++) w->scratch[n++] = L->e[k];
+      } else {
+        /* No room to collect (memory short): place straight from the
+         * slot's array, detached so placing cannot append to it. */
+        uint32_t *e = L->e, cap = L->cap;
+        L->e = NULL;
+        L->cap = 0;
+        place_all(w, e, len);
+        if (!L->e && !L->len) { /* nothing landed here meanwhile: keep it */
+          L->e = e;
+          L->cap = cap;
+        } else {
+          release(w, &e, &cap);
+        }
+      }
+      if (L->cap > TW_KEEP_CAP) release(w, &L->e, &L->cap);
     }
   }
-  w->now = now;
-  while (todo) {
-    uint32_t i = todo;
-    todo = node(w, i)->next;
-    if (todo) __builtin_prefetch(node(w, todo), 1);
-    place(w, i);
-  }
+  if (collect) place_all(w, w->scratch, n);
+  if (w->scratch_cap > TW_KEEP_CAP * 16) release(w, &w->scratch, &w->scratch_cap);
 }
 
 uint64_t tw_next(const tw_t *w) {
@@ -305,7 +372,7 @@ uint64_t tw_next(const tw_t *w) {
       if (t->expires < best) best = t->expires;
     if (best <= w->now) return w->now;
   }
-  if (w->head[TW_EXPIRED]) return w->now;
+  if (w->list[TW_EXPIRED].live) return w->now;
   for (int l = 0; l < TW_LEVELS; l++) {
     uint64_t p = w->pending[l];
     if (!p) continue;
@@ -317,16 +384,14 @@ uint64_t tw_next(const tw_t *w) {
     if (l > 0) {
       /* This slot holds the earliest timers; when it is short, its
        * minimum is the exact next expiry. */
-      uint64_t min = UINT64_MAX;
-      int n = 0;
-      uint32_t i = w->head[(uint32_t)l * TW_SLOTS + s];
-      for (; i && n < TW_SCAN_MAX; n++) {
-        const tw_node_t *nd = node(w, i);
-        if (nd->expires < min) min = nd->expires;
-        i = nd->next;
+      const tw_list_t *L = &w->list[(uint32_t)l * TW_SLOTS + s];
+      if (L->live <= TW_SCAN_MAX) {
+        uint64_t min = UINT64_MAX;
+        for (uint32_t k = 0; k < L->len; k++)
+          if (L->e[k] && node(w, L->e[k])->expires < min) min = node(w, L->e[k])->expires;
+        /* (A timer at UINT64_MAX, "never", must not read as "none".) */
+        if (min != UINT64_MAX) return min < best ? min : best;
       }
-      /* (A timer at UINT64_MAX, "never", must not read as "none".) */
-      if (!i && min != UINT64_MAX) return min < best ? min : best;
     }
     int shift = (l + 1) * TW_BITS;
     uint64_t base = shift >= 64 ? 0 : (w->now >> shift) << shift;

@@ -3,16 +3,20 @@
  * touches only slots that became due, each timer cascading at most once
  * per level. Cost does not grow with the number of sleeping tasks.
  *
- * Memory layout: the wheel's lists link small nodes (expiry and two
- * 32-bit links, 16 bytes) kept together in a pool of chunks, not the
- * timers themselves. A cascade walks only that pool; the timer (embedded
- * in a task or a C object, anywhere in the heap) is touched when it is
- * added, cancelled and when it expires. With the nodes inside the tasks,
- * 100 000 sleeping tasks made every cascade step a cache miss.
+ * Memory layout, for many timers: a slot is an array of 32-bit node
+ * indices; a node (expiry and where it sits, 16 bytes) lives in a pool of
+ * chunks. A cascade reads a slot's array in order and the nodes it names
+ * (independent loads, prefetched ahead), never the timers themselves: a
+ * timer (embedded in a task or a C object, anywhere in the heap) is
+ * touched when it is added, cancelled and when it expires. With list
+ * links inside the tasks, 100 000 sleeping tasks made every cascade step
+ * a dependent cache miss. A cancelled entry is zeroed in place (the order
+ * of the others stays) and a slot is compacted when zeros outnumber its
+ * live entries.
  *
- * The pool grows when a timer is added and no node is free. Adding never
- * fails: if the allocator refuses, the timer waits on a plain list that
- * tw_next/tw_pop_expired scan (slower, but only while memory is short). */
+ * The pool and the arrays grow from `alloc`. Adding never fails: a timer
+ * that cannot get a node or a place in an array waits on a plain list
+ * that tw_next/tw_pop_expired scan (slower, only while memory is short). */
 #ifndef TW_H
 #define TW_H
 
@@ -41,20 +45,28 @@ typedef struct tw_timer {
 
 typedef struct {
   uint64_t expires;
-  uint32_t next; /* index, 0: end */
-  uint32_t prev; /* index, or TW_HEAD | list id when first; 0: free node */
+  uint32_t pos;   /* index in its list's array; next free node when free */
+  uint16_t list;  /* list id */
+  uint16_t used;
 } tw_node_t;
+
+typedef struct {
+  uint32_t *e;    /* node indices in order; 0: a cancelled entry */
+  uint32_t len, cap, live;
+} tw_list_t;
 
 typedef struct {
   uint64_t now;
   uint64_t pending[TW_LEVELS]; /* bit s: slot s of that level non-empty */
-  uint32_t head[TW_LISTS];
-  uint32_t expired_tail;
-  uint32_t free;               /* free nodes, linked by next */
+  tw_list_t list[TW_LISTS];
+  uint32_t expired_first;      /* entries of the expired list before it are taken */
+  uint32_t free;               /* free nodes, linked by pos */
   uint32_t cap;                /* nodes in the pool */
   uint32_t count;              /* active timers */
   int nchunks;
   tw_node_t *chunk[TW_CHUNKS]; /* each: its nodes, then their owners */
+  uint32_t *scratch;           /* a cascade's entries */
+  uint32_t scratch_cap;
   tw_timer_t *overflow;        /* timers that got no node, oldest first */
   tw_timer_t **overflow_tail;
   tw_alloc_fn alloc;
@@ -77,7 +89,7 @@ tw_timer_t *tw_pop_expired(tw_t *w);
 bool tw_overflow_due(const tw_t *w);
 /* Something expired is waiting for tw_pop_expired. */
 static inline bool tw_has_expired(const tw_t *w) {
-  return w->head[TW_LISTS - 1] != 0 || (w->overflow && tw_overflow_due(w));
+  return w->list[TW_LISTS - 1].live != 0 || (w->overflow && tw_overflow_due(w));
 }
 /* The next (up to) `max` timers tw_pop_expired returns, in that order,
  * into out[] (for prefetching); returns how many. */

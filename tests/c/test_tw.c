@@ -21,8 +21,9 @@ static uint64_t rnd(void) {
 
 static tw_t wheel;
 
-/* The pool's allocator; refuses every block after `alloc_budget` (< 0:
- * never), so the overflow path (no node to be had) is tested too. */
+/* The wheel's allocator; refuses every request after `alloc_budget`
+ * (< 0: never), so the overflow path (no node, no room in an array) is
+ * tested too. */
 static int alloc_budget = -1;
 static size_t alloc_live;
 static void *test_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
@@ -34,8 +35,9 @@ static void *test_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   }
   if (alloc_budget == 0) return NULL;
   if (alloc_budget > 0) alloc_budget--;
-  alloc_live += nsize;
-  return malloc(nsize);
+  void *p = realloc(ptr, nsize);
+  if (p) alloc_live += nsize - (ptr ? osize : 0);
+  return p;
 }
 
 static void init_wheel(uint64_t now) {
@@ -206,10 +208,16 @@ int main(void) {
   test_virtual_jumps();
   test_random();
   test_free();
-  /* Again with the pool limited to a few chunks (16 + 32 + 64 nodes) and
-   * with no pool at all: the rest waits on the overflow list. */
-  alloc_budget = 3;
-  test_random();
+  /* Again with the allocator refusing after a few requests, and with no
+   * memory at all: the rest waits on the overflow list. */
+  for (int b = 1; b < 40; b += 7) {
+    alloc_budget = b;
+    test_random();
+    alloc_budget = b;
+    test_same_time_fifo();
+  }
+  alloc_budget = 20;
+  test_virtual_jumps();
   alloc_budget = 0;
   test_exact_next();
   test_same_time_fifo();
