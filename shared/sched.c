@@ -62,6 +62,7 @@ struct sched_task {
    * upvalues), noted when it blocks: a timer that expires prefetches
    * them, so a batch of wake-ups overlaps its cache misses. */
   const void *pf[TASK_PF];
+  void *alloc_block;           /* the allocator's block for it (sched_alloc_group) */
   sched_task_t *wnext, *wprev; /* wait queue */
   sched_waitq_t *waitq;        /* the queue it is parked on */
   sched_waitq_t joiners;
@@ -99,6 +100,9 @@ static struct {
   void *idle_ud;
   uint64_t idle_until;
   lua_State *main;
+  void **group;      /* sched_alloc_group: a task's alloc_block or spawn_block */
+  void *spawn_block;
+  bool in_wheel;     /* the wheel's own allocations are nobody's */
   /* Shared with signal handlers / ISRs: */
   lua_State *volatile cur_co;     /* thread of the running task */
   volatile sig_atomic_t intr;     /* an interrupt waits to be delivered */
@@ -634,7 +638,9 @@ static bool run_task(lua_State *L, sched_task_t *t) {
     S.intr_hook = 1;
     lua_sethook(co, task_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
   }
+  S.group = &t->alloc_block;
   int st = lua_resume(co, L, n, &nres);
+  S.group = NULL;
   S.cur_co = NULL;
   S.current = NULL;
   S.counting = 0;
@@ -770,6 +776,20 @@ static void set_now(uint64_t now) {
 
 static const char wheel_key = 'h';
 
+static lua_Alloc wheel_af;
+static void *wheel_aud;
+
+/* The wheel's arrays and node chunks are shared: never in a task's block. */
+static void *wheel_alloc(void *ud, void *p, size_t osize, size_t nsize) {
+  (void)ud;
+  S.in_wheel = true;
+  void *r = wheel_af(wheel_aud, p, osize, nsize);
+  S.in_wheel = false;
+  return r;
+}
+
+void **sched_alloc_group(void) { return S.in_wheel ? NULL : S.group; }
+
 static int wheel_gc(lua_State *L) {
   if (L == S.main) tw_free(&S.wheel); /* not a newer state's wheel */
   return 0;
@@ -781,9 +801,8 @@ void sched_init(lua_State *L, bool virtual_time) {
   S.now = virtual_time ? 0 : hal_clock_us();
   S.main = L;
   S.next_id = 1;
-  void *aud;
-  lua_Alloc af = lua_getallocf(L, &aud);
-  tw_init(&S.wheel, S.now, af, aud);
+  wheel_af = lua_getallocf(L, &wheel_aud);
+  tw_init(&S.wheel, S.now, wheel_alloc, NULL);
   *thread_slot(L) = NULL; /* new threads copy the main thread's slot */
   /* The wheel's node pool comes from the state's allocator (counted by
    * --mem-limit); it goes back when the state closes. */
@@ -846,12 +865,20 @@ void sched_timer_stop(sched_timer_t *t) { tw_cancel(&S.wheel, &t->tw); }
 sched_task_t *sched_spawn(lua_State *L, int nargs) {
   int fidx = lua_gettop(L) - nargs;
   luaL_checkstack(L, 4, "task.spawn");
+  /* Record, thread and stack side by side (see sched_alloc_group). An
+   * error below leaves the group set until the next spawn or resume. */
+  void **outer = S.group;
+  S.spawn_block = NULL;
+  S.group = &S.spawn_block;
   sched_task_t *t = lua_newuserdatauv(L, sizeof *t, UV_COUNT);
   memset(t, 0, sizeof *t);
   t->ref = LUA_NOREF;
   t->state = T_READY;
   luaL_setmetatable(L, SCHED_TASK_MT);
   t->co = lua_newthread(L);
+  t->alloc_block = S.spawn_block;
+  S.spawn_block = NULL;
+  S.group = outer;
   /* Room for the function and its arguments, checked before anything is
    * registered: a failure leaves no half-made task behind. */
   if (!lua_checkstack(t->co, nargs + 1))

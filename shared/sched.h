@@ -57,6 +57,11 @@ sched_task_t *sched_spawn(lua_State *L, int nargs);
 sched_task_t *sched_current(lua_State *L);
 uint32_t sched_task_count(void);
 
+/* Placement hint for the port's allocator: while a task is spawned or
+ * runs, the address of a slot the allocator may keep that task's block of
+ * small objects in (NULL otherwise). See sim/alloc.c. */
+void **sched_alloc_group(void);
+
 /* Keep-alive references: something outside the run queue and the timers
  * can still wake tasks (interrupt handlers, a REPL). */
 void sched_ref(int delta);

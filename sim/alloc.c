@@ -1,0 +1,145 @@
+#define _GNU_SOURCE
+#include "alloc.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "rt.h"
+#include "sched.h"
+
+/* Blocks of ALLOC_BLOCK bytes, carved in order from one reserved range of
+ * address space (pages appear when touched), so "is this ours" is a range
+ * check and a block is found by division. 1536 is not a power of two on
+ * purpose: the same field of different tasks lands in different cache
+ * sets. A block is a bump allocator: it is freed (for reuse) when its
+ * last object is. */
+#define ALLOC_BLOCK 1536
+#define ALLOC_HEAD 16              /* the block's header, then its objects */
+#define ALLOC_SMALL 768            /* larger requests go to malloc */
+#define ALLOC_RANGE (64ull << 30)  /* reserved, not committed */
+
+typedef struct {
+  uint32_t top;  /* bump offset */
+  uint32_t live; /* objects in it */
+  uint32_t last; /* offset of the last object (it may grow in place) */
+  uint32_t next; /* free list (block index + 1) */
+} block_t;
+
+static struct {
+  char *base;
+  size_t made;   /* blocks carved so far */
+  uint32_t free; /* free blocks (index + 1) */
+} A;
+
+static bool ours(const void *p) {
+  return A.base && (uintptr_t)p - (uintptr_t)A.base < A.made * ALLOC_BLOCK;
+}
+
+static block_t *block_of(const void *p) {
+  size_t k = (size_t)((const char *)p - A.base) / ALLOC_BLOCK;
+  return (block_t *)(A.base + k * ALLOC_BLOCK);
+}
+
+static block_t *block_new(void) {
+  block_t *b;
+  if (A.free) {
+    b = (block_t *)(A.base + (size_t)(A.free - 1) * ALLOC_BLOCK);
+    A.free = b->next;
+  } else {
+    if ((A.made + 1) * ALLOC_BLOCK > ALLOC_RANGE) return NULL;
+    b = (block_t *)(A.base + A.made * ALLOC_BLOCK);
+    A.made++;
+  }
+  b->top = ALLOC_HEAD;
+  b->live = 0;
+  b->last = 0;
+  b->next = 0;
+  return b;
+}
+
+static void block_release(block_t *b) {
+  /* Not while it is the group being filled: the scheduler still points
+   * at it (a spawn interrupted by an error can leave that so). */
+  void **g = sched_alloc_group();
+  if (g && *g == b) return;
+  b->next = A.free;
+  A.free = (uint32_t)(((char *)b - A.base) / ALLOC_BLOCK) + 1;
+}
+
+static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+/* An object of n bytes in the current group's block, or NULL. */
+static void *group_alloc(size_t n) {
+  if (n > ALLOC_SMALL) return NULL;
+  void **g = sched_alloc_group();
+  if (!g) return NULL;
+  block_t *b = *g;
+  if (!b) {
+    b = block_new();
+    if (!b) return NULL;
+    *g = b;
+  }
+  size_t need = round16(n);
+  if (b->top + need > ALLOC_BLOCK) return NULL;
+  void *p = (char *)b + b->top;
+  b->last = b->top;
+  b->top += (uint32_t)need;
+  b->live++;
+  return p;
+}
+
+static void block_free(void *p) {
+  block_t *b = block_of(p);
+  if (b->last == (uint32_t)((char *)p - (char *)b)) { /* the last one: give its room back */
+    b->top = b->last;
+    b->last = 0;
+  }
+  if (--b->live == 0) block_release(b);
+}
+
+/* rt.c's backend: realloc/free semantics, sizes exact (osize is the old
+ * size when ptr is set). */
+static void *sim_alloc(void *ptr, size_t osize, size_t nsize) {
+  if (nsize == 0) {
+    if (ours(ptr))
+      block_free(ptr);
+    else
+      free(ptr);
+    return NULL;
+  }
+  if (!ptr) {
+    void *p = group_alloc(nsize);
+    return p ? p : malloc(nsize);
+  }
+  if (!ours(ptr)) return realloc(ptr, nsize);
+  block_t *b = block_of(ptr);
+  uint32_t off = (uint32_t)((char *)ptr - (char *)b);
+  if (nsize <= round16(osize)) return ptr; /* shrinking: stays */
+  if (b->last == off && off + round16(nsize) <= ALLOC_BLOCK) { /* the last one: grow in place */
+    b->top = off + (uint32_t)round16(nsize);
+    return ptr;
+  }
+  void *p = group_alloc(nsize);
+  if (!p) p = malloc(nsize);
+  if (!p) return NULL;
+  memcpy(p, ptr, osize);
+  block_free(ptr);
+  return p;
+}
+
+bool sim_alloc_install(void) {
+#if defined(SIM_ALLOC_PLAIN)
+  return false;
+#else
+  const char *plain = getenv("LUAOS_PLAIN_MALLOC");
+  if (plain && *plain && strcmp(plain, "0") != 0) return false;
+  void *base = mmap(NULL, ALLOC_RANGE, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (base == MAP_FAILED) return false;
+  A.base = base;
+  rt_set_backend(sim_alloc);
+  return true;
+#endif
+}
