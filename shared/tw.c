@@ -15,60 +15,37 @@
 #define TW_KEEP_CAP 256
 
 /* ---- the node pool ----
- * Index i >= 1 lives in chunk k = msb(i - 1 + 16) - 4 (16 << k nodes, so
- * chunks never move and the pool starts small on a board). A chunk holds
- * its nodes, then one owner pointer per node (read only on expiry). */
+ * One array, indexed from 1 (0: none); it doubles when full. Nothing
+ * keeps a node's address across a growth: lists hold indices. */
 
-static inline uint32_t chunk_of(uint32_t i, uint32_t *off) {
-  uint32_t x = i - 1 + (1u << TW_CHUNK0_BITS);
-  uint32_t m = 31u - (uint32_t)__builtin_clz(x);
-  *off = x - (1u << m);
-  return m - TW_CHUNK0_BITS;
-}
-
-static inline tw_node_t *node(const tw_t *w, uint32_t i) {
-  uint32_t off, k = chunk_of(i, &off);
-  return &w->chunk[k][off];
-}
-
-static inline tw_timer_t **owner(const tw_t *w, uint32_t i) {
-  uint32_t off, k = chunk_of(i, &off);
-  return (tw_timer_t **)(w->chunk[k] + ((size_t)1 << (k + TW_CHUNK0_BITS))) + off;
-}
-
-static size_t chunk_bytes(int k) {
-  return ((size_t)1 << (k + TW_CHUNK0_BITS)) * (sizeof(tw_node_t) + sizeof(tw_timer_t *));
-}
+static inline tw_node_t *node(const tw_t *w, uint32_t i) { return &w->nodes[i]; }
 
 static bool grow_pool(tw_t *w) {
-  int k = w->nchunks;
-  if (!w->alloc || k >= TW_CHUNKS) return false;
-  tw_node_t *c = w->alloc(w->alloc_ud, NULL, 0, chunk_bytes(k));
-  if (!c) return false;
-  w->chunk[k] = c;
-  w->nchunks++;
-  uint32_t n = 1u << (k + TW_CHUNK0_BITS);
-  for (uint32_t j = n; j-- > 0;) { /* lower indices first out */
-    c[j].used = 0;
-    c[j].pos = w->free;
-    w->free = w->cap + 1 + j;
+  if (!w->alloc || w->cap >= (1u << 30)) return false;
+  uint32_t ncap = w->cap ? w->cap * 2 : 16;
+  tw_node_t *p = w->alloc(w->alloc_ud, w->nodes, w->nodes ? (w->cap + 1) * sizeof *p : 0,
+                          (ncap + 1) * sizeof *p);
+  if (!p) return false;
+  w->nodes = p;
+  for (uint32_t i = ncap; i > w->cap; i--) { /* lower indices first out */
+    p[i].owner = NULL;
+    p[i].pos = w->free;
+    w->free = i;
   }
-  w->cap += n;
+  w->cap = ncap;
   return true;
 }
 
 static uint32_t take_node(tw_t *w) {
   if (!w->free && !grow_pool(w)) return 0;
   uint32_t i = w->free;
-  tw_node_t *n = node(w, i);
-  w->free = n->pos;
-  n->used = 1;
+  w->free = node(w, i)->pos;
   return i;
 }
 
 static void free_node(tw_t *w, uint32_t i) {
   tw_node_t *n = node(w, i);
-  n->used = 0;
+  n->owner = NULL;
   n->pos = w->free;
   w->free = i;
 }
@@ -128,8 +105,7 @@ void tw_init(tw_t *w, uint64_t now, tw_alloc_fn alloc, void *ud) {
   w->expired_first = 0;
   w->free = 0;
   w->cap = 0;
-  w->nchunks = 0;
-  for (int k = 0; k < TW_CHUNKS; k++) w->chunk[k] = NULL;
+  w->nodes = NULL;
   w->scratch = NULL;
   w->scratch_cap = 0;
   w->overflow = NULL;
@@ -142,8 +118,8 @@ void tw_init(tw_t *w, uint64_t now, tw_alloc_fn alloc, void *ud) {
 
 void tw_free(tw_t *w) {
   for (uint32_t i = 1; i <= w->cap; i++)
-    if (node(w, i)->used) {
-      tw_timer_t *t = *owner(w, i);
+    if (node(w, i)->owner) {
+      tw_timer_t *t = node(w, i)->owner;
       t->state = TW_IDLE;
       t->node = 0;
     }
@@ -155,7 +131,7 @@ void tw_free(tw_t *w) {
   }
   for (unsigned i = 0; i < TW_LISTS; i++) release(w, &w->list[i].e, &w->list[i].cap);
   release(w, &w->scratch, &w->scratch_cap);
-  for (int k = 0; k < w->nchunks; k++) w->alloc(w->alloc_ud, w->chunk[k], chunk_bytes(k), 0);
+  if (w->nodes) w->alloc(w->alloc_ud, w->nodes, (w->cap + 1) * sizeof *w->nodes, 0);
   tw_init(w, w->now, w->alloc, w->alloc_ud);
 }
 
@@ -203,7 +179,7 @@ static void place(tw_t *w, uint32_t i) {
     l = (uint32_t)level * TW_SLOTS + s;
   }
   if (!list_append(w, l, i)) {
-    tw_timer_t *t = *owner(w, i);
+    tw_timer_t *t = node(w, i)->owner;
     free_node(w, i);
     t->node = 0;
     overflow_push(w, t);
@@ -223,7 +199,7 @@ void tw_add(tw_t *w, tw_timer_t *t, uint64_t expires) {
   }
   t->state = TW_POOLED;
   t->node = i;
-  *owner(w, i) = t;
+  node(w, i)->owner = t;
   node(w, i)->expires = expires;
   place(w, i);
 }
@@ -269,7 +245,7 @@ tw_timer_t *tw_pop_expired(tw_t *w) {
     while (!(i = L->e[w->expired_first])) w->expired_first++;
     w->expired_first++;
     L->live--;
-    tw_timer_t *t = *owner(w, i);
+    tw_timer_t *t = node(w, i)->owner;
     free_node(w, i);
     if (!L->live) list_emptied(w, TW_EXPIRED);
     t->node = 0;
@@ -291,7 +267,7 @@ int tw_peek_expired(const tw_t *w, tw_timer_t **out, int max) {
   int n = 0;
   const tw_list_t *L = &w->list[TW_EXPIRED];
   for (uint32_t k = w->expired_first; k < L->len && n < max; k++)
-    if (L->e[k]) out[n++] = *owner(w, L->e[k]);
+    if (L->e[k]) out[n++] = node(w, L->e[k])->owner;
   for (tw_timer_t *t = w->overflow; t && n < max; t = t->onext)
     if (t->expires <= w->now) out[n++] = t;
   return n;

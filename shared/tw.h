@@ -4,8 +4,8 @@
  * per level. Cost does not grow with the number of sleeping tasks.
  *
  * Memory layout, for many timers: a slot is an array of 32-bit node
- * indices; a node (expiry and where it sits, 16 bytes) lives in a pool of
- * chunks. A cascade reads a slot's array in order and the nodes it names
+ * indices; a node (expiry, its timer, where it sits: 24 bytes) lives in
+ * one pool array. A cascade reads a slot's array in order and the nodes it names
  * (independent loads, prefetched ahead), never the timers themselves: a
  * timer (embedded in a task or a C object, anywhere in the heap) is
  * touched when it is added, cancelled and when it expires. With list
@@ -28,8 +28,6 @@
 #define TW_SLOTS (1u << TW_BITS)
 #define TW_LEVELS 8 /* 48 bits of microseconds: about 8.9 years */
 #define TW_LISTS (TW_LEVELS * TW_SLOTS + 1) /* the slots, then the expired list */
-#define TW_CHUNK0_BITS 4                    /* chunk k holds 16 << k nodes */
-#define TW_CHUNKS 27                        /* up to 2^31 nodes */
 
 /* A lua_Alloc-compatible allocator (ptr NULL: new block; nsize 0: free). */
 typedef void *(*tw_alloc_fn)(void *ud, void *ptr, size_t osize, size_t nsize);
@@ -45,9 +43,9 @@ typedef struct tw_timer {
 
 typedef struct {
   uint64_t expires;
-  uint32_t pos;   /* index in its list's array; next free node when free */
-  uint16_t list;  /* list id */
-  uint16_t used;
+  struct tw_timer *owner; /* NULL: free */
+  uint32_t pos;           /* index in its list's array; next free node when free */
+  uint32_t list;          /* list id */
 } tw_node_t;
 
 typedef struct {
@@ -63,8 +61,7 @@ typedef struct {
   uint32_t free;               /* free nodes, linked by pos */
   uint32_t cap;                /* nodes in the pool */
   uint32_t count;              /* active timers */
-  int nchunks;
-  tw_node_t *chunk[TW_CHUNKS]; /* each: its nodes, then their owners */
+  tw_node_t *nodes;            /* [1..cap] */
   uint32_t *scratch;           /* a cascade's entries */
   uint32_t scratch_cap;
   tw_timer_t *overflow;        /* timers that got no node, oldest first */

@@ -18,7 +18,8 @@
 #define ALLOC_BLOCK 1536
 #define ALLOC_HEAD 16              /* the block's header, then its objects */
 #define ALLOC_SMALL 768            /* larger requests go to malloc */
-#define ALLOC_RANGE (64ull << 30)  /* reserved, not committed */
+#define ALLOC_RANGE_MAX (64ull << 30) /* reserved, not committed; less if refused */
+#define ALLOC_RANGE_MIN (256ull << 20)
 
 typedef struct {
   uint32_t top;  /* bump offset */
@@ -29,6 +30,7 @@ typedef struct {
 
 static struct {
   char *base;
+  size_t range;
   size_t made;   /* blocks carved so far */
   uint32_t free; /* free blocks (index + 1) */
 } A;
@@ -48,7 +50,7 @@ static block_t *block_new(void) {
     b = (block_t *)(A.base + (size_t)(A.free - 1) * ALLOC_BLOCK);
     A.free = b->next;
   } else {
-    if ((A.made + 1) * ALLOC_BLOCK > ALLOC_RANGE) return NULL;
+    if ((A.made + 1) * ALLOC_BLOCK > A.range) return NULL;
     b = (block_t *)(A.base + A.made * ALLOC_BLOCK);
     A.made++;
   }
@@ -135,10 +137,16 @@ bool sim_alloc_install(void) {
 #else
   const char *plain = getenv("LUAOS_PLAIN_MALLOC");
   if (plain && *plain && strcmp(plain, "0") != 0) return false;
-  void *base = mmap(NULL, ALLOC_RANGE, PROT_READ | PROT_WRITE,
-                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (base == MAP_FAILED) return false;
-  A.base = base;
+  /* (Valgrind, for one, refuses the biggest reservations.) */
+  for (size_t range = ALLOC_RANGE_MAX; range >= ALLOC_RANGE_MIN; range /= 4) {
+    void *base = mmap(NULL, range, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (base == MAP_FAILED) continue;
+    A.base = base;
+    A.range = range;
+    break;
+  }
+  if (!A.base) return false;
   rt_set_backend(sim_alloc);
   return true;
 #endif
