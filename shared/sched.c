@@ -711,6 +711,12 @@ static int fire_timers_p(lua_State *L) {
   tw_timer_t *ahead[FIRE_AHEAD];
   int n;
   while ((n = tw_peek_expired(&S.wheel, ahead, FIRE_AHEAD)) > 0) {
+    if (n == 1) { /* nothing to overlap with */
+      tw_timer_t *tw = tw_pop_expired(&S.wheel);
+      if (!tw) break;
+      ((sched_timer_t *)tw)->fn(L, (sched_timer_t *)tw);
+      continue;
+    }
     for (int i = 0; i < n; i++) {
       __builtin_prefetch(ahead[i], 1);
       __builtin_prefetch((const char *)ahead[i] + 64, 1);

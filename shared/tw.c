@@ -70,7 +70,7 @@ static void release(tw_t *w, uint32_t **e, uint32_t *cap) {
   *cap = 0;
 }
 
-static bool list_append(tw_t *w, uint32_t l, uint32_t i) {
+static inline bool list_append(tw_t *w, uint32_t l, uint32_t i) {
   tw_list_t *L = &w->list[l];
   if (L->len == L->cap && !reserve(w, &L->e, &L->cap, L->len + 1)) return false;
   tw_node_t *n = node(w, i);
@@ -292,34 +292,39 @@ static void place_all(tw_t *w, const uint32_t *e, uint32_t n) {
 
 void tw_advance(tw_t *w, uint64_t now) {
   if (now <= w->now) return;
-  /* The due slots, highest level first (their timers are the oldest for
-   * a given expiry, so same-time timers keep the order they were set). */
+  /* The due slots of each level that moved, and how many entries. */
   uint64_t due[TW_LEVELS];
   int nl = 0;
-  for (int l = 0; l < TW_LEVELS; l++, nl++) {
-    uint64_t old_pos = w->now >> (l * TW_BITS);
-    uint64_t new_pos = now >> (l * TW_BITS);
-    if (old_pos == new_pos) break; /* higher levels did not move either */
-    due[l] = range_mask((unsigned)old_pos & TW_MASK, new_pos - old_pos) & w->pending[l];
-  }
-  /* Collect every due entry first, then place them from the new time:
-   * a due slot is then empty, so nothing lands in one still to be read. */
   uint32_t total = 0;
-  for (int l = 0; l < nl; l++)
-    for (uint64_t d = due[l]; d; d &= d - 1) total += w->list[(uint32_t)l * TW_SLOTS + (unsigned)__builtin_ctzll(d)].len;
+  for (; nl < TW_LEVELS; nl++) {
+    uint64_t old_pos = w->now >> (nl * TW_BITS);
+    uint64_t new_pos = now >> (nl * TW_BITS);
+    if (old_pos == new_pos) break; /* higher levels did not move either */
+    uint64_t d = w->pending[nl];
+    if (d) d &= range_mask((unsigned)old_pos & TW_MASK, new_pos - old_pos);
+    for (uint64_t x = d; x; x &= x - 1)
+      total += w->list[(uint32_t)nl * TW_SLOTS + (unsigned)__builtin_ctzll(x)].len;
+    due[nl] = d;
+  }
   w->now = now;
-  bool collect = total > 0 && reserve(w, &w->scratch, &w->scratch_cap, total);
+  if (!total) return;
+  /* Collect every due entry first, highest level first (for one expiry,
+   * the timers set earliest sit highest: same-time timers keep the order
+   * they were set), then place them from the new time: a due slot is
+   * then empty, so nothing lands in one still to be read. */
+  uint32_t small[64];
+  uint32_t *buf = small;
+  if (total > 64) buf = reserve(w, &w->scratch, &w->scratch_cap, total) ? w->scratch : NULL;
   uint32_t n = 0;
   for (int l = nl - 1; l >= 0; l--) {
     for (uint64_t d = due[l]; d; d &= d - 1) {
       unsigned s = (unsigned)__builtin_ctzll(d);
-      uint32_t id = (uint32_t)l * TW_SLOTS + s;
-      tw_list_t *L = &w->list[id];
+      tw_list_t *L = &w->list[(uint32_t)l * TW_SLOTS + s];
       w->pending[l] &= ~((uint64_t)1 << s);
       uint32_t len = L->len;
       L->len = L->live = 0;
-      if (collect) {
-        for (uint32_t k = 0; k < len; k++) w->scratch[n++] = L->e[k];
+      if (buf) {
+        for (uint32_t k = 0; k < len; k++) buf[n++] = L->e[k];
       } else {
         /* No room to collect (memory short): place straight from the
          * slot's array, detached so placing cannot append to it. */
@@ -337,7 +342,7 @@ void tw_advance(tw_t *w, uint64_t now) {
       if (L->cap > TW_KEEP_CAP) release(w, &L->e, &L->cap);
     }
   }
-  if (collect) place_all(w, w->scratch, n);
+  if (buf) place_all(w, buf, n);
   if (w->scratch_cap > TW_KEEP_CAP * 16) release(w, &w->scratch, &w->scratch_cap);
 }
 
