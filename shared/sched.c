@@ -103,6 +103,8 @@ static struct {
   void **group;      /* sched_alloc_group: a task's alloc_block or spawn_block */
   void *spawn_block;
   bool in_wheel;     /* the wheel's own allocations are nobody's */
+  lua_Alloc wheel_af; /* the state's allocator, for the wheel */
+  void *wheel_aud;
   /* Shared with signal handlers / ISRs: */
   lua_State *volatile cur_co;     /* thread of the running task */
   volatile sig_atomic_t intr;     /* an interrupt waits to be delivered */
@@ -782,14 +784,11 @@ static void set_now(uint64_t now) {
 
 static const char wheel_key = 'h';
 
-static lua_Alloc wheel_af;
-static void *wheel_aud;
-
-/* The wheel's arrays and node chunks are shared: never in a task's block. */
+/* The wheel's arrays and node pool are shared: never in a task's block. */
 static void *wheel_alloc(void *ud, void *p, size_t osize, size_t nsize) {
   (void)ud;
   S.in_wheel = true;
-  void *r = wheel_af(wheel_aud, p, osize, nsize);
+  void *r = S.wheel_af(S.wheel_aud, p, osize, nsize);
   S.in_wheel = false;
   return r;
 }
@@ -807,7 +806,7 @@ void sched_init(lua_State *L, bool virtual_time) {
   S.now = virtual_time ? 0 : hal_clock_us();
   S.main = L;
   S.next_id = 1;
-  wheel_af = lua_getallocf(L, &wheel_aud);
+  S.wheel_af = lua_getallocf(L, &S.wheel_aud);
   tw_init(&S.wheel, S.now, wheel_alloc, NULL);
   *thread_slot(L) = NULL; /* new threads copy the main thread's slot */
   /* The wheel's node pool comes from the state's allocator (counted by

@@ -9,6 +9,12 @@
 #include "rt.h"
 #include "sched.h"
 
+#if defined(SIM_ALLOC_PLAIN)
+
+bool sim_alloc_install(void) { return false; }
+
+#else
+
 /* Blocks of ALLOC_BLOCK bytes, carved in order from one reserved range of
  * address space (pages appear when touched), so "is this ours" is a range
  * check and a block is found by division. 1536 is not a power of two on
@@ -132,9 +138,6 @@ static void *sim_alloc(void *ptr, size_t osize, size_t nsize) {
 }
 
 bool sim_alloc_install(void) {
-#if defined(SIM_ALLOC_PLAIN)
-  return false;
-#else
   const char *plain = getenv("LUAOS_PLAIN_MALLOC");
   if (plain && *plain && strcmp(plain, "0") != 0) return false;
   /* (Valgrind, for one, refuses the biggest reservations.) */
@@ -149,5 +152,6 @@ bool sim_alloc_install(void) {
   if (!A.base) return false;
   rt_set_backend(sim_alloc);
   return true;
-#endif
 }
+
+#endif
