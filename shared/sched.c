@@ -55,7 +55,7 @@ enum { UV_THREAD = 1, UV_WAITKEY = 2, UV_RESULT = 3, UV_COUNT = 3 };
 
 /* What a wake-up touches comes first (the timer, the run-queue link, the
  * state, the thread, the resume set); the wait-queue part after. */
-#define TASK_PF 8
+#define TASK_PF 6
 struct sched_task {
   sched_timer_t timer;         /* sleep / wait timeout */
   sched_task_t *next;          /* run queue */
@@ -64,9 +64,11 @@ struct sched_task {
   uint8_t state;
   uint8_t flags;
   sched_waitq_t *woken_from;   /* woken by sched_wake, not yet run */
-  /* Where the thread's next resume reads (its CallInfos, stack, closure,
-   * upvalues), noted when it blocks: a timer that expires prefetches
-   * them, so a batch of wake-ups overlaps its cache misses. */
+  /* Where the thread's next resume reads beyond the thread and its stack
+   * (its two CallInfos, the closure, upvalues), noted when it blocks: a
+   * timer that expires prefetches them, so a batch of wake-ups overlaps
+   * its cache misses. With the fields above: 120 bytes, two cache lines
+   * when the record is aligned (sim/alloc.c aligns it). */
   const void *pf[TASK_PF];
   void *alloc_block;           /* the allocator's block for it (sched_alloc_group) */
   sched_task_t *wnext, *wprev; /* wait queue */
@@ -173,27 +175,30 @@ static sched_task_t **thread_slot(lua_State *co) { return (sched_task_t **)lua_g
  * of dependent loads. Noting their addresses when the task blocks (they
  * are hot then) lets the expiry path prefetch all of them at once. */
 #ifdef SCHED_PREFETCH
+#define PF_STACK (8 * sizeof(StackValue))
 static void note_resume(sched_task_t *t) {
   lua_State *co = t->co;
   CallInfo *ci = co->ci, *prev = ci->previous;
   const void **pf = t->pf;
   pf[0] = ci;
-  pf[1] = ci->func;
-  pf[2] = prev;
-  pf[3] = prev ? (const void *)prev->func : NULL;
-  pf[4] = pf[5] = pf[6] = pf[7] = NULL;
+  pf[1] = prev;
+  pf[2] = pf[3] = pf[4] = pf[5] = NULL;
   if (prev && isLua(prev)) {
     const LClosure *cl = clLvalue(s2v(prev->func));
-    pf[4] = cl;
-    for (int i = 0; i < cl->nupvalues && i < 3; i++) pf[5 + i] = cl->upvals[i];
+    pf[2] = cl;
+    for (int i = 0; i < cl->nupvalues && i < 3; i++) pf[3 + i] = cl->upvals[i];
   }
 }
 
 /* always_inline: GCC deems a function that only prefetches pure and
  * drops calls to it (the prefetches vanish). */
 static inline __attribute__((always_inline)) void prefetch_resume(const sched_task_t *t) {
+  /* The thread, and its stack's first slots: lua_newthread allocates the
+   * stack right after it (adjacent in sim/alloc.c's blocks, and usually
+   * with malloc; a guess that misses costs only the prefetches). */
   const char *lx = (const char *)t->co - LUA_EXTRASPACE;
-  for (size_t o = 0; o < LUA_EXTRASPACE + sizeof(lua_State); o += 64) __builtin_prefetch(lx + o, 1);
+  for (size_t o = 0; o < LUA_EXTRASPACE + sizeof(lua_State) + PF_STACK; o += 64)
+    __builtin_prefetch(lx + o, 1);
   for (int i = 0; i < TASK_PF; i++) __builtin_prefetch(t->pf[i], 1); /* NULL: harmless */
 }
 #else

@@ -35,9 +35,9 @@ typedef void *(*tw_alloc_fn)(void *ud, void *ptr, size_t osize, size_t nsize);
 enum { TW_IDLE = 0, TW_POOLED, TW_OVERFLOW };
 
 typedef struct tw_timer {
-  uint64_t expires;
   uint32_t node;                      /* pool index while TW_POOLED */
   uint8_t state;                      /* TW_IDLE / TW_POOLED / TW_OVERFLOW */
+  uint64_t expires;
   struct tw_timer *onext, **opprev;   /* the overflow list (TW_OVERFLOW) */
 } tw_timer_t;
 

@@ -22,7 +22,11 @@ bool sim_alloc_install(void) { return false; }
  * sets. A block is a bump allocator: it is freed (for reuse) when its
  * last object is. */
 #define ALLOC_BLOCK 1536
-#define ALLOC_HEAD 16              /* the block's header, then its objects */
+/* The block's header (16 bytes), then its objects, from offset 40: a
+ * task's record (sched.c), the first object, then starts on a cache line
+ * (after the userdata header, 40 bytes, and its three user values). Lua
+ * needs 8-byte alignment (LUAI_MAXALIGN); objects are at 8 mod 16. */
+#define ALLOC_HEAD 40
 #define ALLOC_SMALL 768            /* larger requests go to malloc */
 #define ALLOC_RANGE_MAX (64ull << 30) /* reserved, not committed; less if refused */
 #define ALLOC_RANGE_MIN (256ull << 20)
