@@ -34,7 +34,7 @@ static void *rt_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     a->stats.fails++;
     return NULL; /* Lua collects garbage and retries, then raises "not enough memory" */
   }
-  void *p = backend ? backend(ptr, old, nsize) : realloc(ptr, nsize);
+  void *p = backend ? backend(ptr, osize, nsize) : realloc(ptr, nsize);
   if (!p) {
     a->stats.fails++;
     return NULL;

@@ -193,12 +193,18 @@ static void note_resume(sched_task_t *t) {
 /* always_inline: GCC deems a function that only prefetches pure and
  * drops calls to it (the prefetches vanish). */
 static inline __attribute__((always_inline)) void prefetch_resume(const sched_task_t *t) {
-  /* The thread, and its stack's first slots: lua_newthread allocates the
-   * stack right after it (adjacent in sim/alloc.c's blocks, and usually
-   * with malloc; a guess that misses costs only the prefetches). */
-  const char *lx = (const char *)t->co - LUA_EXTRASPACE;
-  for (size_t o = 0; o < LUA_EXTRASPACE + sizeof(lua_State) + PF_STACK; o += 64)
-    __builtin_prefetch(lx + o, 1);
+  /* The lines of the thread a resume reads (whatever its alignment)... */
+  const lua_State *co = t->co;
+  __builtin_prefetch((const char *)co - LUA_EXTRASPACE, 1);
+  __builtin_prefetch(&co->ci, 1);
+  __builtin_prefetch(&co->errorJmp, 1);
+  __builtin_prefetch((const char *)co + offsetof(lua_State, hook), 1); /* (volatile) */
+  __builtin_prefetch((const char *)co + offsetof(lua_State, hookmask), 1);
+  /* ...and its stack's first slots: lua_newthread allocates the stack
+   * right after it (adjacent in sim/alloc.c's blocks, usually with malloc;
+   * a guess that misses costs only the prefetches). */
+  const char *st = (const char *)co + sizeof(lua_State);
+  for (size_t o = 0; o < PF_STACK + 64; o += 64) __builtin_prefetch(st + o, 1);
   for (int i = 0; i < TASK_PF; i++) __builtin_prefetch(t->pf[i], 1); /* NULL: harmless */
 }
 #else

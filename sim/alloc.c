@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "lua.h"
 #include "rt.h"
 #include "sched.h"
 
@@ -33,7 +34,8 @@ bool sim_alloc_install(void) { return false; }
 
 typedef struct {
   uint32_t top;  /* bump offset */
-  uint32_t live; /* objects in it */
+  uint16_t live; /* objects in it */
+  uint16_t after_thread; /* the last object is a thread: its stack comes next */
   uint32_t last; /* offset of the last object (it may grow in place) */
   uint32_t next; /* free list (block index + 1) */
 } block_t;
@@ -66,6 +68,7 @@ static block_t *block_new(void) {
   }
   b->top = ALLOC_HEAD;
   b->live = 0;
+  b->after_thread = 0;
   b->last = 0;
   b->next = 0;
   return b;
@@ -80,10 +83,28 @@ static void block_release(block_t *b) {
   A.free = (uint32_t)(((char *)b - A.base) / ALLOC_BLOCK) + 1;
 }
 
-static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
+/* Lua needs 8-byte alignment (LUAI_MAXALIGN). */
+static size_t round8(size_t n) { return (n + 7) & ~(size_t)7; }
 
-/* An object of n bytes in the current group's block, or NULL. */
-static void *group_alloc(size_t n) {
+/* A thread (lua_State) goes at 24 mod 64, so the fields a resume reads
+ * (status .. errorJmp, hook .. hookmask) take 3 cache lines, not 4 or 5
+ * (lstate.h, Lua 5.4: lua_State is at +8, after LUA_EXTRASPACE); the
+ * stack lua_newthread allocates next starts on a line. */
+#define ALLOC_THREAD_AT 24
+/* An object of one line (a CallInfo on 64-bit hosts) gets a line. */
+#define ALLOC_LINE_SIZED 64
+
+/* Offset >= top for an object of this type in a block. */
+static uint32_t place_at(const block_t *b, size_t n, size_t tag) {
+  uint32_t at = b->top;
+  if (tag == LUA_TTHREAD) return at + (uint32_t)((ALLOC_THREAD_AT - at % 64 + 64) % 64);
+  if (b->after_thread || n == ALLOC_LINE_SIZED) return (at + 63) & ~(uint32_t)63;
+  return at;
+}
+
+/* An object of n bytes (Lua type `tag`, 0 if none) in the current
+ * group's block, or NULL. */
+static void *group_alloc(size_t n, size_t tag) {
   if (n > ALLOC_SMALL) return NULL;
   void **g = sched_alloc_group();
   if (!g) return NULL;
@@ -93,11 +114,13 @@ static void *group_alloc(size_t n) {
     if (!b) return NULL;
     *g = b;
   }
-  size_t need = round16(n);
-  if (b->top + need > ALLOC_BLOCK) return NULL;
-  void *p = (char *)b + b->top;
-  b->last = b->top;
-  b->top += (uint32_t)need;
+  uint32_t at = place_at(b, n, tag);
+  size_t need = round8(n);
+  if (at + need > ALLOC_BLOCK) return NULL;
+  void *p = (char *)b + at;
+  b->last = at;
+  b->top = at + (uint32_t)need;
+  b->after_thread = tag == LUA_TTHREAD;
   b->live++;
   return p;
 }
@@ -112,7 +135,7 @@ static void block_free(void *p) {
 }
 
 /* rt.c's backend: realloc/free semantics, sizes exact (osize is the old
- * size when ptr is set). */
+ * size when ptr is set, else the new object's Lua type). */
 static void *sim_alloc(void *ptr, size_t osize, size_t nsize) {
   if (nsize == 0) {
     if (ours(ptr))
@@ -121,19 +144,19 @@ static void *sim_alloc(void *ptr, size_t osize, size_t nsize) {
       free(ptr);
     return NULL;
   }
-  if (!ptr) {
-    void *p = group_alloc(nsize);
+  if (!ptr) { /* osize: the object's type */
+    void *p = group_alloc(nsize, osize);
     return p ? p : malloc(nsize);
   }
   if (!ours(ptr)) return realloc(ptr, nsize);
   block_t *b = block_of(ptr);
   uint32_t off = (uint32_t)((char *)ptr - (char *)b);
-  if (nsize <= round16(osize)) return ptr; /* shrinking: stays */
-  if (b->last == off && off + round16(nsize) <= ALLOC_BLOCK) { /* the last one: grow in place */
-    b->top = off + (uint32_t)round16(nsize);
+  if (nsize <= round8(osize)) return ptr; /* shrinking: stays */
+  if (b->last == off && off + round8(nsize) <= ALLOC_BLOCK) { /* the last one: grow in place */
+    b->top = off + (uint32_t)round8(nsize);
     return ptr;
   }
-  void *p = group_alloc(nsize);
+  void *p = group_alloc(nsize, 0);
   if (!p) p = malloc(nsize);
   if (!p) return NULL;
   memcpy(p, ptr, osize);
