@@ -169,7 +169,13 @@ static void illegal_state(sched_task_t *t, int to) {
 static sched_task_t **thread_slot(lua_State *co) { return (sched_task_t **)lua_getextraspace(co); }
 
 /* ---- prefetching a wake-up ----
- * With 10 000+ sleeping tasks, the objects a resume reads (the thread,
+ * Only with many timers: below PF_MIN, the tasks' memory stays in the
+ * caches and the bookkeeping would cost more than it saves. (A task's
+ * noted addresses may then be stale: prefetching them is harmless.) */
+#define PF_MIN 1024
+static inline bool pf_on(void) { return S.wheel.count >= PF_MIN; }
+
+/* With 10 000+ sleeping tasks, the objects a resume reads (the thread,
  * two CallInfos, stack slots, the closure, its upvalues: ~15 cache lines
  * in six or more allocations) are cold, and Lua reaches them by a chain
  * of dependent loads. Noting their addresses when the task blocks (they
@@ -177,6 +183,7 @@ static sched_task_t **thread_slot(lua_State *co) { return (sched_task_t **)lua_g
 #ifdef SCHED_PREFETCH
 #define PF_STACK (8 * sizeof(StackValue))
 static void note_resume(sched_task_t *t) {
+  if (!pf_on()) return;
   lua_State *co = t->co;
   CallInfo *ci = co->ci, *prev = ci->previous;
   const void **pf = t->pf;
@@ -689,7 +696,9 @@ static void task_timer_fired(lua_State *L, sched_timer_t *tm) {
   sched_task_t *t = task_from_timer(tm);
   if (t->state == T_SLEEPING) {
     rq_push(t);
-    if (S.fired < PF_AHEAD) {
+    if (!pf_on()) {
+      /* all cached */
+    } else if (S.fired < PF_AHEAD) {
       prefetch_resume(t);
       S.fired++;
     } else {
@@ -736,6 +745,11 @@ static int fire_timers_p(lua_State *L) {
   tw_timer_t *ahead[FIRE_AHEAD];
   int n;
   S.fired = 0;
+  if (!pf_on()) {
+    tw_timer_t *tw;
+    while ((tw = tw_pop_expired(&S.wheel)) != NULL) ((sched_timer_t *)tw)->fn(L, (sched_timer_t *)tw);
+    return 0;
+  }
   while ((n = tw_peek_expired(&S.wheel, ahead, FIRE_AHEAD)) > 0) {
     if (n == 1) { /* nothing to overlap with */
       tw_timer_t *tw = tw_pop_expired(&S.wheel);
@@ -1280,7 +1294,7 @@ sched_result_t sched_run(lua_State *L, uint64_t until_us) {
       sched_task_t *t = rq_pop();
       if (!t) break;
       /* Interleave memory and work: the task PF_AHEAD places on. */
-      sched_task_t *a = S.rq_head;
+      sched_task_t *a = pf_on() ? S.rq_head : NULL;
       for (int k = 1; k < PF_AHEAD && a; k++) a = a->next;
       if (a && (a->flags & F_PREFETCH)) {
         a->flags &= (uint8_t)~F_PREFETCH;

@@ -164,27 +164,48 @@ bool tw_overflow_due(const tw_t *w) {
 
 /* Node i (no list) into its slot or the expired list; with no room
  * there, its timer moves to the overflow list. */
-static void place(tw_t *w, uint32_t i) {
+/* No room in the list's array (memory short): the timer goes to the
+ * overflow list. */
+static __attribute__((noinline)) void place_slow(tw_t *w, uint32_t l, uint32_t i) {
+  if (list_append(w, l, i)) {
+    if (l != TW_EXPIRED) w->pending[l / TW_SLOTS] |= (uint64_t)1 << (l % TW_SLOTS);
+    return;
+  }
+  tw_timer_t *t = node(w, i)->owner;
+  free_node(w, i);
+  t->node = 0;
+  overflow_push(w, t);
+}
+
+/* Level of a timer from the highest bit where its expiry and now differ. */
+static const uint8_t level_of[64] = {
+#define L6(x) x, x, x, x, x, x
+    L6(0), L6(1), L6(2), L6(3), L6(4), L6(5), L6(6), L6(7), 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7
+#undef L6
+};
+
+static inline void place(tw_t *w, uint32_t i) {
   tw_node_t *n = node(w, i);
-  uint64_t at = n->expires;
+  uint64_t at = n->expires, now = w->now;
   uint32_t l;
-  if (at <= w->now) {
+  if (at <= now) {
     l = TW_EXPIRED; /* FIFO: timers due at the same time fire in the order they were set */
   } else {
     /* Beyond the wheel's span: park at the far end; it cascades back in. */
     uint64_t span = (uint64_t)1 << (TW_SPAN_BITS - 1);
-    if (at - w->now >= span) at = w->now + span;
-    int level = msb64(at ^ w->now) / TW_BITS;
-    unsigned s = (unsigned)(at >> (level * TW_BITS)) & TW_MASK;
-    l = (uint32_t)level * TW_SLOTS + s;
+    if (at - now >= span) at = now + span;
+    unsigned level = level_of[msb64(at ^ now)];
+    l = level * TW_SLOTS + ((unsigned)(at >> (level * TW_BITS)) & TW_MASK);
   }
-  if (!list_append(w, l, i)) {
-    tw_timer_t *t = node(w, i)->owner;
-    free_node(w, i);
-    t->node = 0;
-    overflow_push(w, t);
+  tw_list_t *L = &w->list[l];
+  if (L->len == L->cap) {
+    place_slow(w, l, i);
     return;
   }
+  n->list = l;
+  n->pos = L->len;
+  L->e[L->len++] = i;
+  L->live++;
   if (l != TW_EXPIRED) w->pending[l / TW_SLOTS] |= (uint64_t)1 << (l % TW_SLOTS);
 }
 
