@@ -5,8 +5,8 @@
  *
  * Memory layout, for many timers: a slot is an array of 32-bit node
  * indices; a node (expiry, its timer, where it sits: 24 bytes) lives in
- * one pool array. A cascade reads a slot's array in order and the nodes it names
- * (independent loads, prefetched ahead), never the timers themselves: a
+ * one pool array. A cascade reads a slot's array in order and the nodes
+ * it names (independent loads, prefetched ahead), never the timers: a
  * timer (embedded in a task or a C object, anywhere in the heap) is
  * touched when it is added, cancelled and when it expires. With list
  * links inside the tasks, 100 000 sleeping tasks made every cascade step
