@@ -26,7 +26,7 @@ bool sim_alloc_install(void) { return false; }
 /* The block's header (16 bytes), then its objects, from offset 40: a
  * task's record (sched.c), the first object, then starts on a cache line
  * (after the userdata header, 40 bytes, and its three user values). Lua
- * needs 8-byte alignment (LUAI_MAXALIGN); objects are at 8 mod 16. */
+ * needs 8-byte alignment (LUAI_MAXALIGN), which is what objects get. */
 #define ALLOC_HEAD 40
 #define ALLOC_SMALL 768            /* larger requests go to malloc */
 #define ALLOC_RANGE_MAX (64ull << 30) /* reserved, not committed; less if refused */
@@ -167,13 +167,15 @@ static void *sim_alloc(void *ptr, size_t osize, size_t nsize) {
 bool sim_alloc_install(void) {
   const char *plain = getenv("LUAOS_PLAIN_MALLOC");
   if (plain && *plain && strcmp(plain, "0") != 0) return false;
-  /* (Valgrind, for one, refuses the biggest reservations.) */
-  for (size_t range = ALLOC_RANGE_MAX; range >= ALLOC_RANGE_MIN; range /= 4) {
-    void *base = mmap(NULL, range, PROT_READ | PROT_WRITE,
+  /* (Valgrind, for one, refuses the biggest reservations; a 32-bit host
+   * has less address space.) */
+  for (uint64_t range = ALLOC_RANGE_MAX; range >= ALLOC_RANGE_MIN; range /= 4) {
+    if (range > SIZE_MAX / 2) continue;
+    void *base = mmap(NULL, (size_t)range, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (base == MAP_FAILED) continue;
     A.base = base;
-    A.range = range;
+    A.range = (size_t)range;
     break;
   }
   if (!A.base) return false;
