@@ -1,5 +1,6 @@
 /* timer: after(ms, fn), every(ms, fn); callbacks run as tasks. */
 #include <stddef.h>
+#include <string.h>
 
 #include "lauxlib.h"
 #include "modreg.h"
@@ -51,8 +52,7 @@ static int arm(lua_State *L, bool periodic) {
                                          LUAOS_FN_HINT));
   if (periodic && us == 0) luaos_argerror(L, 1, "period must be > 0 ms");
   ltimer_t *t = lua_newuserdatauv(L, sizeof *t, 1);
-  t->st.tw.pprev = NULL;
-  t->st.tw.next = NULL;
+  memset(&t->st.tw, 0, sizeof t->st.tw); /* idle */
   t->st.fn = ltimer_fire;
   t->period = periodic ? us : 0;
   t->fired = 0;

@@ -13,12 +13,20 @@ typedef struct {
   rt_memstats_t stats;
 } rt_alloc_t;
 
+/* Where the blocks come from: libc, unless the host installed its own. */
+static rt_backend_fn backend;
+
+void rt_set_backend(rt_backend_fn fn) { backend = fn; }
+
 static void *rt_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   rt_alloc_t *a = ud;
   /* When ptr is NULL, osize is a type tag, not a size. */
   size_t old = ptr ? osize : 0;
   if (nsize == 0) {
-    free(ptr);
+    if (backend)
+      backend(ptr, old, 0);
+    else
+      free(ptr);
     a->stats.used -= old;
     return NULL;
   }
@@ -26,7 +34,7 @@ static void *rt_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     a->stats.fails++;
     return NULL; /* Lua collects garbage and retries, then raises "not enough memory" */
   }
-  void *p = realloc(ptr, nsize);
+  void *p = backend ? backend(ptr, osize, nsize) : realloc(ptr, nsize);
   if (!p) {
     a->stats.fails++;
     return NULL;

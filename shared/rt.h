@@ -15,6 +15,13 @@ typedef struct {
   size_t fails;  /* allocations refused */
 } rt_memstats_t;
 
+/* The allocator under the counting one (realloc/free semantics; nsize 0
+ * frees; osize is the old size when ptr is set, else, as for lua_Alloc,
+ * the type of the new object). Set before rt_open; the accounting (limit,
+ * peak) stays exact whatever it does. */
+typedef void *(*rt_backend_fn)(void *ptr, size_t osize, size_t nsize);
+void rt_set_backend(rt_backend_fn fn);
+
 /* Create a state. limit 0 = unlimited. Returns NULL if even that fails. */
 lua_State *rt_open(size_t limit);
 void rt_close(lua_State *L);

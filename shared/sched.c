@@ -8,6 +8,12 @@
 #include "hal/hal_clock.h"
 #include "lauxlib.h"
 #include "lualib.h"
+/* Lua's internals, read only to compute prefetch addresses (note_resume). */
+#if LUA_VERSION_NUM == 504
+#include "lfunc.h"
+#include "lstate.h"
+#define SCHED_PREFETCH 1
+#endif
 
 /* Task life cycle. Every change goes through set_state(), which refuses
  * (panics on) any change not in `legal`: the API entry points check first
@@ -36,24 +42,40 @@ enum {
   F_CLOSED = 4,    /* coroutine already closed */
   F_INTR = 8,      /* an interrupt is to be raised when it runs */
   F_HANDED = 16,   /* woken by sched_hand: its value waits on its stack */
+  F_PREFETCH = 32, /* woken by its timer: prefetch its resume set before it runs */
 };
+
+/* How far ahead of the running task the loop prefetches a woken task's
+ * resume set: far enough for the memory to arrive, near enough to stay
+ * in cache. The first ones of a batch are prefetched when fired. */
+#define PF_AHEAD 4
 
 /* Uservalue slots of a task object. */
 enum { UV_THREAD = 1, UV_WAITKEY = 2, UV_RESULT = 3, UV_COUNT = 3 };
 
+/* What a wake-up touches comes first (the timer, the run-queue link, the
+ * state, the thread, the resume set); the wait-queue part after. */
+#define TASK_PF 6
 struct sched_task {
-  lua_State *co;
-  sched_task_t *next;          /* run queue */
-  sched_task_t *wnext, *wprev; /* wait queue */
-  sched_waitq_t *waitq;        /* the queue it is parked on */
-  sched_waitq_t *woken_from;   /* woken by sched_wake, not yet run */
-  sched_waitq_t joiners;
   sched_timer_t timer;         /* sleep / wait timeout */
-  int ref;                     /* registry ref keeping the task alive, or LUA_NOREF */
+  sched_task_t *next;          /* run queue */
+  lua_State *co;
   int nresume;                 /* values pushed on co for its next resume */
-  uint32_t id;
   uint8_t state;
   uint8_t flags;
+  sched_waitq_t *woken_from;   /* woken by sched_wake, not yet run */
+  /* Where the thread's next resume reads beyond the thread and its stack
+   * (its two CallInfos, the closure, upvalues), noted when it blocks: a
+   * timer that expires prefetches them, so a batch of wake-ups overlaps
+   * its cache misses. With the fields above: 120 bytes, two cache lines
+   * when the record is aligned (sim/alloc.c aligns it). */
+  const void *pf[TASK_PF];
+  void *alloc_block;           /* the allocator's block for it (sched_alloc_group) */
+  sched_task_t *wnext, *wprev; /* wait queue */
+  sched_waitq_t *waitq;        /* the queue it is parked on */
+  sched_waitq_t joiners;
+  int ref;                     /* registry ref keeping the task alive, or LUA_NOREF */
+  uint32_t id;
 };
 
 #define SCHED_MAX_SOURCES 8
@@ -89,6 +111,12 @@ static struct {
   void *idle_ud;
   uint64_t idle_until;
   lua_State *main;
+  void **group;      /* sched_alloc_group: a task's alloc_block or spawn_block */
+  void *spawn_block;
+  bool in_wheel;     /* the wheel's own allocations are nobody's */
+  int fired;         /* tasks woken by this round of timers (PF_AHEAD) */
+  lua_Alloc wheel_af; /* the state's allocator, for the wheel */
+  void *wheel_aud;
   /* Shared with signal handlers / ISRs: */
   lua_State *volatile cur_co;     /* thread of the running task */
   volatile sig_atomic_t intr;     /* an interrupt waits to be delivered */
@@ -142,6 +170,57 @@ static void illegal_state(sched_task_t *t, int to) {
 }
 
 static sched_task_t **thread_slot(lua_State *co) { return (sched_task_t **)lua_getextraspace(co); }
+
+/* ---- prefetching a wake-up ----
+ * Only with many timers: below PF_MIN, the tasks' memory stays in the
+ * caches and the bookkeeping would cost more than it saves. (A task's
+ * noted addresses may then be stale: prefetching them is harmless.) */
+#define PF_MIN 1024
+static inline bool pf_on(void) { return S.wheel.count >= PF_MIN; }
+
+/* With 10 000+ sleeping tasks, the objects a resume reads (the thread,
+ * two CallInfos, stack slots, the closure, its upvalues: ~15 cache lines
+ * in six or more allocations) are cold, and Lua reaches them by a chain
+ * of dependent loads. Noting their addresses when the task blocks (they
+ * are hot then) lets the expiry path prefetch all of them at once. */
+#ifdef SCHED_PREFETCH
+#define PF_STACK (8 * sizeof(StackValue))
+static void note_resume(sched_task_t *t) {
+  if (!pf_on()) return;
+  lua_State *co = t->co;
+  CallInfo *ci = co->ci, *prev = ci->previous;
+  const void **pf = t->pf;
+  pf[0] = ci;
+  pf[1] = prev;
+  pf[2] = pf[3] = pf[4] = pf[5] = NULL;
+  if (prev && isLua(prev)) {
+    const LClosure *cl = clLvalue(s2v(prev->func));
+    pf[2] = cl;
+    for (int i = 0; i < cl->nupvalues && i < 3; i++) pf[3 + i] = cl->upvals[i];
+  }
+}
+
+/* always_inline: GCC deems a function that only prefetches pure and
+ * drops calls to it (the prefetches vanish). */
+static inline __attribute__((always_inline)) void prefetch_resume(const sched_task_t *t) {
+  /* The lines of the thread a resume reads (whatever its alignment)... */
+  const lua_State *co = t->co;
+  __builtin_prefetch((const char *)co - LUA_EXTRASPACE, 1);
+  __builtin_prefetch(&co->ci, 1);
+  __builtin_prefetch(&co->errorJmp, 1);
+  __builtin_prefetch((const char *)co + offsetof(lua_State, hook), 1); /* (volatile) */
+  __builtin_prefetch((const char *)co + offsetof(lua_State, hookmask), 1);
+  /* ...and its stack's first slots: lua_newthread allocates the stack
+   * right after it (adjacent in sim/alloc.c's blocks, usually with malloc;
+   * a guess that misses costs only the prefetches). */
+  const char *st = (const char *)co + sizeof(lua_State);
+  for (size_t o = 0; o < PF_STACK + 64; o += 64) __builtin_prefetch(st + o, 1);
+  for (int i = 0; i < TASK_PF; i++) __builtin_prefetch(t->pf[i], 1); /* NULL: harmless */
+}
+#else
+static void note_resume(sched_task_t *t) { (void)t; }
+static void prefetch_resume(const sched_task_t *t) { (void)t; }
+#endif
 
 /* ---- queues ---- */
 
@@ -591,7 +670,9 @@ static bool run_task(lua_State *L, sched_task_t *t) {
     S.intr_hook = 1;
     lua_sethook(co, task_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
   }
+  S.group = &t->alloc_block;
   int st = lua_resume(co, L, n, &nres);
+  S.group = NULL;
   S.cur_co = NULL;
   S.current = NULL;
   S.counting = 0;
@@ -620,6 +701,14 @@ static void task_timer_fired(lua_State *L, sched_timer_t *tm) {
   sched_task_t *t = task_from_timer(tm);
   if (t->state == T_SLEEPING) {
     rq_push(t);
+    if (!pf_on()) {
+      /* all cached */
+    } else if (S.fired < PF_AHEAD) {
+      prefetch_resume(t);
+      S.fired++;
+    } else {
+      t->flags |= F_PREFETCH;
+    }
   } else if (t->state == T_WAITING) {
     if (!lua_checkstack(t->co, 2)) luaL_error(L, "task %d: stack overflow", (int)t->id);
     unwait(L, t);
@@ -653,11 +742,36 @@ static bool report_error(lua_State *L) {
   return keep;
 }
 
+/* Timers are fired in batches: first the records of the batch are
+ * prefetched (their addresses come from the wheel's compact nodes), so
+ * their misses overlap instead of following one another. */
+#define FIRE_AHEAD 32
 static int fire_timers_p(lua_State *L) {
-  tw_timer_t *tw;
-  while ((tw = tw_pop_expired(&S.wheel)) != NULL) {
-    sched_timer_t *tm = (sched_timer_t *)tw;
-    tm->fn(L, tm);
+  tw_timer_t *ahead[FIRE_AHEAD];
+  int n;
+  S.fired = 0;
+  if (!pf_on()) {
+    tw_timer_t *tw;
+    while ((tw = tw_pop_expired(&S.wheel)) != NULL) ((sched_timer_t *)tw)->fn(L, (sched_timer_t *)tw);
+    return 0;
+  }
+  while ((n = tw_peek_expired(&S.wheel, ahead, FIRE_AHEAD)) > 0) {
+    if (n == 1) { /* nothing to overlap with */
+      tw_timer_t *tw = tw_pop_expired(&S.wheel);
+      if (!tw) break;
+      ((sched_timer_t *)tw)->fn(L, (sched_timer_t *)tw);
+      continue;
+    }
+    for (int i = 0; i < n; i++) {
+      __builtin_prefetch(ahead[i], 1);
+      __builtin_prefetch((const char *)ahead[i] + 64, 1);
+    }
+    for (int i = 0; i < n; i++) {
+      tw_timer_t *tw = tw_pop_expired(&S.wheel);
+      if (!tw) break;
+      sched_timer_t *tm = (sched_timer_t *)tw;
+      tm->fn(L, tm);
+    }
   }
   return 0;
 }
@@ -712,14 +826,41 @@ static void set_now(uint64_t now) {
 
 /* ---- public ---- */
 
+static const char wheel_key = 'h';
+
+/* The wheel's arrays and node pool are shared: never in a task's block. */
+static void *wheel_alloc(void *ud, void *p, size_t osize, size_t nsize) {
+  (void)ud;
+  S.in_wheel = true;
+  void *r = S.wheel_af(S.wheel_aud, p, osize, nsize);
+  S.in_wheel = false;
+  return r;
+}
+
+void **sched_alloc_group(void) { return S.in_wheel ? NULL : S.group; }
+
+static int wheel_gc(lua_State *L) {
+  if (L == S.main) tw_free(&S.wheel); /* not a newer state's wheel */
+  return 0;
+}
+
 void sched_init(lua_State *L, bool virtual_time) {
   memset(&S, 0, sizeof S);
   S.virtual_time = virtual_time;
   S.now = virtual_time ? 0 : hal_clock_us();
   S.main = L;
   S.next_id = 1;
-  tw_init(&S.wheel, S.now);
+  S.wheel_af = lua_getallocf(L, &S.wheel_aud);
+  tw_init(&S.wheel, S.now, wheel_alloc, NULL);
   *thread_slot(L) = NULL; /* new threads copy the main thread's slot */
+  /* The wheel's node pool comes from the state's allocator (counted by
+   * --mem-limit); it goes back when the state closes. */
+  lua_newuserdatauv(L, 1, 0);
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, wheel_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &wheel_key);
   lua_newtable(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &waiters_key);
   lua_newtable(L);
@@ -774,12 +915,20 @@ void sched_set_weak_timer(sched_timer_t *t) { S.weak = t; }
 sched_task_t *sched_spawn(lua_State *L, int nargs) {
   int fidx = lua_gettop(L) - nargs;
   luaL_checkstack(L, 4, "task.spawn");
+  /* Record, thread and stack side by side (see sched_alloc_group). An
+   * error below leaves the group set until the next spawn or resume. */
+  void **outer = S.group;
+  S.spawn_block = NULL;
+  S.group = &S.spawn_block;
   sched_task_t *t = lua_newuserdatauv(L, sizeof *t, UV_COUNT);
   memset(t, 0, sizeof *t);
   t->ref = LUA_NOREF;
   t->state = T_READY;
   luaL_setmetatable(L, SCHED_TASK_MT);
   t->co = lua_newthread(L);
+  t->alloc_block = S.spawn_block;
+  S.spawn_block = NULL;
+  S.group = outer;
   /* Room for the function and its arguments, checked before anything is
    * registered: a failure leaves no half-made task behind. */
   if (!lua_checkstack(t->co, nargs + 1))
@@ -835,6 +984,7 @@ int sched_sleep(lua_State *L, uint64_t us) {
   sched_task_t *t = sched_check_task(L, "task.sleep");
   set_state(t, T_SLEEPING);
   tw_add(&S.wheel, &t->timer.tw, sat_add(S.now, us));
+  note_resume(t);
   return lua_yield(L, 0);
 }
 
@@ -842,7 +992,10 @@ static int park(lua_State *L, sched_task_t *t, sched_waitq_t *q, uint64_t timeou
                 lua_KContext ctx, lua_KFunction k) {
   wq_push(q, t);
   set_state(t, T_WAITING);
-  if (timeout_us != UINT64_MAX) tw_add(&S.wheel, &t->timer.tw, sat_add(S.now, timeout_us));
+  if (timeout_us != UINT64_MAX) {
+    tw_add(&S.wheel, &t->timer.tw, sat_add(S.now, timeout_us));
+    note_resume(t);
+  }
   if (k) return lua_yieldk(L, 0, ctx, k);
   return lua_yield(L, 0);
 }
@@ -1142,11 +1295,18 @@ sched_result_t sched_run(lua_State *L, uint64_t until_us) {
   for (;;) {
     if (!S.virtual_time) set_now(hal_clock_us());
     if (sources_pending() && !protected_step(L, drain_sources_p)) return SCHED_ERROR;
-    if (S.wheel.expired.head && !protected_step(L, fire_timers_p)) return SCHED_ERROR;
+    if (tw_has_expired(&S.wheel) && !protected_step(L, fire_timers_p)) return SCHED_ERROR;
     if (S.intr && !protected_step(L, deliver_interrupt_p)) return SCHED_ERROR;
     for (int i = 0; i < SCHED_BATCH; i++) {
       sched_task_t *t = rq_pop();
       if (!t) break;
+      /* Interleave memory and work: the task PF_AHEAD places on. */
+      sched_task_t *a = pf_on() ? S.rq_head : NULL;
+      for (int k = 1; k < PF_AHEAD && a; k++) a = a->next;
+      if (a && (a->flags & F_PREFETCH)) {
+        a->flags &= (uint8_t)~F_PREFETCH;
+        prefetch_resume(a);
+      }
       if (!run_task(L, t)) return SCHED_ERROR;
       if (S.stop) break;
     }

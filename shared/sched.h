@@ -23,9 +23,10 @@ typedef enum {
 
 typedef struct sched_task sched_task_t;
 
-/* A C-level timer; `fn` runs in the loop (not in a task), under lua_pcall:
- * it may allocate or raise; an error is reported like a task's. The same
- * holds for source handlers and the idle hook. */
+/* A C-level timer: zero it (idle) before its first start. `fn` runs in
+ * the loop (not in a task), under lua_pcall: it may allocate or raise; an
+ * error is reported like a task's. The same holds for source handlers and
+ * the idle hook. */
 typedef struct sched_timer {
   tw_timer_t tw;
   void (*fn)(lua_State *L, struct sched_timer *t);
@@ -55,6 +56,11 @@ sched_task_t *sched_spawn(lua_State *L, int nargs);
 /* The running task or NULL (main thread, plain coroutine). */
 sched_task_t *sched_current(lua_State *L);
 uint32_t sched_task_count(void);
+
+/* Placement hint for the port's allocator: while a task is spawned or
+ * runs, the address of a slot the allocator may keep that task's block of
+ * small objects in (NULL otherwise). See sim/alloc.c. */
+void **sched_alloc_group(void);
 
 /* Keep-alive references: something outside the run queue and the timers
  * can still wake tasks (interrupt handlers, a REPL). */

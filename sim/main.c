@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "cli.h"
 #include "duration.h"
 #include "luaos.h"
@@ -157,6 +158,7 @@ static void hold_std_fds(void) {
 
 int main(int argc, char **argv) {
   hold_std_fds();
+  sim_alloc_install();
   cli_opts_t o;
   cli_defaults(&o, argv[0]);
   if (argc < 2) {

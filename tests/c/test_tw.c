@@ -3,6 +3,7 @@
  * when due (never early, never late past the advance that reaches it), and
  * tw_next must never overshoot the earliest pending expiry. */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -19,6 +20,31 @@ static uint64_t rnd(void) {
 }
 
 static tw_t wheel;
+
+/* The wheel's allocator; refuses every request after `alloc_budget`
+ * (< 0: never), so the overflow path (no node, no room in an array) is
+ * tested too. */
+static int alloc_budget = -1;
+static size_t alloc_live;
+static void *test_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  (void)ud;
+  if (nsize == 0) {
+    alloc_live -= osize;
+    free(ptr);
+    return NULL;
+  }
+  if (alloc_budget == 0) return NULL;
+  if (alloc_budget > 0) alloc_budget--;
+  void *p = realloc(ptr, nsize);
+  if (p) alloc_live += nsize - (ptr ? osize : 0);
+  return p;
+}
+
+static void init_wheel(uint64_t now) {
+  tw_free(&wheel);
+  CHECK(alloc_live == 0);
+  tw_init(&wheel, now, test_alloc, NULL);
+}
 static tw_timer_t timers[N];
 static uint64_t due[N];
 static int armed[N];
@@ -47,7 +73,7 @@ static void test_random(void) {
   memset(timers, 0, sizeof timers);
   memset(armed, 0, sizeof armed);
   uint64_t now = 1000;
-  tw_init(&wheel, now);
+  init_wheel(now);
   for (int round = 0; round < 20000; round++) {
     int i = (int)(rnd() % N);
     uint64_t r = rnd();
@@ -84,7 +110,7 @@ static void test_virtual_jumps(void) {
   memset(timers, 0, sizeof timers);
   memset(armed, 0, sizeof armed);
   uint64_t now = 0;
-  tw_init(&wheel, now);
+  init_wheel(now);
   for (int i = 0; i < 500; i++) {
     due[i] = 1 + rnd() % (1ull << 36);
     tw_add(&wheel, &timers[i], due[i]);
@@ -112,7 +138,7 @@ static void test_virtual_jumps(void) {
 }
 
 static void test_same_time_fifo(void) {
-  tw_init(&wheel, 0);
+  init_wheel(0);
   memset(timers, 0, sizeof timers);
   for (int i = 0; i < 10; i++) tw_add(&wheel, &timers[i], 77);
   tw_advance(&wheel, 100);
@@ -135,7 +161,7 @@ static void test_same_time_fifo(void) {
  * and same-time timers still fire in the order they were set after
  * cascading down from a high level. */
 static void test_exact_next(void) {
-  tw_init(&wheel, 0);
+  init_wheel(0);
   memset(timers, 0, sizeof timers);
   tw_add(&wheel, &timers[0], 1000000);
   CHECK_EQ_U64(tw_next(&wheel), 1000000);
@@ -162,11 +188,44 @@ static void test_exact_next(void) {
   CHECK(steps == 7);
 }
 
+/* Freeing the pool idles every timer still in it. */
+static void test_free(void) {
+  init_wheel(0);
+  memset(timers, 0, sizeof timers);
+  for (int i = 0; i < 100; i++) tw_add(&wheel, &timers[i], 1000 + (uint64_t)i);
+  tw_advance(&wheel, 1010);
+  tw_free(&wheel);
+  CHECK(alloc_live == 0);
+  for (int i = 0; i < 100; i++) CHECK(!tw_active(&timers[i]));
+  tw_cancel(&wheel, &timers[5]); /* harmless now */
+  CHECK(wheel.count == 0);
+}
+
 int main(void) {
+  tw_init(&wheel, 0, test_alloc, NULL);
   test_exact_next();
   test_same_time_fifo();
   test_virtual_jumps();
   test_random();
+  test_free();
+  /* Again with the allocator refusing after a few requests, and with no
+   * memory at all: the rest waits on the overflow list. */
+  for (int b = 1; b < 40; b += 7) {
+    alloc_budget = b;
+    test_random();
+    alloc_budget = b;
+    test_same_time_fifo();
+  }
+  alloc_budget = 20;
+  test_virtual_jumps();
+  alloc_budget = 0;
+  test_exact_next();
+  test_same_time_fifo();
+  test_virtual_jumps();
+  test_random();
+  alloc_budget = -1;
+  test_free();
+  tw_free(&wheel);
   puts("tw: ok");
   return 0;
 }
