@@ -28,12 +28,7 @@ set(_lwip_src
   apps/sntp/sntp.c apps/mdns/mdns.c)
 # lwiperf (net.iperf_server): a measuring tool. In the simulator always; in
 # a board image only on request (its tests' image), 3.7 KB of flash.
-if(LUAOS_HOST)
-  set(_iperf_default ON)
-else()
-  set(_iperf_default OFF)
-endif()
-option(LUAOS_NET_IPERF "Build lwIP's iperf server (net.iperf_server)" ${_iperf_default})
+option(LUAOS_NET_IPERF "Build lwIP's iperf server (net.iperf_server)" ${LUAOS_HOST})
 if(LUAOS_NET_IPERF)
   list(APPEND _lwip_src apps/lwiperf/lwiperf.c)
 endif()

@@ -7,6 +7,9 @@ import os
 import struct
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "net"))
+from packets import csum, ip_hdr, pseudo  # noqa: E402
+
 DEV_MAC = bytes([2, 0x4C, 0, 0, 0, 2])
 PEER_MAC = bytes([2, 0x50, 0, 0, 0, 1])
 BCAST = b"\xff" * 6
@@ -14,27 +17,12 @@ DEV_IP = bytes([192, 0, 2, 2])
 PEER_IP = bytes([192, 0, 2, 1])
 
 
-def csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
-
-
 def eth(dst, typ, payload, src=PEER_MAC):
     return dst + src + struct.pack("!H", typ) + payload
 
 
 def ip(proto, payload, src=PEER_IP, dst=DEV_IP, ident=1, frag=0, ttl=64):
-    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), ident, frag, ttl, proto, 0, src, dst)
-    h = h[:10] + struct.pack("!H", csum(h)) + h[12:]
-    return h + payload
-
-
-def pseudo(src, dst, proto, seg):
-    return src + dst + struct.pack("!BBH", 0, proto, len(seg))
+    return ip_hdr(src, dst, proto, len(payload), ident, frag, ttl) + payload
 
 
 def udp(sport, dport, data, src=PEER_IP, dst=DEV_IP):

@@ -51,7 +51,8 @@ class Sandbox:
 
 
 # A device app's helpers: `wait_file(path, seconds)` keeps the device alive
-# (answering pings) until the test creates `path`, bounded.
+# (answering pings) until the test creates `path`, bounded; `say` prints a
+# line at once; `line_echo(port)` serves a TCP line echo.
 LUA_PRELUDE = """
 local net = require("net")
 local function wait_file(path, seconds)
@@ -65,6 +66,26 @@ end
 local function say(...)
   print(...)
   io.stdout:flush()
+end
+-- A TCP line echo on `port`, one task per client (the socket module).
+local function line_echo(port, opts, timeout_ms)
+  local server = assert(require("socket").bind("0.0.0.0", port, opts))
+  task.spawn(function()
+    while true do
+      local c = server:accept()
+      if not c then break end
+      if timeout_ms then c:settimeout(timeout_ms) end
+      task.spawn(function()
+        while true do
+          local line = c:receive("*l")
+          if not line then break end
+          c:send(line .. "\\n")
+        end
+        c:close()
+      end)
+    end
+  end)
+  return server
 end
 """
 

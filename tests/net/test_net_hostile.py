@@ -17,6 +17,7 @@ import unittest
 
 import netutil
 from netutil import LUA_PRELUDE, NET_TAP, Device, Netns, Sandbox
+from packets import csum, ip_hdr
 
 LUAOS = netutil.luaos_path(sys.argv)
 TAP = "lhtap0"
@@ -27,22 +28,7 @@ DEVICE_APP = LUA_PRELUDE + """
 local socket = require("socket")
 local stop = ...
 assert(net.wait_up(5000))
-local server = assert(socket.bind("0.0.0.0", 7000, {backlog = 8}))
-task.spawn(function()
-  while true do
-    local c = server:accept()
-    if not c then break end
-    c:settimeout(5000)
-    task.spawn(function()
-      while true do
-        local line = c:receive("*l")
-        if not line then break end
-        c:send(line .. "\\n")
-      end
-      c:close()
-    end)
-  end
-end)
+line_echo(7000, {backlog = 8}, 5000)
 local u = socket.udp()
 u:setsockname("0.0.0.0", 5000)
 task.spawn(function()
@@ -66,21 +52,6 @@ say("mem", sys.memory().net, peak)
 wait_file(stop, 120)
 os.exit(0) -- the server tasks would keep the app alive
 """
-
-
-def csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
-
-
-def ip_hdr(src, dst, proto, payload_len, ident=0, frag=0, ttl=64, ihl=5):
-    h = struct.pack("!BBHHHBBH4s4s", 0x40 | ihl, 0, 20 + payload_len, ident, frag, ttl, proto,
-                    0, src, dst)
-    return h[:10] + struct.pack("!H", csum(h)) + h[12:]
 
 
 def tcp_syn(src, dst, sport, dport, seq):

@@ -43,21 +43,7 @@ local socket = require("socket")
 local stop, peers = ...
 assert(net.wait_up(5000))
 local me = net.status().ip
-local server = assert(socket.bind("0.0.0.0", 7000))
-task.spawn(function()
-  while true do
-    local c = server:accept()
-    if not c then break end
-    task.spawn(function()
-      while true do
-        local line = c:receive("*l")
-        if not line then break end
-        c:send(line .. "\\n")
-      end
-      c:close()
-    end)
-  end
-end)
+local server = line_echo(7000)
 local u = assert(socket.udp())
 assert(u:setsockname("0.0.0.0", 7001))
 task.spawn(function()

@@ -12,6 +12,14 @@ local function next_port()
 end
 
 -- A line echo server: one task accepting, one task per connection.
+-- A listener and a connected pair on a fresh loopback port.
+local function pair()
+  local p = next_port()
+  local srv = assert(socket.bind("127.0.0.1", p))
+  local c = assert(socket.connect("127.0.0.1", p))
+  return srv, c, assert(srv:accept(1000)), p
+end
+
 local function echo_server(p, opts)
   local srv = assert(socket.bind("127.0.0.1", p, opts))
   local served = {n = 0}
@@ -91,10 +99,7 @@ describe("socket (TCP over loopback)", function()
   end)
 
   it("receives counts, lines with CRs stripped, prefixes and everything to the close", function()
-    local p = next_port()
-    local srv = assert(socket.bind("127.0.0.1", p))
-    local c = assert(socket.connect("127.0.0.1", p))
-    local s = assert(srv:accept(1000))
+    local srv, c, s = pair()
     assert(c:send("line one\r\nline\rtwo\n12345678rest of it"))
     c:close()
     assert.are.equal("line one", s:receive("*l"))
@@ -133,10 +138,7 @@ describe("socket (TCP over loopback)", function()
   end)
 
   it("send takes string.sub-like ranges and returns the last index sent", function()
-    local p = next_port()
-    local srv = assert(socket.bind("127.0.0.1", p))
-    local c = assert(socket.connect("127.0.0.1", p))
-    local s = assert(srv:accept(1000))
+    local srv, c, s = pair()
     assert.are.equal(6, c:send("0123456789", 3, 6))
     assert.are.equal(10, c:send("0123456789", -2))
     assert.are.equal(4, c:send("0123456789", 5, 2)) -- empty range: i - 1
@@ -349,10 +351,7 @@ describe("socket (TCP over loopback)", function()
   end)
 
   it("shutdown(\"receive\") discards what comes; \"both\" ends both directions", function()
-    local p = next_port()
-    local srv = assert(socket.bind("127.0.0.1", p))
-    local c = assert(socket.connect("127.0.0.1", p))
-    local s = assert(srv:accept(1000))
+    local srv, c, s = pair()
     assert(c:send("ignored\n"))
     task.sleep(10)
     assert.is_true(s:shutdown("receive"))
@@ -386,10 +385,7 @@ describe("socket (TCP over loopback)", function()
   end)
 
   it("a peer that closes with unread data resets the connection", function()
-    local p = next_port()
-    local srv = assert(socket.bind("127.0.0.1", p))
-    local c = assert(socket.connect("127.0.0.1", p))
-    local s = assert(srv:accept(1000))
+    local srv, c, s = pair()
     assert(c:send("never read\n"))
     task.sleep(10)
     s:close() -- unread data: lwIP answers with a RST, as a kernel does
@@ -440,10 +436,7 @@ describe("socket (TCP over loopback)", function()
   end)
 
   it("closing a socket wakes the tasks blocked on it with \"closed\"", function()
-    local p = next_port()
-    local srv = assert(socket.bind("127.0.0.1", p))
-    local c = assert(socket.connect("127.0.0.1", p))
-    local s = assert(srv:accept(1000))
+    local srv, c, s = pair()
     local r1 = task.spawn(function() return s:receive("*l") end)
     local r2 = task.spawn(function() return s:receive(100) end)
     local a = task.spawn(function() return srv:accept() end)
