@@ -11,7 +11,6 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,46 +20,123 @@
 
 #include "host.h"
 #include "net_host.h"
+#include "lwip/pbuf.h"
+#include "lwip/stats.h"
 #include "netif/tapif.h"
 
 /* Frames read per wake-up before the loop gets its turn again. */
 #define TAP_BATCH 64
+/* A pure TCP ACK with options fits in this. */
+#define ACK_MAX 128
+/* Largest frame: 1500 bytes of MTU, the Ethernet header and a VLAN tag. */
+#define TAP_FRAME_MAX 1518
 
 static struct {
   struct netif *nif;
   int fd;
   bool watching;
   char name[16];
-} TP = {NULL, -1, false, ""};
+  netif_linkoutput_fn out; /* tapif's */
+  /* ACK coalescing (see tap_output): inside a receive batch, the last pure
+   * ACK of one connection, held until the batch ends. */
+  bool in_batch;
+  u16_t held_len;
+  u8_t held[ACK_MAX];
+} TP = {.fd = -1};
 
 /* tapif's state is its own struct, whose first member is the descriptor. */
 static int tapif_fd(struct netif *nif) { return *(int *)nif->state; }
 
-static short revents(int fd) {
-  struct pollfd p = {.fd = fd, .events = POLLIN};
-  return poll(&p, 1, 0) == 1 ? p.revents : 0;
-}
+static void flush_ack(void);
 
-/* tapif reads with a blocking read() and exits when it fails: call it
- * only for a descriptor that poll says is readable. A TAP deleted while
- * attached polls as an error: the cable is unplugged. */
+/* The receive path is ours, tapif's is not used: its low_level_input
+ * does a blocking read() (so every frame needed a poll() first to know
+ * one is there: two syscalls a frame), copies through a stack buffer and
+ * exit()s on any error. Here the descriptor is non-blocking, each frame
+ * is read straight into its pbuf, and EAGAIN ends the batch. tapif still
+ * opens the device and sends (a TAP write never blocks). */
 static void on_readable(int fd, void *ud) {
   struct netif *nif = ud;
+  TP.in_batch = true;
   for (int n = 0; n < TAP_BATCH; n++) {
-    short re = revents(fd);
-    if (re & POLLIN) {
-      tapif_poll(nif);
-      continue;
-    }
-    if (re & (POLLERR | POLLHUP | POLLNVAL)) {
+    struct pbuf *p = pbuf_alloc(PBUF_RAW, TAP_FRAME_MAX, PBUF_RAM);
+    if (!p) break; /* out of memory: the frames wait in the TAP's queue */
+    ssize_t len = read(fd, p->payload, TAP_FRAME_MAX);
+    if (len <= 0) {
+      pbuf_free(p);
+      if (len < 0 && (errno == EAGAIN || errno == EINTR)) break;
+      /* A TAP deleted while attached: the cable is unplugged. */
       fprintf(stderr, "luaos: --net tap:%s: the TAP device went away\n", TP.name);
       host_unwatch_fd(fd);
       TP.watching = false;
       netif_set_link_down(nif);
+      break;
     }
-    break;
+    pbuf_realloc(p, (u16_t)len);
+    LINK_STATS_INC(link.recv);
+    if (nif->input(p, nif) != ERR_OK) pbuf_free(p);
   }
+  TP.in_batch = false;
+  flush_ack();
   net_kick();
+}
+
+/* lwIP acknowledges every second segment: at a gigabit that is ~40 000
+ * writes a second, and each ACK written also runs the host's sending TCP
+ * in our process (the kernel handles a TAP write synchronously). Within
+ * one receive batch a newer ACK of the same connection makes the one
+ * before it useless (ACKs are cumulative and carry the latest window), so
+ * only the last is sent, when the batch ends. Duplicate ACKs (equal ack
+ * numbers: the peer's fast retransmit counts them) and anything that is
+ * not a pure ACK go out at once, after the held one (order kept). */
+static bool pure_ack(const u8_t *f, u16_t len) {
+  if (len < 14 + 20 + 20 || f[12] != 0x08 || f[13] != 0x00) return false;
+  const u8_t *ip = f + 14;
+  unsigned ihl = (ip[0] & 0x0fu) * 4u;
+  if ((ip[0] >> 4) != 4 || ip[9] != 6 || ihl < 20 || 14u + ihl + 20u > len) return false;
+  const u8_t *tcp = ip + ihl;
+  unsigned doff = (tcp[12] >> 4) * 4u, tot = ((unsigned)ip[2] << 8) | ip[3];
+  return tcp[13] == 0x10 && tot == ihl + doff && 14u + tot <= len;
+}
+
+static bool same_flow(const u8_t *a, const u8_t *b) {
+  unsigned ihl = (a[14] & 0x0fu) * 4u;
+  if (ihl != (b[14] & 0x0fu) * 4u) return false;
+  return memcmp(a + 14 + 12, b + 14 + 12, 8) == 0 /* addresses */
+         && memcmp(a + 14 + ihl, b + 14 + ihl, 4) == 0; /* ports */
+}
+
+static uint32_t ack_of(const u8_t *f) {
+  const u8_t *a = f + 14 + (f[14] & 0x0fu) * 4u + 8;
+  return (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
+}
+
+static void flush_ack(void) {
+  if (!TP.held_len) return;
+  if (write(TP.fd, TP.held, TP.held_len) < 0) LINK_STATS_INC(link.err);
+  TP.held_len = 0;
+}
+
+static err_t tap_output(struct netif *nif, struct pbuf *p) {
+  if (TP.in_batch && p->tot_len <= ACK_MAX) {
+    u8_t f[ACK_MAX];
+    u16_t len = pbuf_copy_partial(p, f, p->tot_len, 0);
+    if (pure_ack(f, len)) {
+      if (TP.held_len && same_flow(TP.held, f) && ack_of(TP.held) == ack_of(f)) {
+        flush_ack(); /* a duplicate ACK: both go out */
+      } else if (TP.held_len && !same_flow(TP.held, f)) {
+        flush_ack();
+      }
+      if (!TP.held_len || (int32_t)(ack_of(f) - ack_of(TP.held)) > 0) {
+        memcpy(TP.held, f, len);
+        TP.held_len = len;
+        return ERR_OK;
+      }
+      flush_ack(); /* an older ACK than the held one (not seen from lwIP) */
+    }
+  }
+  flush_ack();
+  return TP.out(nif, p);
 }
 
 static err_t drop_output(struct netif *nif, struct pbuf *p) {
@@ -116,7 +192,10 @@ bool net_tap_start(const char *name, const net_config_t *cfg, char *err, size_t 
   TP.nif = net_attach(tapif_init, NULL, cfg, err, errlen);
   if (!TP.nif) return false;
   TP.fd = tapif_fd(TP.nif);
+  TP.out = TP.nif->linkoutput;
+  TP.nif->linkoutput = tap_output;
   fcntl(TP.fd, F_SETFD, FD_CLOEXEC); /* not inherited by io.popen's children */
+  fcntl(TP.fd, F_SETFL, fcntl(TP.fd, F_GETFL) | O_NONBLOCK);
   if (!host_watch_fd(TP.fd, on_readable, TP.nif)) {
     snprintf(err, errlen, "--net tap:%s: too many watched descriptors", name);
     net_tap_stop();
@@ -129,6 +208,7 @@ bool net_tap_start(const char *name, const net_config_t *cfg, char *err, size_t 
 void net_tap_stop(void) {
   if (TP.watching) host_unwatch_fd(TP.fd);
   TP.watching = false;
+  TP.held_len = 0;
   if (TP.nif) TP.nif->linkoutput = drop_output; /* the descriptor is gone */
   if (TP.fd >= 0) close(TP.fd);
   TP.fd = -1;

@@ -428,6 +428,11 @@ static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err) {
 /* Move n bytes (n <= rx.len) from the queue to b (NULL: drop them),
  * reopening the window by as much. With `nocr`, CRs are left out. */
 static void rx_take(conn_t *c, luaL_Buffer *b, size_t n, bool nocr) {
+  /* Room for all of it at once: n spans chains, and growing the buffer
+   * chain by chain reallocated and copied it (receive(65536) of 64 KB
+   * chains: a 128 KB buffer and a second copy of every byte). */
+  if (b && n > 0) luaL_prepbuffsize(b, n < c->u.rx.len ? n : c->u.rx.len);
+  size_t taken = 0;
   while (n > 0 && c->u.rx.n) {
     struct pbuf *h = c->u.rx.ch[c->u.rx.head];
     u16_t k = (u16_t)(n < h->tot_len ? n : h->tot_len);
@@ -456,7 +461,13 @@ static void rx_take(conn_t *c, luaL_Buffer *b, size_t n, bool nocr) {
     c->u.rx.len -= k;
     c->u.rx.nolf = c->u.rx.nolf > k ? c->u.rx.nolf - k : 0;
     n -= k;
-    if (c->pcb.tcp && k) tcp_recved(c->pcb.tcp, k);
+    taken += k;
+  }
+  /* One window update for all of it (tcp_recved takes at most 64 KB). */
+  for (size_t left = taken; c->pcb.tcp && left > 0;) {
+    u16_t k = (u16_t)(left < 0xffff ? left : 0xffff);
+    tcp_recved(c->pcb.tcp, k);
+    left -= k;
   }
   if (c->pcb.tcp) net_kick(); /* a window update may be due */
 }
