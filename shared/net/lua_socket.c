@@ -43,10 +43,13 @@
 #define SOCK_UDP_QUEUE_MAX 4096
 #define SOCK_UDP_MAX 65507 /* largest IPv4 UDP payload */
 
-/* Received data is held as pbuf chains of at most 64 KB (a chain's length
- * is 16 bits). New data joins the last chain while it fits, so two
- * neighbours always hold more than 64 KB: this many chains hold a window. */
-#define SOCK_RX_CHAINS (2 * (TCP_WND / 0xffff) + 4)
+/* Received data is held as pbuf chains of at most SOCK_RX_CHAIN bytes
+ * (16 KB: appending walks the chain, so long chains cost a fast stream;
+ * a chain's length is 16 bits anyway). New data joins the last chain
+ * while it fits, so two neighbours always hold more than SOCK_RX_CHAIN:
+ * this many chains hold a window. */
+#define SOCK_RX_CHAIN 16384u
+#define SOCK_RX_CHAINS (2 * (TCP_WND / SOCK_RX_CHAIN) + 4)
 
 #define CONN_MAGIC 0x736f636bu
 #define NO_DEADLINE (-1)
@@ -124,6 +127,12 @@ static int fail(lua_State *L, const char *msg) {
 
 /* ---- conn lifetime ---- */
 
+/* mem_free, also for NULL (lwIP's own heap takes NULL, the C library
+ * variant of the simulator asserts): closing twice frees nothing twice. */
+static void mem_release(void *p) {
+  if (p) mem_free(p);
+}
+
 static conn_t *conn_new(uint8_t kind) {
   conn_t *c = mem_malloc(sizeof *c);
   if (!c) return NULL;
@@ -199,7 +208,7 @@ static void conn_release(conn_t *c, bool abort) {
     struct tcp_pcb *p = tcp_detach(c);
     if (p) tcp_close(p); /* never fails for a listener */
     net_kick();
-    mem_free(c->u.acc.q);
+    mem_release(c->u.acc.q);
     c->u.acc.q = NULL;
     c->u.acc.cap = 0;
   } else if (c->kind == K_UDP) {
@@ -213,7 +222,7 @@ static void conn_release(conn_t *c, bool abort) {
       c->u.ud.head = (uint16_t)((c->u.ud.head + 1) % c->u.ud.cap);
       c->u.ud.n--;
     }
-    mem_free(c->u.ud.q);
+    mem_release(c->u.ud.q);
     c->u.ud.q = NULL;
     c->u.ud.cap = 0;
   }
@@ -224,7 +233,7 @@ static void conn_release(conn_t *c, bool abort) {
 static void conn_free(conn_t *c) {
   conn_release(c, true);
   c->magic = 0;
-  mem_free(c);
+  mem_release(c);
 }
 
 /* ---- userdata ---- */
@@ -309,7 +318,7 @@ static bool rx_push(conn_t *c, struct pbuf *p) {
   u16_t len = p->tot_len;
   if (c->u.rx.n) {
     struct pbuf *t = c->u.rx.ch[(c->u.rx.head + c->u.rx.n - 1) % SOCK_RX_CHAINS];
-    if ((uint32_t)t->tot_len + len <= 0xffff) {
+    if ((uint32_t)t->tot_len + len <= SOCK_RX_CHAIN) {
       pbuf_cat(t, p);
       c->u.rx.len += len;
       return true;
@@ -739,7 +748,7 @@ static int connect_start(lua_State *L, const ip_addr_t *a) {
   conn_t *c = conn_new(K_TCP);
   struct tcp_pcb *p = c ? tcp_new() : NULL;
   if (!p) {
-    mem_free(c);
+    mem_release(c);
     return fail(L, "out of network memory");
   }
   b->c = c;
@@ -930,8 +939,8 @@ static int socket_bind(lua_State *L) {
   if (c) c->u.acc.q = mem_malloc((mem_size_t)(sizeof(conn_t *) * (size_t)backlog));
   struct tcp_pcb *p = c && c->u.acc.q ? tcp_new() : NULL;
   if (!p) {
-    if (c) mem_free(c->u.acc.q);
-    mem_free(c);
+    if (c) mem_release(c->u.acc.q);
+    mem_release(c);
     return fail(L, "out of network memory");
   }
   c->u.acc.cap = (uint16_t)backlog;
@@ -1057,8 +1066,8 @@ static int socket_udp(lua_State *L) {
   if (c) c->u.ud.q = mem_malloc((mem_size_t)(sizeof(dgram_t) * (size_t)qn));
   struct udp_pcb *p = c && c->u.ud.q ? udp_new() : NULL;
   if (!p) {
-    if (c) mem_free(c->u.ud.q);
-    mem_free(c);
+    if (c) mem_release(c->u.ud.q);
+    mem_release(c);
     return fail(L, "out of network memory");
   }
   c->u.ud.cap = (uint16_t)qn;

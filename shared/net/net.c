@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hal/hal_clock.h"
@@ -277,6 +278,16 @@ bool net_parse_mac(const char *s, uint8_t mac[6]) {
   if (*s) return false;
   return !(mac[0] & 1); /* a multicast address cannot be an interface's */
 }
+
+#if !defined(LUAOS_TARGET)
+/* lwIP's allocations in the simulator (lwipopts.h): the C library's, but
+ * never more than MEM_SIZE in use, so a flood is bounded as it would be
+ * by lwIP's own heap. lwIP counts what is in use (MEM_STATS). */
+void *net_mem_malloc(unsigned long size) {
+  if ((unsigned long)lwip_stats.mem.used + size > MEM_SIZE) return NULL;
+  return malloc(size);
+}
+#endif
 
 size_t net_mem_used(void) {
 #if MEM_STATS
