@@ -99,13 +99,7 @@ static err_t linkoutput(struct netif *nif, struct pbuf *p) {
 }
 
 static err_t slirp_netif_init(struct netif *nif) {
-  nif->name[0] = 's';
-  nif->name[1] = 'l';
-  nif->output = etharp_output;
-  nif->linkoutput = linkoutput;
-  nif->mtu = 1500;
-  nif->hwaddr_len = 6;
-  netif_set_link_up(nif); /* a virtual cable, always plugged in */
+  net_eth_setup(nif, "sl", linkoutput); /* a virtual cable, always plugged in */
   return ERR_OK;
 }
 

@@ -76,13 +76,7 @@ static err_t linkoutput(struct netif *nif, struct pbuf *p) {
 }
 
 static err_t vde_netif_init(struct netif *nif) {
-  nif->name[0] = 'v';
-  nif->name[1] = 'd';
-  nif->output = etharp_output;
-  nif->linkoutput = linkoutput;
-  nif->mtu = 1500;
-  nif->hwaddr_len = 6;
-  netif_set_link_up(nif);
+  net_eth_setup(nif, "vd", linkoutput);
   return ERR_OK;
 }
 

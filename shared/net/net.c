@@ -10,6 +10,7 @@
 #include "hal/hal_random.h"
 #include "lwip/dhcp.h"
 #include "lwip/dns.h"
+#include "lwip/etharp.h"
 #include "lwip/init.h"
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/prot/tcp.h"
@@ -235,6 +236,16 @@ struct netif *net_attach(netif_init_fn init, void *state, const net_config_t *cf
   check_up();
   net_kick();
   return nif;
+}
+
+void net_eth_setup(struct netif *nif, const char *name, netif_linkoutput_fn out) {
+  nif->name[0] = name[0];
+  nif->name[1] = name[1];
+  nif->output = etharp_output;
+  nif->linkoutput = out;
+  nif->mtu = 1500;
+  nif->hwaddr_len = 6;
+  netif_set_link_up(nif);
 }
 
 struct netif *net_netif(void) { return N.attached ? &N.netif : NULL; }

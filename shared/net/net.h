@@ -38,6 +38,11 @@ bool net_started(void);
  * address. NULL (and a message in err) on failure. */
 struct netif *net_attach(netif_init_fn init, void *state, const net_config_t *cfg, char *err,
                          size_t errlen);
+/* For a port's init function: an Ethernet interface named `name` (two
+ * letters) whose frames leave through `out`, MTU 1500, link up (a virtual
+ * cable; a real one reports its link itself afterwards). */
+void net_eth_setup(struct netif *nif, const char *name, netif_linkoutput_fn out);
+
 /* The attached interface, or NULL (--net none). */
 struct netif *net_netif(void);
 const net_config_t *net_config(void);

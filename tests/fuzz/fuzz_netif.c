@@ -45,12 +45,7 @@ static err_t fuzz_linkoutput(struct netif *nif, struct pbuf *p) {
 }
 
 static err_t fuzz_netif_init(struct netif *nif) {
-  nif->name[0] = 'f';
-  nif->name[1] = 'z';
-  nif->mtu = 1500;
-  nif->output = etharp_output;
-  nif->linkoutput = fuzz_linkoutput;
-  netif_set_link_up(nif);
+  net_eth_setup(nif, "fz", fuzz_linkoutput);
   return ERR_OK;
 }
 
