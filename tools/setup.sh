@@ -17,6 +17,7 @@ PKGS=(
   qemu-system-arm python3
   clang libclang-rt-14-dev
   libslirp-dev libvdeplug-dev vde2 dnsmasq-base iproute2 iptables iperf iputils-ping
+  libmbedtls-dev openssl ca-certificates mosquitto mosquitto-clients curl apache2-utils
 )
 [ "${LUAOS_SETUP_EXTRA:-}" ] && PKGS+=(${LUAOS_SETUP_EXTRA})
 
