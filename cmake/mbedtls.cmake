@@ -45,6 +45,14 @@ target_include_directories(luaos_mbedtls PUBLIC ${MBEDTLS_DIR}/include
 target_compile_definitions(luaos_mbedtls PUBLIC MBEDTLS_CONFIG_FILE="mbedtls_config.h")
 # Third-party code: its own warnings are not ours to fix.
 target_compile_options(luaos_mbedtls PRIVATE -w)
+# The largest incoming record (bytes of plaintext), the largest part of a
+# session's RAM: 16384 (any server) or 4096/2048/1024 (servers that honour
+# the max_fragment_length extension only; docs/tls.md).
+set(LUAOS_TLS_RECORD_IN 16384 CACHE STRING "Largest incoming TLS record on the board (16384, 4096, 2048, 1024)")
+if(NOT LUAOS_TLS_RECORD_IN MATCHES "^(16384|4096|2048|1024)$")
+  message(FATAL_ERROR "LUAOS_TLS_RECORD_IN must be 16384, 4096, 2048 or 1024")
+endif()
+target_compile_definitions(luaos_mbedtls PUBLIC LUAOS_TLS_RECORD_IN=${LUAOS_TLS_RECORD_IN})
 
 # The board's CA set, chosen at build time: a PEM file of trusted roots
 # compiled into the image (default: none; socket.connect then needs ca=).

@@ -565,10 +565,12 @@ static long rx_find_lf(conn_t *c) {
 
 /* ---- TLS: mbedTLS's records over the connection (engine: tls.c) ---- */
 
+/* Plaintext moves from mbedTLS into pbufs of at most this (lwIP's heap is
+ * 20 KB on the board: a whole 16 KB record would rarely fit in one piece). */
 #if defined(LUAOS_TARGET)
-#define TLS_RX_PIECE 1024 /* first read of a record; the rest by tls_pending */
+#define TLS_RX_PIECE 1024u
 #else
-#define TLS_RX_PIECE 4096
+#define TLS_RX_PIECE 16384u
 #endif
 
 /* mbedTLS takes up to n bytes of received records; the window reopens by as much. */
@@ -668,7 +670,7 @@ static void tls_pump(conn_t *c) {
   if (c->tls_end || tls_ready(c) != TLS_OK) return;
   while (c->u.rx.len < rx_drain_at(c) && c->u.rx.n < SOCK_RX_CHAINS) {
     size_t avail = tls_pending(c->tls);
-    u16_t size = (u16_t)(avail ? (avail < SOCK_RX_CHAIN ? avail : SOCK_RX_CHAIN) : TLS_RX_PIECE);
+    u16_t size = (u16_t)(avail && avail < TLS_RX_PIECE ? avail : TLS_RX_PIECE);
     struct pbuf *p = pbuf_alloc(PBUF_RAW, size, PBUF_RAM);
     if (!p) {
       c->tls_nomem = true;
@@ -1323,6 +1325,17 @@ static int server_tostring(lua_State *L) {
   return 1;
 }
 
+/* socket.tlsmemory([reset_peak]) -> in_use, peak | nil, err: bytes mbedTLS holds */
+static int socket_tlsmemory(lua_State *L) {
+  bool reset = lua_toboolean(L, 1);
+  if (!tls_memory_counted()) return fail(L, "not counted in this build (the host's mbedTLS)");
+  size_t in_use, peak;
+  tls_memory(&in_use, &peak, reset);
+  lua_pushinteger(L, (lua_Integer)in_use);
+  lua_pushinteger(L, (lua_Integer)peak);
+  return 2;
+}
+
 /* ---- UDP ---- */
 
 static void on_udp(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr_t *addr,
@@ -1624,7 +1637,8 @@ static void new_class(lua_State *L, const char *mt, const char *docname, const l
 
 int luaopen_socket(lua_State *L) {
   static const luaL_Reg f[] = {
-      {"connect", socket_connect}, {"bind", socket_bind}, {"udp", socket_udp}, {NULL, NULL}};
+      {"connect", socket_connect}, {"bind", socket_bind}, {"udp", socket_udp},
+      {"tlsmemory", socket_tlsmemory}, {NULL, NULL}};
   static const luaL_Reg tcp_m[] = {{"send", sock_send},
                                    {"receive", sock_receive},
                                    {"settimeout", tcp_settimeout},

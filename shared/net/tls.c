@@ -4,9 +4,13 @@
  * hal_random), the default CA set (parsed once, on first use: the host's
  * ca-certificates file, or the board's bundle chosen at build time) and a
  * default client configuration (`tls = true`) sharing it. */
+/* gmtime_r (the board's mbedTLS clock) */
+#define _POSIX_C_SOURCE 200809L
+
 #include "tls.h"
 
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +27,8 @@
 #include "mbedtls/ssl.h"
 #include "mbedtls/ssl_internal.h"
 #include "mbedtls/x509_crt.h"
+#include "net.h"
+#include "sched.h"
 
 #define TLS_ALPN_MAX 4
 #define TLS_NAMES 160 /* the leaf's names kept for "hostname mismatch" */
@@ -61,9 +67,10 @@ struct tls_sess {
   tls_io_t io;
   void *ioarg;
   recmeter_t rm;
-  bool done, ip_host, leaf_self_signed;
+  bool done, ip_host, leaf_self_signed, clock_unset;
   unsigned char ip[4];
   char names[TLS_NAMES];
+  char peer[128]; /* the leaf's subject (the board keeps no peer certificate) */
   char err[TLS_ERR];
   char host[];
 };
@@ -97,10 +104,65 @@ static void tls_free(void *p) {
 }
 #endif
 
-void tls_memory(size_t *in_use, size_t *peak) {
+/* Our own structures are counted with mbedTLS's (a session's RAM is both). */
+static void *own_calloc(size_t n) {
+#if defined(MBEDTLS_PLATFORM_MEMORY)
+  return tls_calloc(1, n);
+#else
+  return calloc(1, n);
+#endif
+}
+
+static void own_free(void *p) {
+#if defined(MBEDTLS_PLATFORM_MEMORY)
+  tls_free(p);
+#else
+  free(p);
+#endif
+}
+
+void tls_memory(size_t *in_use, size_t *peak, bool reset_peak) {
+  if (reset_peak) mem_peak = mem_in_use;
   *in_use = mem_in_use;
   *peak = mem_peak;
 }
+
+bool tls_memory_counted(void) {
+#if defined(MBEDTLS_PLATFORM_MEMORY)
+  return true;
+#else
+  return false;
+#endif
+}
+
+/* ---- time ---- */
+
+/* Whether the wall clock is known: always on the host (the kernel's); on
+ * the board once SNTP has answered (net.sntp). */
+static bool clock_known(void) {
+#if defined(LUAOS_TARGET)
+  uint64_t us;
+  return net_time(&us);
+#else
+  return true;
+#endif
+}
+
+#if defined(LUAOS_TARGET)
+/* mbedTLS's clock (MBEDTLS_PLATFORM_TIME_MACRO): SNTP's time, or the time
+ * since boot until then (dates are not trusted before: verify_cb). */
+time_t tls_time(time_t *t) {
+  uint64_t us;
+  time_t now = net_time(&us) ? (time_t)(us / 1000000u) : (time_t)(sched_now() / 1000000u);
+  if (t) *t = now;
+  return now;
+}
+
+struct tm *mbedtls_platform_gmtime_r(const mbedtls_time_t *tt, struct tm *tm_buf) {
+  time_t t = (time_t)*tt;
+  return gmtime_r(&t, tm_buf);
+}
+#endif
 
 /* ---- randomness ---- */
 
@@ -191,7 +253,7 @@ void tls_conf_unref(tls_conf_t *c) {
   mbedtls_x509_crt_free(&c->ca);
   mbedtls_x509_crt_free(&c->cert);
   mbedtls_pk_free(&c->key);
-  free(c);
+  own_free(c);
 }
 
 bool tls_conf_noverify(const tls_conf_t *c) { return !c->server && !c->verify; }
@@ -257,7 +319,7 @@ static const char *opt_string(lua_State *L, int arg, const char *k, size_t *len)
 }
 
 static tls_conf_t *conf_alloc(size_t extra, bool server) {
-  tls_conf_t *c = calloc(1, sizeof *c + extra);
+  tls_conf_t *c = own_calloc(sizeof *c + extra);
   if (!c) return NULL;
   c->refs = 1;
   c->server = server;
@@ -282,8 +344,11 @@ static const char *conf_setup(tls_conf_t *c, char *err, size_t n) {
   mbedtls_ssl_conf_ciphersuites(&c->ssl, tls_suites);
   mbedtls_ssl_conf_rng(&c->ssl, mbedtls_ctr_drbg_random, &drbg);
 #if defined(MBEDTLS_SSL_MAX_FRAGMENT_LENGTH) && MBEDTLS_SSL_IN_CONTENT_LEN < 16384
-  /* A board's small record buffer: ask servers for records that fit. */
-  if (!c->server) mbedtls_ssl_conf_max_frag_len(&c->ssl, MBEDTLS_SSL_MAX_FRAG_LEN_4096);
+  /* A small record buffer (LUAOS_TLS_RECORD_IN): ask servers for records that fit. */
+  if (!c->server)
+    mbedtls_ssl_conf_max_frag_len(&c->ssl, MBEDTLS_SSL_IN_CONTENT_LEN >= 4096   ? MBEDTLS_SSL_MAX_FRAG_LEN_4096
+                                           : MBEDTLS_SSL_IN_CONTENT_LEN >= 2048 ? MBEDTLS_SSL_MAX_FRAG_LEN_2048
+                                                                                : MBEDTLS_SSL_MAX_FRAG_LEN_1024);
 #endif
   if (c->server) {
     mbedtls_ssl_conf_authmode(&c->ssl, c->has_ca ? MBEDTLS_SSL_VERIFY_REQUIRED : MBEDTLS_SSL_VERIFY_NONE);
@@ -520,7 +585,13 @@ static bool crt_has_ip(const mbedtls_x509_crt *crt, const unsigned char ip[4]) {
  * (mbedTLS 2.28 matches DNS names only). */
 static int verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags) {
   tls_sess_t *s = arg;
+  if (!clock_known()) { /* dates compared with a clock that is not set mean nothing */
+    *flags &= ~(uint32_t)(MBEDTLS_X509_BADCERT_EXPIRED | MBEDTLS_X509_BADCERT_FUTURE);
+    *flags |= MBEDTLS_X509_BADCERT_OTHER;
+    s->clock_unset = true;
+  }
   if (depth != 0) return 0;
+  if (mbedtls_x509_dn_gets(s->peer, sizeof s->peer, &crt->subject) < 0) s->peer[0] = '\0';
   crt_names(crt, s->names, sizeof s->names);
   s->leaf_self_signed = crt->issuer_raw.len == crt->subject_raw.len &&
                         memcmp(crt->issuer_raw.p, crt->subject_raw.p, crt->issuer_raw.len) == 0;
@@ -542,7 +613,7 @@ static bool parse_ipv4(const char *h, unsigned char ip[4]) {
 tls_sess_t *tls_sess_new(tls_conf_t *conf, const char *host, const tls_io_t *io, void *ioarg) {
   const char *name = conf->server_name ? conf->server_name : host;
   size_t hl = name ? strlen(name) : 0;
-  tls_sess_t *s = calloc(1, sizeof *s + hl + 1);
+  tls_sess_t *s = own_calloc(sizeof *s + hl + 1);
   if (!s) return NULL;
   mbedtls_ssl_init(&s->ssl);
   s->conf = conf;
@@ -551,7 +622,7 @@ tls_sess_t *tls_sess_new(tls_conf_t *conf, const char *host, const tls_io_t *io,
   if (name) memcpy(s->host, name, hl + 1);
   if (mbedtls_ssl_setup(&s->ssl, &conf->ssl)) {
     mbedtls_ssl_free(&s->ssl);
-    free(s);
+    own_free(s);
     return NULL;
   }
   tls_conf_ref(conf);
@@ -572,11 +643,14 @@ void tls_sess_free(tls_sess_t *s) {
   if (!s) return;
   mbedtls_ssl_free(&s->ssl);
   tls_conf_unref(s->conf);
-  free(s);
+  own_free(s);
 }
 
 static void verify_reason(tls_sess_t *s, uint32_t f) {
-  if (f & MBEDTLS_X509_BADCERT_NOT_TRUSTED)
+  if (s->clock_unset && !(f & ~(uint32_t)MBEDTLS_X509_BADCERT_OTHER))
+    snprintf(s->err, sizeof s->err,
+             "clock not set: certificate dates cannot be checked (net.sntp() first, see docs/tls.md)");
+  else if (f & MBEDTLS_X509_BADCERT_NOT_TRUSTED)
     snprintf(s->err, sizeof s->err, "%s", s->leaf_self_signed ? "self-signed certificate" : "unknown CA");
   else if (f & MBEDTLS_X509_BADCERT_EXPIRED)
     snprintf(s->err, sizeof s->err, "certificate expired");
@@ -676,17 +750,19 @@ void tls_push_info(lua_State *L, const tls_sess_t *s) {
   lua_setfield(L, -2, "version");
   lua_pushstring(L, mbedtls_ssl_get_ciphersuite(&s->ssl));
   lua_setfield(L, -2, "cipher");
+  /* The subject seen by verify_cb, else (verify = false) the kept certificate. */
   const mbedtls_x509_crt *peer = mbedtls_ssl_get_peer_cert(&s->ssl);
-  if (peer) {
-    char dn[256];
-    if (mbedtls_x509_dn_gets(dn, sizeof dn, &peer->subject) > 0) {
-      lua_pushstring(L, dn);
-      lua_setfield(L, -2, "peer");
-    }
-    if (mbedtls_x509_dn_gets(dn, sizeof dn, &peer->issuer) > 0) {
-      lua_pushstring(L, dn);
-      lua_setfield(L, -2, "issuer");
-    }
+  char dn[256];
+  if (s->peer[0]) {
+    lua_pushstring(L, s->peer);
+    lua_setfield(L, -2, "peer");
+  } else if (peer && mbedtls_x509_dn_gets(dn, sizeof dn, &peer->subject) > 0) {
+    lua_pushstring(L, dn);
+    lua_setfield(L, -2, "peer");
+  }
+  if (peer && mbedtls_x509_dn_gets(dn, sizeof dn, &peer->issuer) > 0) {
+    lua_pushstring(L, dn);
+    lua_setfield(L, -2, "issuer");
   }
 #if defined(MBEDTLS_SSL_ALPN)
   const char *alpn = mbedtls_ssl_get_alpn_protocol(&s->ssl);
@@ -697,7 +773,7 @@ void tls_push_info(lua_State *L, const tls_sess_t *s) {
 #endif
   /* Whether the peer was verified: a client with verify on, or a server
    * that required client certificates (both refuse otherwise). */
-  bool verified = s->conf->server ? s->conf->has_ca && peer : s->conf->verify;
+  bool verified = s->conf->server ? s->conf->has_ca : s->conf->verify;
   lua_pushboolean(L, verified);
   lua_setfield(L, -2, "verified");
   if (s->host[0]) {

@@ -70,8 +70,10 @@ void tls_push_info(lua_State *L, const tls_sess_t *s);
 void tls_warn_noverify(lua_State *L, const char *where);
 bool tls_conf_noverify(const tls_conf_t *c);
 
-/* Bytes mbedTLS holds now and at most since boot (all sessions and
- * configurations). */
-void tls_memory(size_t *in_use, size_t *peak);
+/* Bytes mbedTLS holds now and at most since boot or the last reset (all
+ * sessions and configurations). Counted only where mbedTLS lets us hook
+ * its allocator (the board's MBEDTLS_PLATFORM_MEMORY; not Debian's build). */
+void tls_memory(size_t *in_use, size_t *peak, bool reset_peak);
+bool tls_memory_counted(void);
 
 #endif

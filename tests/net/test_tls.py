@@ -74,7 +74,7 @@ class SServer:
         try:
             while os.read(self.proc.stdout.fileno(), 65536):
                 pass
-        except OSError:
+        except (OSError, ValueError):  # closed by stop()
             pass
 
     def stop(self):
@@ -449,6 +449,7 @@ task.spawn(function()
         if not line then say("END " .. err) break end
         local info = c:tlsinfo()
         c:send(line:upper() .. " " .. info.version .. " " .. tostring(info.peer) .. "\\n")
+        if line == "bye" then break end
       end
       c:close()
     end)
@@ -498,8 +499,8 @@ srv:close()
         r = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}",
                             "-servername", "localhost", "-CAfile", PKI["ca"],
                             "-verify_return_error", "-verify_hostname", "localhost",
-                            "-quiet", "-no_ign_eof"],
-                           input=b"ping\n", capture_output=True, timeout=20)
+                            "-quiet", "-ign_eof"],
+                           input=b"ping\nbye\n", capture_output=True, timeout=20)
         self.assertIn(b"PING TLSv1.2 nil", r.stdout, r.stderr)
         open(stop, "w").close()
         dev.finish()
