@@ -654,11 +654,17 @@ static const char *conn_tls_msg(const conn_t *c) {
   return m;
 }
 
-/* A held record flushed, then the handshake (a server's starts at the first call). */
+/* A held record flushed, then the handshake (a server's starts at the first
+ * call). The handshake's small records go out at once (no Nagle: each
+ * would wait for the peer's delayed ACK); Nagle is back once it is done. */
 static int tls_ready(conn_t *c) {
   if (c->tls_end == TLS_FAIL) return TLS_FAIL;
   int r = tls_flush(c->tls);
-  if (r == TLS_OK && !tls_handshake_done(c->tls)) r = tls_handshake(c->tls);
+  if (r == TLS_OK && !tls_handshake_done(c->tls)) {
+    if (c->pcb.tcp) tcp_nagle_disable(c->pcb.tcp);
+    r = tls_handshake(c->tls);
+    if (r == TLS_OK && c->pcb.tcp) tcp_nagle_enable(c->pcb.tcp);
+  }
   if (r == TLS_FAIL) c->tls_end = TLS_FAIL;
   return r;
 }

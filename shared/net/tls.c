@@ -245,6 +245,23 @@ static const int tls_suites[] = {
     MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
     MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256, 0};
 
+/* Key exchange groups, cheapest first (mbedTLS's default list starts with
+ * P-521, which a server following the client's order then picks). */
+static const mbedtls_ecp_group_id tls_curves[] = {
+#if defined(MBEDTLS_ECP_DP_SECP256R1_ENABLED)
+    MBEDTLS_ECP_DP_SECP256R1,
+#endif
+#if defined(MBEDTLS_ECP_DP_CURVE25519_ENABLED)
+    MBEDTLS_ECP_DP_CURVE25519,
+#endif
+#if defined(MBEDTLS_ECP_DP_SECP384R1_ENABLED)
+    MBEDTLS_ECP_DP_SECP384R1,
+#endif
+#if defined(MBEDTLS_ECP_DP_SECP521R1_ENABLED)
+    MBEDTLS_ECP_DP_SECP521R1,
+#endif
+    MBEDTLS_ECP_DP_NONE};
+
 void tls_conf_ref(tls_conf_t *c) { c->refs++; }
 
 void tls_conf_unref(tls_conf_t *c) {
@@ -342,6 +359,7 @@ static const char *conf_setup(tls_conf_t *c, char *err, size_t n) {
   mbedtls_ssl_conf_min_version(&c->ssl, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
   mbedtls_ssl_conf_max_version(&c->ssl, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
   mbedtls_ssl_conf_ciphersuites(&c->ssl, tls_suites);
+  mbedtls_ssl_conf_curves(&c->ssl, tls_curves);
   mbedtls_ssl_conf_rng(&c->ssl, mbedtls_ctr_drbg_random, &drbg);
 #if defined(MBEDTLS_SSL_MAX_FRAGMENT_LENGTH) && MBEDTLS_SSL_IN_CONTENT_LEN < 16384
   /* A small record buffer (LUAOS_TLS_RECORD_IN): ask servers for records that fit. */
