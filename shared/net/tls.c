@@ -708,6 +708,14 @@ static int fail_code(tls_sess_t *s, int r, const char *what) {
     snprintf(s->err, sizeof s->err, "connection reset");
     return TLS_FAIL;
   }
+#if MBEDTLS_SSL_IN_CONTENT_LEN < 16384
+  if (r == MBEDTLS_ERR_SSL_BAD_INPUT_DATA && s->done) { /* a record past our buffer */
+    snprintf(s->err, sizeof s->err,
+             "tls: the peer sent a record larger than %d bytes (this image's LUAOS_TLS_RECORD_IN; "
+             "it ignored max_fragment_length)", MBEDTLS_SSL_IN_CONTENT_LEN);
+    return TLS_FAIL;
+  }
+#endif
   if (r == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE) {
     snprintf(s->err, sizeof s->err, "tls: the peer refused the %s (alert %d)", what,
              (int)s->ssl.in_msg[1]);
