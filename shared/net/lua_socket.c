@@ -1228,14 +1228,16 @@ static int socket_bind(lua_State *L) {
   box_t *b = push_box(L, SERVER_MT);
   /* The TLS configuration last: nothing raises after it is made. */
   tls_conf_t *conf = NULL;
-  if (lua_istable(L, 3) && lua_getfield(L, 3, "tls") != LUA_TNIL) {
-    conf = tls_conf_check(L, 3, -1, true);
-    if (!conf) {
-      luaL_pushfail(L);
-      lua_insert(L, -2);
-      return 2;
+  if (lua_istable(L, 3)) {
+    if (lua_getfield(L, 3, "tls") != LUA_TNIL) {
+      conf = tls_conf_check(L, 3, -1, true);
+      if (!conf) {
+        luaL_pushfail(L);
+        lua_insert(L, -2);
+        return 2;
+      }
     }
-    lua_pop(L, 1);
+    lua_pop(L, 1); /* the box is the result */
   }
   conn_t *c = conn_new(K_SERVER);
   if (c) c->u.acc.q = mem_malloc((mem_size_t)(sizeof(conn_t *) * (size_t)backlog));
