@@ -972,6 +972,7 @@ local function find_route(srv, method, path)
 end
 
 local function plain_error(conn, code, msg, keep)
+  conn.deadline = now() + 1000 -- the request's own deadline may be gone
   local body = fmt("%d %s%s\n", code, reasons[code] or "Error", msg and (": " .. msg) or "")
   return send_all(conn, status_line(code) .. "Content-Type: text/plain; charset=utf-8\r\n"
     .. "Content-Length: " .. #body .. "\r\n" .. (keep and "" or "Connection: close\r\n") .. "\r\n" .. body)
@@ -1031,6 +1032,19 @@ local function dispatch(srv, conn, req)
   return res._keep
 end
 
+-- After an error answer: stop sending, read (and drop) what the client
+-- still sends for a moment, then close. Closing with unread data would
+-- reset the connection, and the client could lose the answer.
+local function linger_close(conn)
+  local sock = conn.sock
+  sock:shutdown("send")
+  conn.deadline = now() + 1000
+  for _ = 1, 16 do
+    if not conn:some(M.CHUNK) then break end
+    conn.buf, conn.pos = "", 1
+  end
+end
+
 local function serve(srv, sock)
   sock:setoption("nodelay", true)
   local conn = new_conn(sock)
@@ -1042,8 +1056,10 @@ local function serve(srv, sock)
     if not req then
       if status and conn.got > 0 then
         plain_error(conn, status, err, false)
+        linger_close(conn)
       elseif err == "timeout" and conn.got > 0 then
         plain_error(conn, 408, "the request did not arrive in time", false)
+        linger_close(conn)
       end
       break
     end
@@ -1056,6 +1072,7 @@ local function serve(srv, sock)
     -- The body, bounded, before the handler runs.
     if type(req.frame) == "number" and req.frame > srv.max_body then
       plain_error(conn, 413, "body over " .. srv.max_body .. " bytes", false)
+      linger_close(conn)
       break
     end
     if has_token(req.headers.expect, "100-continue") and req.frame ~= 0 then
@@ -1065,7 +1082,10 @@ local function serve(srv, sock)
     local ok
     ok, err, status = read_body(conn, req.frame, emit, srv.max_body, srv.max_header)
     if not ok then
-      if status then plain_error(conn, status, err, false) end
+      if status then
+        plain_error(conn, status, err, false)
+        linger_close(conn)
+      end
       break
     end
     req.body = result()
