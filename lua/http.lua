@@ -276,7 +276,8 @@ local function read_head(conn, max_header)
     line, err = conn:line(budget)
     if not line then
       if err == "too long" then return nil, "head too large", 431 end
-      return nil, err == "closed" and "malformed head: truncated" or err, 400
+      if err == "closed" then return nil, "malformed head: truncated", 400 end
+      return nil, err -- timeout, reset
     end
     budget = budget - #line - 2
     if budget < 0 then return nil, "head too large", 431 end
@@ -457,6 +458,10 @@ local function read_response_head(conn, max_header)
   local first, headers = read_head(conn, max_header)
   if not first then
     if headers == "head too large" then return nil, "response head too large" end
+    if headers == "malformed head: control character in the first line" then
+      return nil, "malformed response: bad status line"
+    end
+    if find(headers, "^malformed") then return nil, "malformed response: " .. headers end
     return nil, (headers == "closed" and conn.got == 0) and "closed" or headers
   end
   local minor, code, reason = match(first, "^HTTP/1%.([01]) (%d%d%d) ?(.*)$")
