@@ -135,6 +135,7 @@ local function decode_number(s, pos)
   if isint then v = tointeger(tonumber(text)) end
   if not v then
     v = tonumber(text) + 0.0 -- beyond 64 bits: a float
+    if v == math.huge or v == -math.huge then fail(pos, "number out of range") end
   end
   return v, e + 1
 end

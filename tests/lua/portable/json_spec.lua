@@ -51,6 +51,8 @@ describe("json.decode", function()
       {"[1", "unterminated array at byte 3"},
       {'{"a":1', "unterminated object at byte 7"},
       {"\v1", "unexpected character at byte 1"},
+      {"1e999", "number out of range at byte 1"},
+      {"-1e400", "number out of range at byte 1"},
     }
     for _, c in ipairs(cases) do
       local v, err = json.decode(c[1])
