@@ -47,7 +47,7 @@ local routes = {
     return {on = body.on}
   end,
 
-  ["GET /sensors"] = function(req, res)
+  ["GET /sensors"] = function(_, res)
     if not ok_env then return res:json({error = "no environment sensor"}, 503) end
     local ok, e = pcall(env.read, env)
     if not ok then return res:json({error = tostring(e)}, 503) end

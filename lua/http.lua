@@ -269,7 +269,9 @@ local function read_head(conn, max_header)
     return nil, err
   end
   if first == "" then return nil, "malformed head: empty lines", 400 end
-  if find(first, "[%z\1-\31\127]") then return nil, "malformed head: control character in the first line", 400 end
+  if find(first, "[%z\1-\31\127]") then
+    return nil, "malformed head: control character in the first line", 400
+  end
   local headers, n = {}, 0
   while true do
     local line
@@ -632,7 +634,9 @@ local function exchange(conn, r, u, follow)
           break
         end
       else
-        if type(piece) ~= "string" then return nil, "source returned a " .. type(piece) .. ", not a string" end
+        if type(piece) ~= "string" then
+          return nil, "source returned a " .. type(piece) .. ", not a string"
+        end
         ok, err = send_all(conn, chunked and (fmt("%x\r\n", #piece) .. piece .. "\r\n") or piece)
         if not ok then break end
       end
@@ -667,7 +671,9 @@ local function exchange(conn, r, u, follow)
   elseif r.sink then
     emit = function(piece)
       local sok, serr = r.sink(piece)
-      if sok == false or (sok == nil and serr ~= nil) then return nil, "sink: " .. tostring(serr or "stopped") end
+      if sok == false or (sok == nil and serr ~= nil) then
+        return nil, "sink: " .. tostring(serr or "stopped")
+      end
       return true
     end
   else
@@ -731,7 +737,8 @@ function M.request(req)
   local deadline = now() + r.timeout
   local url = req.url
   for hop = 0, r.redirects do
-    local key = u.scheme .. "://" .. u.host .. ":" .. u.port .. (type(r.tls) == "table" and tostring(r.tls) or "")
+    local key = u.scheme .. "://" .. u.host .. ":" .. u.port
+      .. (type(r.tls) == "table" and tostring(r.tls) or "") -- own TLS settings: own pool
     local resp, err
     for attempt = 1, 2 do
       local conn = r.keepalive and pool_take(key)
@@ -772,7 +779,9 @@ function M.request(req)
       r.body, r.source = nil, nil
       for k in pairs(r.headers) do
         local lk = lower(k)
-        if lk == "content-length" or lk == "content-type" or lk == "transfer-encoding" then r.headers[k] = nil end
+        if lk == "content-length" or lk == "content-type" or lk == "transfer-encoding" then
+          r.headers[k] = nil
+        end
       end
     elseif r.source then
       return resp -- 307/308 with a body that cannot be sent again
@@ -877,7 +886,8 @@ function Response:write(chunk)
     self._sent, self._streaming = true, true
     if not self._headers["content-type"] then self:header("Content-Type", "application/octet-stream") end
     if self._req.version == "1.0" then self._keep = false end
-    pre = head_text(self, (self._keep and "Transfer-Encoding: chunked\r\n" or "") .. conn_header(self) .. "\r\n")
+    pre = head_text(self, (self._keep and "Transfer-Encoding: chunked\r\n" or "")
+      .. conn_header(self) .. "\r\n")
     if self._req.method == "HEAD" then
       self._chunked = false
       return send_all(self._conn, pre)
@@ -888,7 +898,8 @@ function Response:write(chunk)
   end
   if self._finished or self._req.method == "HEAD" then return true end
   if #chunk == 0 then return true end
-  local ok, err = send_all(self._conn, pre .. (self._chunked and (fmt("%x\r\n", #chunk) .. chunk .. "\r\n") or chunk))
+  local wire = self._chunked and (fmt("%x\r\n", #chunk) .. chunk .. "\r\n") or chunk
+  local ok, err = send_all(self._conn, pre .. wire)
   if not ok then self._keep = false end
   return ok, err
 end

@@ -320,7 +320,8 @@ describe("http client and server", function()
 
   it("checks its arguments", function()
     local cases = {
-      {function() http.request("http://x/") end, "bad argument #1 to 'http.request' (table expected, got string)"},
+      {function() http.request("http://x/") end,
+        "bad argument #1 to 'http.request' (table expected, got string)"},
       {function() http.request{url = "ftp://x/"} end, "unsupported scheme 'ftp'"},
       {function() http.request{url = "http://x/", metod = "GET"} end, "did you mean 'method'?"},
       {function() http.request{url = "http://x/", headers = {X = "a\r\nInjected: 1"}} end,
