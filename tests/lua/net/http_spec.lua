@@ -168,6 +168,8 @@ describe("http client and server", function()
       ["GET /"] = function() return "root" end,
     }, {max_body = 1000, max_header = 1024})
     local p = srv.port
+    task.sleep(1500) -- earlier tests' connections wind down
+    local tasks0, net0 = sys.tasks(), sys.memory().net
     local cases = {
       {"GARBAGE\r\n\r\n", "^HTTP/1.1 400 "},
       {"GET / HTTP/1.1\r\n\r\n", "^HTTP/1.1 400 .*missing Host"},
@@ -208,6 +210,15 @@ describe("http client and server", function()
     -- HTTP/1.0 closes unless it asks for keep-alive
     out = raw(p, "GET / HTTP/1.0\r\n\r\n")
     assert.truthy(out:find("^HTTP/1.1 200 OK.*Connection: close"))
+    -- nothing left behind: no connection task, no socket memory
+    task.sleep(1500)
+    assert.are.equal(tasks0, sys.tasks())
+    if sys.virtual_time then
+      -- closed connections wait in TIME_WAIT (2 MSL) first: then lwIP's
+      -- memory is no higher than before them
+      task.sleep(125000)
+      assert.is_true(sys.memory().net <= net0)
+    end
     srv:close()
   end)
 
