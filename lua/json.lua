@@ -50,6 +50,14 @@ local escapes = {
 -- turned into nil, message at the top; nothing else is caught.
 local Fail = {}
 
+-- Strict UTF-8 (no overlong forms, surrogates or code points past
+-- U+10FFFF). Bytes F8..FF never occur in UTF-8; they are refused before
+-- utf8.len sees them: Lua 5.4.4's decoder shifts past 32 bits on a run
+-- of continuation bytes after FF (undefined behaviour in C).
+local function valid_utf8(s)
+  return not find(s, "[\248-\255]") and utf8len(s) ~= nil
+end
+
 local function fail(pos, msg)
   error(setmetatable({ pos = pos, msg = msg }, Fail), 0)
 end
@@ -74,7 +82,7 @@ local function decode_string(s, pos)
     local c = byte(s, j)
     if c == 34 then -- closing quote
       local piece = sub(s, i, j - 1)
-      if not utf8len(piece) then fail(i, "invalid UTF-8 in string") end
+      if not valid_utf8(piece) then fail(i, "invalid UTF-8 in string") end
       if not parts then return piece, j + 1 end
       n = n + 1
       parts[n] = piece
@@ -84,7 +92,7 @@ local function decode_string(s, pos)
     end
     parts = parts or {}
     local piece = sub(s, i, j - 1)
-    if not utf8len(piece) then fail(i, "invalid UTF-8 in string") end
+    if not valid_utf8(piece) then fail(i, "invalid UTF-8 in string") end
     n = n + 1
     parts[n] = piece
     local e = byte(s, j + 1)
@@ -255,7 +263,7 @@ for i = 0, 31 do
 end
 
 local function encode_string(s, path)
-  if not utf8len(s) then
+  if not valid_utf8(s) then
     error(fmt("bad argument #1 to 'json.encode' (invalid UTF-8 in string at %s)", path), 0)
   end
   return '"' .. s:gsub('[%z\1-\31"\\]', str_escapes) .. '"'

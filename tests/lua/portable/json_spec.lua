@@ -52,6 +52,7 @@ describe("json.decode", function()
       {'{"a":1', "unterminated object at byte 7"},
       {"\v1", "unexpected character at byte 1"},
       {"1e999", "number out of range at byte 1"},
+      {"\"\xff" .. ("\xa9"):rep(10) .. "\"", "invalid UTF-8 in string at byte 2"},
       {"-1e400", "number out of range at byte 1"},
     }
     for _, c in ipairs(cases) do
