@@ -836,6 +836,9 @@ function Response:header(name, value)
 end
 
 local function head_text(self, extra)
+  -- The framing is the server's to write.
+  self._headers["content-length"], self._headers["transfer-encoding"] = nil, nil
+  self._headers.connection = nil
   local lines = { status_line(self._status) }
   for _, nv in pairs(self._headers) do lines[#lines + 1] = nv[1] .. ": " .. nv[2] .. "\r\n" end
   lines[#lines + 1] = extra
