@@ -14,6 +14,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -476,6 +477,98 @@ class DeviceServerTap(unittest.TestCase, DeviceServerMixin):
         self.check_concurrent()
         if shutil.which("ab"):
             self.check_ab()
+
+
+def make_test_pki(d):
+    """A CA and a server certificate for 10.0.2.2, 127.0.0.1 and localhost
+    (ECDSA P-256), made with openssl in folder d."""
+    def ossl(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=d)
+    ossl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=luaos http test CA")
+    ossl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
+    with open(os.path.join(d, "ext.cnf"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1,IP:10.0.2.2\n")
+    ossl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+         "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")
+    return {k: os.path.join(d, k) for k in ("ca.pem", "server.pem", "server.key")}
+
+
+_tls = {}
+
+
+def skip_unless_tls(luaos):
+    """https needs socket's {tls=} (the TLS work, docs/tls.md)."""
+    if luaos not in _tls:
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+            f.write('local ok, e = pcall(require("socket").connect, "127.0.0.1", 1, {tls = true, timeout = 100})\n'
+                    'print(ok or not tostring(e):find("unknown option", 1, true))')
+        try:
+            r = subprocess.run([luaos, "run", f.name, "--net", "none"], capture_output=True, text=True,
+                               timeout=30)
+        finally:
+            os.unlink(f.name)
+        _tls[luaos] = r.stdout.strip() == "true"
+    if not _tls[luaos]:
+        raise unittest.SkipTest("socket.connect has no {tls=} option in this build yet")
+    netutil.skip_unless_program("openssl")
+
+
+HTTPS_CLIENT_APP = LUA_PRELUDE + """
+local http = require("http")
+local port, ca = ...
+assert(net.wait_up(10000))
+local url = "https://10.0.2.2:" .. port .. "/hello"
+local r, err = http.get(url, {tls = {ca = ca}})
+say("with_ca", r and r.status, r and r.body or err)
+r, err = http.get(url)
+say("default_cas", r and r.status, r and r.body or err)
+say("done")
+"""
+
+
+class Https(unittest.TestCase):
+    """https:// and http.server{tls=} through socket's TLS (not run until
+    the build's socket has it: then skipped with that reason)."""
+
+    def setUp(self):
+        netutil.skip_unless_sockets(LUAOS)
+        skip_unless_tls(LUAOS)
+        self.sb = Sandbox("luaos-https-")
+        self.addCleanup(self.sb.remove)
+        self.pki = make_test_pki(self.sb.dir)
+
+    def test_client_against_python_tls_server(self):
+        import ssl
+        server = HostServer()
+        self.addCleanup(server.close)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self.pki["server.pem"], self.pki["server.key"])
+        server.httpd.socket = ctx.wrap_socket(server.httpd.socket, server_side=True)
+        app = self.sb.write("client.lua", HTTPS_CLIENT_APP)
+        d = Device(LUAOS, app, ["--net", "user"], app_args=[str(server.port), self.pki["ca.pem"]],
+                   env=self.sb.env())
+        self.addCleanup(d.kill)
+        netutil.expect_line(self, d, "done", timeout=60)
+        got = {ln.split("\t")[0]: ln.split("\t")[1:] for ln in d.lines}
+        self.assertEqual(got["with_ca"], ["200", "hello"])
+        # the test CA is not among the default ones: refused, with the reason
+        self.assertEqual(got["default_cas"][0], "nil")
+        self.assertIn("unknown CA", got["default_cas"][1])
+
+    def test_device_server_with_certificate(self):
+        hport = free_port()
+        dev = Device(LUAOS, EXAMPLE, ["--net", "user,hostfwd=tcp:127.0.0.1:%d-:8443" % hport],
+                     app_args=["8443", "tls", self.pki["server.pem"], self.pki["server.key"]],
+                     env=self.sb.env())
+        self.addCleanup(dev.kill)
+        netutil.expect_line(self, dev, "http_api: listening on port 8443 (https)")
+        r = curl("--cacert", self.pki["ca.pem"], "https://127.0.0.1:%d/status" % hport)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["board"], "devkit")
+        r = curl("https://127.0.0.1:%d/status" % hport)  # without the CA: curl refuses
+        self.assertNotEqual(r.returncode, 0)
 
 
 if __name__ == "__main__":
