@@ -75,6 +75,28 @@ local function check_opts(fn, n, t, known)
   end
 end
 
+-- For the small public helpers: a string argument, raised at the caller.
+local function check_string(fn, n, v, optional)
+  if type(v) ~= "string" and not (optional and v == nil) then
+    error(fmt("bad argument #%d to '%s' (string expected, got %s)", n, fn, type(v)), 3)
+  end
+end
+
+local function check_limits(fn, limits)
+  if limits ~= nil and type(limits) ~= "table" then
+    error(fmt("bad argument #2 to '%s' (table expected, got %s)", fn, type(limits)), 3)
+  end
+  for k, v in pairs(limits or {}) do
+    local ok = (k == "head" and type(v) == "boolean")
+      or ((k == "max_header" or k == "max_body") and math.type(v) == "integer" and v >= 0)
+    if not ok then
+      error(fmt("bad argument #2 to '%s' (limits: max_header =, max_body = integers, "
+        .. "head = boolean; got %s = %s)", fn, tostring(k), tostring(v)), 3)
+    end
+  end
+  return limits or {}
+end
+
 local function check_pos(fn, n, name, v, lo, hi)
   if v ~= nil and (math.type(v) ~= "integer" or v < lo or v > hi) then
     argfail(fn, n, "option '%s' must be an integer %d..%d", name, lo, hi)
@@ -138,15 +160,19 @@ local function resolve_url(base, loc)
 end
 
 function M.escape(s)
+  if math.type(s) then s = tostring(s) end
+  check_string("http.escape", 1, s)
   return (tostring(s):gsub("[^%w%-._~]", function(c) return fmt("%%%02X", byte(c)) end))
 end
 
 function M.unescape(s)
+  check_string("http.unescape", 1, s)
   return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
 end
 
 -- "a=1&b=x%20y" -> {a = "1", b = "x y"} (a repeated name: the last value)
 function M.parse_query(q)
+  check_string("http.parse_query", 1, q, true)
   local t = {}
   for pair in (q or ""):gmatch("[^&]+") do
     local k, v = match(pair, "^([^=]*)=?(.*)$")
@@ -479,7 +505,8 @@ end
 -- err, status; http.parse_response(text, [limits]) -> response | nil, err.
 -- limits: {max_header =, max_body =, head = true (a response to HEAD)}.
 function M.parse_request(text, limits)
-  limits = limits or {}
+  check_string("http.parse_request", 1, text)
+  limits = check_limits("http.parse_request", limits)
   local conn = new_conn(nil, text)
   local req, err, status = read_request_head(conn, limits.max_header)
   if not req then return nil, err, status end
@@ -496,7 +523,8 @@ local function no_body(status, head)
 end
 
 function M.parse_response(text, limits)
-  limits = limits or {}
+  check_string("http.parse_response", 1, text)
+  limits = check_limits("http.parse_response", limits)
   local conn = new_conn(nil, text)
   local status, reason, version, headers = read_response_head(conn, limits.max_header)
   if not status then return nil, reason end
@@ -514,6 +542,10 @@ end
 
 -- The chunked decoder alone: "5\r\nhello\r\n0\r\n\r\n" -> "hello" | nil, err
 function M.decode_chunked(text, max_body)
+  check_string("http.decode_chunked", 1, text)
+  if max_body ~= nil and math.type(max_body) ~= "integer" then
+    error("bad argument #2 to 'http.decode_chunked' (integer expected, got " .. type(max_body) .. ")", 2)
+  end
   local conn = new_conn(nil, text)
   local emit, result = collector()
   local ok, err = read_body(conn, "chunked", emit, max_body or M.MAX_BODY)

@@ -396,3 +396,25 @@ describe("http parsers on strings", function()
     assert.are.equal("a b/é", http.unescape("a%20b%2F%C3%A9"))
   end)
 end)
+
+describe("http helpers' arguments", function()
+  it("are checked", function()
+    local cases = {
+      {function() http.parse_request(42) end,
+        "bad argument #1 to 'http.parse_request' (string expected, got number)"},
+      {function() http.parse_response("x", 5) end,
+        "bad argument #2 to 'http.parse_response' (table expected"},
+      {function() http.parse_response("x", {max_body = "1"}) end, "got max_body = 1"},
+      {function() http.decode_chunked("x", 1.5) end, "bad argument #2 to 'http.decode_chunked'"},
+      {function() http.unescape({}) end, "bad argument #1 to 'http.unescape' (string expected, got table)"},
+      {function() http.parse_query(1) end, "bad argument #1 to 'http.parse_query'"},
+    }
+    for _, c in ipairs(cases) do
+      local ok, e = pcall(c[1])
+      assert.is_false(ok)
+      assert.truthy(e:find(c[2], 1, true), e)
+    end
+    assert.are.equal("42", http.escape(42))
+    assert.are.same({}, http.parse_query(nil))
+  end)
+end)
