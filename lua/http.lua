@@ -893,7 +893,7 @@ function Response:send(body, ctype)
   self._sent = true
   if ctype then self:header("Content-Type", ctype) end
   if not self._headers["content-type"] and #body > 0 then
-    self:header("Content-Type", "text/plain; charset=utf-8")
+    self._headers["content-type"] = { "Content-Type", "text/plain; charset=utf-8" }
   end
   local s = self._status
   local nolen = s == 204 or s == 304 or (s >= 100 and s < 200)
@@ -908,7 +908,8 @@ end
 --- res:json(value, [status]) -> true | nil, err
 function Response:json(value, status)
   if status then self:status(status) end
-  return self:send(json.encode(value), "application/json")
+  self._headers["content-type"] = { "Content-Type", "application/json" }
+  return self:send(json.encode(value))
 end
 
 --- res:write(chunk) -> true | nil, err: a streamed (chunked) body
@@ -919,7 +920,9 @@ function Response:write(chunk)
   local pre = ""
   if not self._sent then
     self._sent, self._streaming = true, true
-    if not self._headers["content-type"] then self:header("Content-Type", "application/octet-stream") end
+    if not self._headers["content-type"] then
+      self._headers["content-type"] = { "Content-Type", "application/octet-stream" }
+    end
     if self._req.version == "1.0" then self._keep = false end
     pre = head_text(self, (self._keep and "Transfer-Encoding: chunked\r\n" or "")
       .. conn_header(self) .. "\r\n")
