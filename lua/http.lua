@@ -736,7 +736,9 @@ local function check_request(r)
   local method = r.method or "GET"
   if not find(method, TOKEN) then argfail(fn, 1, "bad method '%s'", method) end
   if r.body and r.source then argfail(fn, 1, "give 'body' or 'source', not both") end
-  if r.timeout ~= nil and r.timeout <= 0 then argfail(fn, 1, "option 'timeout' must be > 0 ms") end
+  if r.timeout ~= nil and not (r.timeout > 0 and r.timeout <= 2 ^ 31) then
+    argfail(fn, 1, "option 'timeout' must be > 0 ms and at most 2^31 ms")
+  end
   check_pos(fn, 1, "redirects", r.redirects, 0, 20)
   check_pos(fn, 1, "max_body", r.max_body, 0, math.maxinteger)
   check_pos(fn, 1, "max_header", r.max_header, 64, 1024 * 1024)
@@ -1181,7 +1183,9 @@ local function make_server(opts)
   check_pos(fn, 1, "max_header", opts.max_header, 64, 1024 * 1024)
   check_pos(fn, 1, "max_body", opts.max_body, 0, math.maxinteger)
   check_pos(fn, 1, "max_clients", opts.max_clients, 1, 1024)
-  if opts.timeout ~= nil and opts.timeout <= 0 then argfail(fn, 1, "option 'timeout' must be > 0 ms") end
+  if opts.timeout ~= nil and not (opts.timeout > 0 and opts.timeout <= 2 ^ 31) then
+    argfail(fn, 1, "option 'timeout' must be > 0 ms and at most 2^31 ms")
+  end
   local srv = {
     routes = {}, max_header = opts.max_header or M.MAX_HEADER,
     max_body = opts.max_body or 64 * 1024, max_clients = opts.max_clients or 16,
