@@ -752,6 +752,24 @@ local function check_request(r)
   }, u
 end
 
+-- Connections made with other TLS settings are not reused for these:
+-- the pool's key holds the settings' content (not the table's identity,
+-- so a literal {ca = ...} in each call still reuses).
+local function tls_key(t, depth)
+  if type(t) ~= "table" then return t == nil and "" or "|" .. tostring(t) end
+  if (depth or 0) > 4 then return "|..." end
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = tostring(k) end
+  table.sort(keys)
+  local parts = {}
+  for i, k in ipairs(keys) do
+    local v = t[k]
+    if v == nil then v = t[tonumber(k)] end
+    parts[i] = k .. "=" .. (type(v) == "table" and "{" .. tls_key(v, (depth or 0) + 1) .. "}" or tostring(v))
+  end
+  return "|" .. concat(parts, ";")
+end
+
 local function connect(u, r, deadline)
   local left = math.ceil(deadline - now())
   if left <= 0 then return nil, "timeout" end
@@ -771,8 +789,7 @@ function M.request(req)
   local deadline = now() + r.timeout
   local url = req.url
   for hop = 0, r.redirects do
-    local key = u.scheme .. "://" .. u.host .. ":" .. u.port
-      .. (type(r.tls) == "table" and tostring(r.tls) or "") -- own TLS settings: own pool
+    local key = u.scheme .. "://" .. u.host .. ":" .. u.port .. tls_key(r.tls)
     local resp, err
     for attempt = 1, 2 do
       local conn = r.keepalive and pool_take(key)

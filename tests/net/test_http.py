@@ -79,6 +79,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.send_header("Location", "/redirect/%d" % (n - 1))
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+        elif p == "/to-http":
+            self.send_response(302)
+            self.send_header("Location", "http://10.0.2.2:%d/hello" % self.server.server_address[1])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif p == "/big":
             self.send_response(200)
             self.send_header("Content-Length", str(BIG))
@@ -522,6 +527,14 @@ assert(net.wait_up(10000))
 local url = "https://10.0.2.2:" .. port .. "/hello"
 local r, err = http.get(url, {tls = {ca = ca}})
 say("with_ca", r and r.status, r and r.body or err)
+for i = 2, 3 do
+  r, err = http.get(url, {tls = {ca = ca}})
+  say("again" .. i, r and r.status, r and r.body or err)
+end
+r, err = http.get("https://10.0.2.2:" .. port .. "/redirect/2", {tls = {ca = ca}})
+say("redirects", r and r.status, r and r.body or err)
+r, err = http.get("https://10.0.2.2:" .. port .. "/to-http", {tls = {ca = ca}})
+say("downgrade", r and r.status, r and r.body or err)
 r, err = http.get(url)
 say("default_cas", r and r.status, r and r.body or err)
 say("done")
@@ -553,6 +566,13 @@ class Https(unittest.TestCase):
         netutil.expect_line(self, d, "done", timeout=60)
         got = {ln.split("\t")[0]: ln.split("\t")[1:] for ln in d.lines}
         self.assertEqual(got["with_ca"], ["200", "hello"])
+        self.assertEqual(got["again2"], ["200", "hello"])
+        self.assertEqual(got["again3"], ["200", "hello"])
+        self.assertEqual(got["redirects"], ["200", "landed"])
+        # keep-alive over TLS: every request with these settings on one connection
+        self.assertEqual(len(server.httpd.conns), 1, server.httpd.conns)
+        self.assertEqual(got["downgrade"][0], "nil")
+        self.assertTrue(got["downgrade"][1].startswith("redirect from https to http refused"), got["downgrade"])
         # the test CA is not among the default ones: refused, with the reason
         self.assertEqual(got["default_cas"][0], "nil")
         self.assertIn("unknown CA", got["default_cas"][1])
