@@ -719,7 +719,7 @@ local function exchange(conn, r, u, follow)
     return nil, berr
   end
   if r.sink and not following then r.sink(nil) end
-  if result then resp.body = result() end
+  if result then resp.body = result() elseif following then resp.body = "" end
   local cn = headers.connection
   resp.reusable = frame ~= "close" and not has_token(cn, "close")
     and (version == "1.1" or has_token(cn, "keep-alive"))
