@@ -190,19 +190,18 @@ function P.encode(p)
 end
 
 -- Body decoders: (body, flags) -> packet table | nil, err.
-local function utf8_at(b, pos, what)
-  if pos + 1 > #b then return nil, "truncated " .. what end
-  local s, npos = sunpack(">s2", b, pos)
-  if npos - 1 > #b then return nil, "truncated " .. what end
-  if not valid_utf8(s) then return nil, what .. " is not valid UTF-8" end
-  return s, npos
-end
-
 local function bin_at(b, pos, what)
   if pos + 1 > #b then return nil, "truncated " .. what end
   local n = sunpack(">I2", b, pos)
   if pos + 1 + n > #b then return nil, "truncated " .. what end
   return b:sub(pos + 2, pos + 1 + n), pos + 2 + n
+end
+
+local function utf8_at(b, pos, what)
+  local s, npos = bin_at(b, pos, what)
+  if not s then return nil, npos end
+  if not valid_utf8(s) then return nil, what .. " is not valid UTF-8" end
+  return s, npos
 end
 
 local function id_only(b)
