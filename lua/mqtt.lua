@@ -84,7 +84,9 @@ local function str(s)
 end
 
 local function check_topic(fname, n, topic, level)
-  if type(topic) ~= "string" then argerr(fname, n, "topic", "must be a string, got " .. type(topic), level) end
+  if type(topic) ~= "string" then
+    argerr(fname, n, "topic", "must be a string, got " .. type(topic), level)
+  end
   if topic == "" then argerr(fname, n, "topic", "must not be empty", level) end
   if #topic > 65535 then argerr(fname, n, "topic", "is longer than 65535 bytes", level) end
   if not valid_utf8(topic) then argerr(fname, n, "topic", "is not valid UTF-8 (or contains NUL)", level) end
@@ -406,7 +408,9 @@ local KNOWN = {
 --- mqtt.client.new(client_id, opts) -> client (docs/mqtt.md).
 function M.client.new(client_id, opts)
   local F = "mqtt.client.new"
-  if type(client_id) ~= "string" then argerr(F, 1, "client_id", "must be a string, got " .. type(client_id)) end
+  if type(client_id) ~= "string" then
+    argerr(F, 1, "client_id", "must be a string, got " .. type(client_id))
+  end
   if #client_id > 65535 or not valid_utf8(client_id) then
     argerr(F, 1, "client_id", "must be valid UTF-8 of at most 65535 bytes")
   end
@@ -438,7 +442,9 @@ function M.client.new(client_id, opts)
   self.keepalive = opt_num(F, opts, "keepalive", 0, 65535, true) or 60
   self.clean_session = opts.clean_session
   if self.clean_session == nil then self.clean_session = true end
-  if type(self.clean_session) ~= "boolean" then argerr(F, 2, "option 'clean_session'", "must be a boolean") end
+  if type(self.clean_session) ~= "boolean" then
+    argerr(F, 2, "option 'clean_session'", "must be a boolean")
+  end
   if client_id == "" and not self.clean_session then
     argerr(F, 1, "client_id", "must not be empty with clean_session = false")
   end
@@ -811,7 +817,8 @@ function Client:_reader()
       elseif not self.closing then
         self.state = "offline"
         self.last_error = err
-        log.warn("mqtt: %s: reconnect to %s:%d failed: %s", self.client_id, self.host, self.port, tostring(err))
+        log.warn("mqtt: %s: reconnect to %s:%d failed: %s", self.client_id, self.host, self.port,
+          tostring(err))
       end
     end
   end
@@ -899,7 +906,8 @@ function Client:publish(topic, payload, opts)
     end
   end
   self.held_bytes = self.held_bytes + size
-  if self.state == "connected" and #self.waiting == 0 and (qos == 0 or self.inflight_n < self.max_inflight) then
+  local window = qos == 0 or self.inflight_n < self.max_inflight
+  if self.state == "connected" and #self.waiting == 0 and window then
     local ok, err = self:_transmit(m)
     if not ok and qos == 0 then return nil, err end
   else
