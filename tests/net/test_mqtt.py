@@ -395,6 +395,28 @@ c:disconnect()
         self.finish_ok(dev)
         self.assertIn("flush\ttrue", dev.lines)
 
+    def test_telemetry_example(self):
+        b = self.broker()
+        s = self.sub(b, "-q", "1", topic="luaos/#")
+        example = os.path.join(netutil.SOURCE, "examples", "mqtt_telemetry.lua")
+        dev = Device(LUAOS, example, ["--net", "user"], app_args=[HOST, str(b.port), "dev7", "3"],
+                     env=self.sb.env())
+        self.addCleanup(dev.kill)
+        self.assertTrue(s.wait(lambda ls: "luaos/dev7/status online" in ls), s.lines)
+        self.assertTrue(s.wait(lambda ls: any(l.startswith("luaos/dev7/env {") for l in ls)), s.lines)
+        pub(b, "luaos/dev7/cmd/led", "toggle", "-q", "1")
+        self.assertTrue(s.wait(lambda ls: "luaos/dev7/led 1" in ls), s.lines)
+        pub(b, "luaos/dev7/cmd/led", "toggle", "-q", "1")
+        self.assertTrue(s.wait(lambda ls: "luaos/dev7/led 0" in ls), s.lines)
+        rc, err = dev.finish(30)  # three readings, 5 s apart
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(s.wait(lambda ls: ls[-1] == "luaos/dev7/status offline"), s.lines)
+        env = [l for l in s.lines if l.startswith("luaos/dev7/env ")]
+        acc = [l for l in s.lines if l.startswith("luaos/dev7/accel ")]
+        self.assertEqual((len(env), len(acc)), (3, 3), s.lines)
+        self.assertRegex(env[0], r'^luaos/dev7/env \{"t":-?[0-9.]+,"p":[0-9.]+,"rh":[0-9.]+\}$')
+        self.assertRegex(acc[0], r'^luaos/dev7/accel \{"x":-?[0-9.]+,"y":-?[0-9.]+,"z":-?[0-9.]+\}$')
+
 
 TLS_PROBE = 'local ok = pcall(require("socket").connect, "127.0.0.1", 1, {tls = true, timeout = 1}) print(ok)'
 
