@@ -496,6 +496,7 @@ function M.client.new(client_id, opts)
   self.next_id = 0
   self.seq = 0
   self.gen = 0             -- connection generation (pinger tasks end on change)
+  self.out, self.out_bytes, self.out_ev = {}, 0, {}
   self.st = { sent = 0, received = 0, dropped = 0, reconnects = 0, resent = 0 }
   return self
 end
@@ -514,25 +515,55 @@ function Client:_alloc_id()
   return nil
 end
 
--- Writes one packet. Writers take turns: a send that blocks (full send
--- buffer) must not be interleaved with another task's packet.
+-- Output: packets are gathered in `out` and sent by the connection's
+-- writer task in one send per burst (a loop of publishes becomes a few
+-- large TCP segments, not one per message). A publisher that gets 16 KB
+-- ahead sends itself, so a slow network slows it down (back-pressure).
+-- Senders take turns (wbusy): a send that blocks must not be interleaved.
+local OUT_FLUSH = 16384
+
+function Client:_flush(sock)
+  while self.sock == sock and #self.out > 0 do
+    while self.wbusy do
+      task.wait(self, 1000)
+      if self.sock ~= sock then return nil, "not connected" end
+    end
+    if #self.out == 0 then break end
+    local data = table.concat(self.out)
+    self.out, self.out_bytes = {}, 0
+    self.wbusy = sock
+    local ok, err = sock:send(data)
+    if self.wbusy == sock then self.wbusy = nil end
+    task.signal(self)
+    if not ok then
+      self:_drop_connection(sock, err)
+      return nil, err
+    end
+  end
+  if self.sock ~= sock then return nil, "not connected" end
+  return true
+end
+
 function Client:_write(data)
   local sock = self.sock
   if not sock then return nil, "not connected" end
-  while self.wbusy do
-    task.wait(self, 1000)
-    if self.sock ~= sock then return nil, "not connected" end
-  end
-  self.wbusy = sock
-  local ok, err = sock:send(data)
-  if self.wbusy == sock then self.wbusy = nil end
-  task.signal(self)
-  if not ok then
-    self:_drop_connection(sock, err)
-    return nil, err
-  end
+  local out = self.out
+  out[#out + 1] = data
+  self.out_bytes = self.out_bytes + #data
   self.last_out = now()
+  if self.out_bytes >= OUT_FLUSH then return self:_flush(sock) end
+  task.signal(self.out_ev)
   return true
+end
+
+function Client:_writer(sock)
+  while self.sock == sock do
+    if #self.out > 0 then
+      self:_flush(sock)
+    else
+      task.wait(self.out_ev)
+    end
+  end
 end
 
 -- Sends a message now (QoS 0: fire and forget; QoS 1/2: into the in-flight
@@ -592,8 +623,15 @@ function Client:_drop_connection(sock, err)
   if self.sock ~= sock or not sock then return end
   self.sock = nil
   self.wbusy = nil -- a writer still in send on this socket gets "closed"
+  self.out, self.out_bytes = {}, 0 -- QoS 1/2 are resent from `inflight`
   self.gen = self.gen + 1
   sock:close()
+  local me = task.current()
+  for _, k in ipairs({ "writer_task", "pinger_task" }) do
+    local t = self[k]
+    self[k] = nil
+    if t and t ~= me then t:cancel() end
+  end
   if self.state == "connected" then
     self.state = self.closing and "closed" or "offline"
     self.last_error = err
@@ -669,7 +707,9 @@ function Client:_open()
   self.ping_sent = nil
   self.session_present = pkt.session_present
   if not pkt.session_present then self.inbound_qos2 = {} end
-  task.spawn(self._pinger, self, self.gen)
+  self.out, self.out_bytes = {}, 0
+  self.writer_task = task.spawn(self._writer, self, sock)
+  self.pinger_task = task.spawn(self._pinger, self, self.gen)
   -- subscriptions: the broker forgot them unless it kept the session
   -- (and those made while offline were never sent)
   for _, f in ipairs(self.sub_order) do
@@ -844,6 +884,7 @@ function Client:disconnect()
   local sock = self.sock
   if sock then
     self:_write(P.encode({ type = "disconnect" }))
+    self:_flush(sock)
     self:_drop_connection(self.sock, "closed")
   end
   self.state = "closed"
