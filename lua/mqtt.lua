@@ -74,8 +74,10 @@ function P.decode_length(s, pos)
 end
 
 -- A well-formed UTF-8 string (MQTT-1.5.3): no U+0000, no surrogates.
+-- Bytes F5..FF never occur in UTF-8; they are refused before utf8.len,
+-- whose decoder (Lua 5.4.4) shifts out of range on them (UBSan).
 local function valid_utf8(s)
-  return utf8.len(s) ~= nil and not s:find("\0", 1, true)
+  return not s:find("[%z\xF5-\xFF]") and utf8.len(s) ~= nil
 end
 P.valid_utf8 = valid_utf8
 
