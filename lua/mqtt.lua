@@ -679,6 +679,12 @@ end
 -- calling task; then resends what is in flight and sends what waits.
 function Client:_open()
   self.state = "connecting"
+  local ok, sp = self:_open_connection()
+  if self.state == "connecting" then self.state = "offline" end
+  return ok, sp
+end
+
+function Client:_open_connection()
   local sopts = { timeout = self.timeout }
   if self.tls then sopts.tls = self.tls end
   local sock, err = socket.connect(self.host, self.port, sopts)
@@ -852,10 +858,17 @@ function Client:_reader()
       -- jitter (0.75 .. 1.25) so that a fleet does not reconnect in step
       task.sleep(delay * (0.75 + math.random() / 2))
       if self.closing then break end
-      local ok, err = self:_open()
-      if ok then
+      -- c:connect() from another task may have connected (or be at it) meanwhile
+      local err
+      if not self.sock and self.state ~= "connecting" then
+        local ok, e = self:_open()
+        if not ok then err = type(e) == "string" and e or self.last_error end
+      end
+      if self.sock then
         delay = nil
         self.st.reconnects = self.st.reconnects + 1
+      elseif self.state == "connecting" then
+        task.sleep(100)
       elseif not self.closing then
         self.state = "offline"
         self.last_error = err
@@ -869,11 +882,12 @@ end
 
 --- c:connect() -> true, session_present | nil, err
 function Client:connect()
-  if self.state == "connected" or self.state == "connecting" then return nil, "already connected" end
+  if self.state == "connected" then return nil, "already connected" end
+  if self.state == "connecting" then return nil, "already connecting" end
   self.closing = false
   local ok, sp = self:_open()
   if not ok then
-    self.state = "offline"
+    if sp == false then sp = self.last_error or "connection lost" end
     return nil, sp
   end
   if not self.reader_task then self.reader_task = task.spawn(self._reader, self) end

@@ -317,6 +317,27 @@ describe("mqtt.client against a fake broker", function()
     stop()
   end)
 
+  it("connect() while the reconnect loop waits makes one connection, not two", function()
+    local conns = 0
+    local p, stop = broker(function(c, n)
+      conns = n
+      accept_connect(c)
+      if n == 1 then return end -- drop the first connection at once
+      while read(c) do end
+    end)
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, reconnect = {min = 2000}})
+    assert(c:connect())
+    for _ = 1, 50 do if c:status() == "offline" then break end task.sleep(10) end
+    assert.are.equal("offline", (c:status()))
+    assert.is_true(c:connect())
+    assert.are.same({nil, "already connected"}, {c:connect()})
+    task.sleep(3000) -- past the reconnect loop's wait
+    assert.are.same({2, "connected"}, {conns, (c:status())})
+    c:disconnect()
+    assert.are.same({nil, "closed"}, {c:publish("t", "x")})
+    stop()
+  end)
+
   it("keeps the outgoing queue bounded: reject, drop_oldest, block", function()
     local c = mqtt.client.new("x", {host = "127.0.0.1", port = 1, queue = {max = 3}})
     for i = 1, 3 do assert.is_true(c:publish("t", tostring(i), {qos = 1})) end
