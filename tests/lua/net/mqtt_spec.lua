@@ -43,6 +43,7 @@ local function broker(script)
       local c = srv:accept()
       if not c then return end
       n = n + 1
+      c:setoption("nodelay", true) -- a packet right after another is not held for the ACK
       task.spawn(function()
         script(c, n)
         c:close()
@@ -233,6 +234,78 @@ describe("mqtt.client against a fake broker", function()
       assert.are.same({nil, a[2]}, {c:connect()})
       stop()
     end
+  end)
+
+  it("leaks neither memory nor tasks over many hostile brokers", function()
+    local answers = {"\x20\x03\0\0\0", "\x20\xff\xff\xff\xff\x7f", "\x30\xff\xff\xff\x7f", "\x20\x02\0",
+      "\xd0\x00", "\x20\x02\0\0\x36\x03\0\1a", "\x20\x02\0\0\x90\x02\0\1", "\x20\x02\0\0\x40\x02"}
+    local k = 0
+    local p, stop = broker(function(c)
+      k = k + 1
+      read(c)
+      c:send(answers[k % #answers + 1])
+      task.sleep(20)
+    end)
+    local function round()
+      local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, max_packet = 1000, reconnect = false})
+      local ok = c:connect()
+      if ok then
+        for _ = 1, 20 do if c:status() ~= "connected" then break end task.sleep(10) end
+        c:disconnect()
+      end
+    end
+    local level = log.level("error") -- the runner keeps every logged line (memory)
+    -- closed connections wait in lwIP's TIME_WAIT (2 MSL, 120 s): let
+    -- them go (virtual time) before each measure
+    local function settle()
+      task.sleep(sys.virtual_time and 130000 or 200)
+      collectgarbage()
+      collectgarbage()
+    end
+    for _ = 1, 150 do round() end -- tables of the runtime grow to their size first
+    settle()
+    local m0, n0, net0 = sys.memory().used, task.count(), sys.memory().net
+    for _ = 1, 100 do round() end
+    settle()
+    log.level(level)
+    local grew, net_grew, tasks = sys.memory().used - m0, sys.memory().net - net0, task.count()
+    stop()
+    assert.are.equal(n0, tasks)
+    assert.is_true(grew < 2048, grew)
+    if sys.virtual_time then assert.is_true(net_grew < 1024, net_grew) end -- else TIME_WAITs remain
+  end)
+
+  it("unsubscribes: UNSUBSCRIBE, UNSUBACK, and the handler is gone", function()
+    local seen = {}
+    local p, stop = broker(function(c)
+      accept_connect(c)
+      while true do
+        local pkt = read(c)
+        if not pkt then return end
+        seen[#seen + 1] = pkt.type
+        if pkt.type == "subscribe" then
+          send(c, {type = "suback", id = pkt.id, codes = {0}})
+          send(c, {type = "publish", topic = "u/1", payload = "a", qos = 0})
+        elseif pkt.type == "unsubscribe" then
+          assert.are.same({"u/#"}, pkt.topics)
+          send(c, {type = "unsuback", id = pkt.id})
+          send(c, {type = "publish", topic = "u/1", payload = "b", qos = 0})
+        end
+      end
+    end)
+    local got, other = {}, {}
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p,
+      on_message = function(_, payload) other[#other + 1] = payload end})
+    assert(c:connect())
+    assert.are.equal(0, c:subscribe("u/#", 0, function(_, payload) got[#got + 1] = payload end))
+    task.sleep(50)
+    assert.is_true(c:unsubscribe("u/#"))
+    task.sleep(50)
+    assert.are.same({"a"}, got)
+    assert.are.same({"b"}, other) -- no subscription matches any more: on_message
+    assert.are.same({"subscribe", "unsubscribe"}, seen)
+    c:disconnect()
+    stop()
   end)
 
   it("times out a silent broker", function()
