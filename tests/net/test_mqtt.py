@@ -417,6 +417,50 @@ c:disconnect()
         self.assertRegex(env[0], r'^luaos/dev7/env \{"t":-?[0-9.]+,"p":[0-9.]+,"rh":[0-9.]+\}$')
         self.assertRegex(acc[0], r'^luaos/dev7/accel \{"x":-?[0-9.]+,"y":-?[0-9.]+,"z":-?[0-9.]+\}$')
 
+    def test_hostile_broker_over_slirp(self):
+        # A fake broker on the host (a plain TCP server) answers each CONNECT
+        # with one malformed packet; the device reports each, and lives.
+        answers = [
+            (b"\x20\x03\x00\x00\x00", "malformed packet: connack: remaining length must be 2, got 3"),
+            (b"\x20\xff\xff\xff\xff\x7f", "malformed packet: remaining length longer than 4 bytes"),
+            (b"\x30\xff\xff\xff\x7f", "packet too large: 268435455 bytes (max_packet 4096)"),
+            (b"\x20\x02\x00", "connection closed by the broker"),
+            (b"\x00\x00", "malformed packet: reserved packet type 0"),
+            (b"\x20\x02\x00\x09", "malformed packet: connack: connack return code 9"),
+            (b"\x90\x03\x00\x01\x00", "protocol error: expected CONNACK, got SUBACK"),
+        ]
+        srv = socket.socket()
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(4)
+        srv.settimeout(60)
+        self.addCleanup(srv.close)
+        import threading
+
+        def serve():
+            for data, _ in answers:
+                try:
+                    c, _ = srv.accept()
+                except OSError:
+                    return
+                with c:
+                    c.recv(1024)  # the CONNECT
+                    c.sendall(data)
+                    time.sleep(0.2)
+        threading.Thread(target=serve, daemon=True).start()
+        dev = self.device("""
+for i = 1, %d do
+  local c = mqtt.client.new("hostile", {host = "%s", port = port, reconnect = false, max_packet = 4096})
+  say("answer", i, c:connect())
+end
+collectgarbage()
+say("alive", sys.memory().used > 0)
+""" % (len(answers), HOST), srv.getsockname()[1])
+        self.finish_ok(dev, 60)
+        for i, (_, err) in enumerate(answers, 1):
+            self.assertIn("answer\t%d\tnil\t%s" % (i, err), dev.lines)
+        self.assertIn("alive\ttrue", dev.lines)
+
 
 TLS_PROBE = 'local ok = pcall(require("socket").connect, "127.0.0.1", 1, {tls = true, timeout = 1}) print(ok)'
 
