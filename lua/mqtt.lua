@@ -880,14 +880,22 @@ function Client:_reader()
   self.reader_task = nil
 end
 
---- c:connect() -> true, session_present | nil, err
-function Client:connect()
+--- c:connect([{retry = true}]) -> true, session_present | nil, err
+function Client:connect(opts)
+  if opts ~= nil and type(opts) ~= "table" then
+    argerr("c:connect", 1, "opts", "must be a table, got " .. type(opts))
+  end
   if self.state == "connected" then return nil, "already connected" end
   if self.state == "connecting" then return nil, "already connecting" end
   self.closing = false
   local ok, sp = self:_open()
   if not ok then
     if sp == false then sp = self.last_error or "connection lost" end
+    self.last_error = sp
+    -- retry: the reconnect loop takes over from this first failure
+    if opts and opts.retry and self.reconnect and not self.reader_task then
+      self.reader_task = task.spawn(self._reader, self)
+    end
     return nil, sp
   end
   if not self.reader_task then self.reader_task = task.spawn(self._reader, self) end
