@@ -594,20 +594,25 @@ function Client:_transmit(m)
 end
 
 -- Sends waiting messages while connected and the in-flight window has room.
+-- One pump at a time (a pump may block in a send); the task is kept, not
+-- a flag, so that a pump whose task was cancelled does not block the next.
 function Client:_pump()
-  if self.pumping then return end
-  self.pumping = true
+  local p = self.pumping
+  if p and p:status() ~= "dead" and p ~= task.current() then return end
+  self.pumping = task.current()
   while self.state == "connected" and #self.waiting > 0 do
     local m = self.waiting[1]
     if m.qos > 0 and self.inflight_n >= self.max_inflight then break end
     table.remove(self.waiting, 1)
     task.signal(self.waiting) -- room in the queue (policy "block")
     if not self:_transmit(m) then
-      if m.qos == 0 then break end -- lost with the connection (QoS 0)
+      -- QoS 0: lost with the connection; QoS 1/2 are in flight (resent),
+      -- or, without a free packet id, back at the head of the queue
+      if m.qos > 0 and not m.id then table.insert(self.waiting, 1, m) end
       break
     end
   end
-  self.pumping = false
+  self.pumping = nil
 end
 
 function Client:_complete(m, ok, err)
@@ -637,7 +642,10 @@ function Client:_drop_connection(sock, err)
   if self.state == "connected" then
     self.state = self.closing and "closed" or "offline"
     self.last_error = err
-    if self.on_disconnect then pcall(self.on_disconnect, self, err) end
+    if self.on_disconnect then
+      local okc, e = pcall(self.on_disconnect, self, err)
+      if not okc then log.warn("mqtt: on_disconnect: %s", tostring(e)) end
+    end
   end
   -- waiters for SUBACK/UNSUBACK: the connection is gone (the subscription
   -- itself is kept and made again on reconnect)
@@ -706,6 +714,10 @@ function Client:_open_connection()
     sock:close()
     return nil, "connection refused by the broker: " .. P.connack_reasons[pkt.code]
   end
+  if self.closing then -- c:disconnect() from another task while this one connected
+    sock:close()
+    return nil, "closed"
+  end
   sock:settimeout(nil)
   self.sock = sock
   self.gen = self.gen + 1
@@ -744,7 +756,10 @@ function Client:_open_connection()
     end
   end
   self:_pump()
-  if self.on_connect and self.state == "connected" then pcall(self.on_connect, self, pkt.session_present) end
+  if self.on_connect and self.state == "connected" then
+    local okc, e = pcall(self.on_connect, self, pkt.session_present)
+    if not okc then log.warn("mqtt: on_connect: %s", tostring(e)) end
+  end
   return self.state == "connected", pkt.session_present
 end
 
@@ -975,6 +990,7 @@ function Client:publish(topic, payload, opts)
   if self.state == "connected" and #self.waiting == 0 and window then
     local ok, err = self:_transmit(m)
     if not ok and qos == 0 then return nil, err end
+    if not ok and not m.id then self.waiting[#self.waiting + 1] = m end -- no free packet id yet
   else
     self.waiting[#self.waiting + 1] = m
   end
