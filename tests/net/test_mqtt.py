@@ -325,6 +325,36 @@ c:disconnect()
         missing = sorted(set(range(1, N + 1)) - got)
         self.assertTrue(ok, "lost QoS 1 messages: %s\n%s\n%s" % (missing[:50], dev.lines, b.text()[-3000:]))
 
+    def test_persistent_session_gets_what_was_published_while_away(self):
+        b = self.broker()
+        dev = self.device("""
+local function client()
+  return mqtt.client.new("persist-dev", {host = "%s", port = port, clean_session = false})
+end
+local c = client()
+say("first", c:connect())
+c:subscribe("p/#", 1, function() end)
+c:disconnect()
+say("away")
+wait_file(flag, 20)
+local got = {}
+c = client()
+say("second", c:connect())
+-- subscribing right after connect: the queued messages reach this handler
+c:subscribe("p/#", 1, function(topic, payload) got[#got + 1] = topic .. "=" .. payload end)
+for _ = 1, 100 do if #got >= 3 then break end task.sleep(50) end
+say("got", table.concat(got, ","))
+c:disconnect()
+""" % HOST, b.port, self.flag())
+        self.assertEqual(expect_line(self, dev, "first"), "first\ttrue\tfalse")
+        expect_line(self, dev, "away")
+        for i in range(1, 4):
+            pub(b, "p/%d" % i, "m%d" % i, "-q", "1")
+        self.touch(self.flag())
+        self.assertEqual(expect_line(self, dev, "second"), "second\ttrue\ttrue")  # session present
+        self.assertEqual(expect_line(self, dev, "got"), "got\tp/1=m1,p/2=m2,p/3=m3")
+        self.finish_ok(dev)
+
     def test_username_password(self):
         pw = self.sb.path("passwd")
         subprocess.run(["mosquitto_passwd", "-b", "-c", pw, "dev", "s3cret"], check=True,
