@@ -497,7 +497,6 @@ function M.client.new(client_id, opts)
   self.inbound_qos2 = {}   -- ids of received QoS 2 messages before PUBREL
   self.next_id = 0
   self.seq = 0
-  self.gen = 0             -- connection generation (pinger tasks end on change)
   self.out, self.out_bytes, self.out_ev = {}, 0, {}
   self.st = { sent = 0, received = 0, dropped = 0, reconnects = 0, resent = 0 }
   return self
@@ -558,12 +557,28 @@ function Client:_write(data)
   return true
 end
 
+-- The writer also keeps the connection alive: a PINGREQ when nothing was
+-- sent for most of the keepalive interval; the connection is dropped when
+-- the PINGRESP does not come within the interval.
 function Client:_writer(sock)
+  local ka = self.keepalive * 1000
+  local step = ka > 0 and math.max(ka / 4, 50) or nil
   while self.sock == sock do
     if #self.out > 0 then
       self:_flush(sock)
     else
-      task.wait(self.out_ev)
+      task.wait(self.out_ev, step)
+      if step and self.sock == sock then
+        local t = now()
+        if self.ping_sent and t - self.ping_sent >= ka then
+          self:_drop_connection(sock, "keepalive timeout (no PINGRESP)")
+          return
+        end
+        if not self.ping_sent and t - self.last_out >= ka - step then
+          self.ping_sent = t
+          self:_write(P.encode({ type = "pingreq" }))
+        end
+      end
     end
   end
 end
@@ -631,14 +646,11 @@ function Client:_drop_connection(sock, err)
   self.sock = nil
   self.wbusy = nil -- a writer still in send on this socket gets "closed"
   self.out, self.out_bytes = {}, 0 -- QoS 1/2 are resent from `inflight`
-  self.gen = self.gen + 1
   sock:close()
   local me = task.current()
-  for _, k in ipairs({ "writer_task", "pinger_task" }) do
-    local t = self[k]
-    self[k] = nil
-    if t and t ~= me then t:cancel() end
-  end
+  local writer = self.writer_task
+  self.writer_task = nil
+  if writer and writer ~= me then writer:cancel() end
   if self.state == "connected" then
     self.state = self.closing and "closed" or "offline"
     self.last_error = err
@@ -720,7 +732,6 @@ function Client:_open_connection()
   end
   sock:settimeout(nil)
   self.sock = sock
-  self.gen = self.gen + 1
   self.state = "connected"
   self.last_out = now()
   self.last_in = now()
@@ -729,7 +740,6 @@ function Client:_open_connection()
   if not pkt.session_present then self.inbound_qos2 = {} end
   self.out, self.out_bytes = {}, 0
   self.writer_task = task.spawn(self._writer, self, sock)
-  self.pinger_task = task.spawn(self._pinger, self, self.gen)
   -- subscriptions: the broker forgot them unless it kept the session
   -- (and those made while offline were never sent)
   for _, f in ipairs(self.sub_order) do
@@ -761,27 +771,6 @@ function Client:_open_connection()
     if not okc then log.warn("mqtt: on_connect: %s", tostring(e)) end
   end
   return self.state == "connected", pkt.session_present
-end
-
--- Keepalive: a PINGREQ when nothing was sent for most of the interval; the
--- connection is dropped when the answer does not come within it.
-function Client:_pinger(gen)
-  local ka = self.keepalive * 1000
-  if ka == 0 then return end
-  local step = math.max(ka / 4, 50)
-  while self.gen == gen and self.state == "connected" do
-    task.sleep(step)
-    if self.gen ~= gen then return end
-    local t = now()
-    if self.ping_sent and t - self.ping_sent >= ka then
-      self:_drop_connection(self.sock, "keepalive timeout (no PINGRESP)")
-      return
-    end
-    if not self.ping_sent and t - self.last_out >= ka - step then
-      self.ping_sent = t
-      self:_write(P.encode({ type = "pingreq" }))
-    end
-  end
 end
 
 function Client:_deliver(p)
