@@ -984,6 +984,8 @@ function Client:publish(topic, payload, opts)
     self.waiting[#self.waiting + 1] = m
   end
   if not wait then return true end
+  -- about to wait anyway: send now rather than through the writer task
+  if self.sock and #self.out > 0 then self:_flush(self.sock) end
   while not m.done do
     if self.state == "closed" then return nil, "closed" end
     local left = deadline and deadline - now()
