@@ -23,7 +23,7 @@ FLASH_SECTIONS = {".text", ".ARM.exidx", ".ARM.extab", ".data", ".rodata"}
 RAM_SECTIONS = {".data", ".bss", ".noinit"}
 
 COMPONENTS = ["Lua VM", "libc/libgcc", "core (shared/)", "networking (lwIP, net)",
-              "drivers (drivers/ + board port)",
+              "tls (mbedTLS, net/tls.c)", "drivers (drivers/ + board port)",
               "bundled Lua", "other"]
 
 
@@ -37,6 +37,9 @@ def component(origin):
         return "Lua VM", member
     if base == "libluaos_core.a":
         return "core (shared/)", member
+    if base in ("libluaos_mbedtls.a", "libluaos_tls_ca.a") or (
+            base == "libluaos_net.a" and member.startswith("tls.c")):
+        return "tls (mbedTLS, net/tls.c)", ("mbedtls/" if "mbedtls" in base else "") + member
     if base in ("libluaos_lwip.a", "libluaos_net.a"):
         return "networking (lwIP, net)", ("lwip/" if "lwip" in base else "net/") + member
     if "/eth/" in o and base.endswith(".obj"):

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "lauxlib.h"
+#include "lstr.h"
 #include "luaos.h"
 #include "lwip/igmp.h"
 #include "lwip/mem.h"
@@ -28,6 +29,7 @@
 #include "net.h"
 #include "net_lua.h"
 #include "sched.h"
+#include "tls.h"
 
 #define TCP_MT "luaos.socket.tcp"
 #define SERVER_MT "luaos.socket.server"
@@ -62,6 +64,14 @@ typedef struct {
   u16_t port;
 } dgram_t;
 
+/* A queue of received data: chains of pbufs (see SOCK_RX_CHAIN). */
+typedef struct {
+  struct pbuf *ch[SOCK_RX_CHAINS];
+  uint8_t head, n;
+  size_t len;
+  size_t nolf; /* the first nolf bytes queued hold no LF (scanned) */
+} rxq_t;
+
 typedef struct conn {
   uint32_t magic;
   uint8_t kind;
@@ -78,13 +88,18 @@ typedef struct conn {
   uint64_t timeout_us;  /* per blocking call; UINT64_MAX: none */
   ip_addr_t lip, rip;   /* TCP: kept for after the pcb is gone */
   u16_t lport, rport;
+  /* TLS (tls.h): the session and its configuration (a server's is shared
+   * by its accepted connections); received records wait in `cin` (the
+   * plaintext goes to u.rx); tls_end: TLS_EOF/TLS_FAIL once reading ended;
+   * tls_wlen: a record mbedTLS holds, counted as sent, still to flush. */
+  tls_sess_t *tls;
+  tls_conf_t *tls_conf;
+  rxq_t *cin;
+  int tls_end;
+  size_t tls_wlen;
+  bool tls_nomem;
   union {
-    struct {
-      struct pbuf *ch[SOCK_RX_CHAINS];
-      uint8_t head, n;
-      size_t len;
-      size_t nolf; /* the first nolf bytes queued hold no LF (scanned) */
-    } rx;
+    rxq_t rx;
     struct {
       struct conn **q;
       uint16_t head, n, cap;
@@ -156,14 +171,32 @@ static void wake_all(conn_t *c) {
   sched_wake(&c->wq, -1);
 }
 
-static void rx_clear(conn_t *c) {
-  while (c->u.rx.n) {
-    pbuf_free(c->u.rx.ch[c->u.rx.head]);
-    c->u.rx.head = (uint8_t)((c->u.rx.head + 1) % SOCK_RX_CHAINS);
-    c->u.rx.n--;
+static void rxq_clear(rxq_t *q) {
+  while (q->n) {
+    pbuf_free(q->ch[q->head]);
+    q->head = (uint8_t)((q->head + 1) % SOCK_RX_CHAINS);
+    q->n--;
   }
-  c->u.rx.len = 0;
-  c->u.rx.nolf = 0;
+  q->len = 0;
+  q->nolf = 0;
+}
+
+static void rx_clear(conn_t *c) { rxq_clear(&c->u.rx); }
+
+/* The TLS session ends with its socket (close_notify first when graceful). */
+static void tls_release(conn_t *c, bool graceful) {
+  if (c->tls) {
+    if (graceful && c->pcb.tcp && !c->tx_shut) tls_close_notify(c->tls);
+    tls_sess_free(c->tls);
+    c->tls = NULL;
+  }
+  if (c->cin) {
+    rxq_clear(c->cin);
+    mem_release(c->cin);
+    c->cin = NULL;
+  }
+  tls_conf_unref(c->tls_conf);
+  c->tls_conf = NULL;
 }
 
 /* Take lwIP's pcb away from the conn: no callback reaches it any more. */
@@ -184,6 +217,7 @@ static struct tcp_pcb *tcp_detach(conn_t *c) {
 
 /* Close the connection: gracefully (lwIP finishes it alone), or with a RST. */
 static void tcp_release(conn_t *c, bool abort) {
+  tls_release(c, !abort);
   struct tcp_pcb *p = tcp_detach(c);
   if (p) {
     if (abort || tcp_close(p) != ERR_OK) tcp_abort(p);
@@ -208,6 +242,8 @@ static void conn_release(conn_t *c, bool abort) {
     struct tcp_pcb *p = tcp_detach(c);
     if (p) tcp_close(p); /* never fails for a listener */
     net_kick();
+    tls_conf_unref(c->tls_conf);
+    c->tls_conf = NULL;
     mem_release(c->u.acc.q);
     c->u.acc.q = NULL;
     c->u.acc.cap = 0;
@@ -314,20 +350,30 @@ static int push_addr(lua_State *L, const ip_addr_t *a, u16_t port) {
 
 /* ---- TCP: lwIP callbacks ---- */
 
-static bool rx_push(conn_t *c, struct pbuf *p) {
+static bool rxq_push(rxq_t *q, struct pbuf *p) {
   u16_t len = p->tot_len;
-  if (c->u.rx.n) {
-    struct pbuf *t = c->u.rx.ch[(c->u.rx.head + c->u.rx.n - 1) % SOCK_RX_CHAINS];
+  if (q->n) {
+    struct pbuf *t = q->ch[(q->head + q->n - 1) % SOCK_RX_CHAINS];
     if ((uint32_t)t->tot_len + len <= SOCK_RX_CHAIN) {
       pbuf_cat(t, p);
-      c->u.rx.len += len;
+      q->len += len;
       return true;
     }
   }
-  if (c->u.rx.n == SOCK_RX_CHAINS) return false;
-  c->u.rx.ch[(c->u.rx.head + c->u.rx.n++) % SOCK_RX_CHAINS] = p;
-  c->u.rx.len += len;
+  if (q->n == SOCK_RX_CHAINS) return false;
+  q->ch[(q->head + q->n++) % SOCK_RX_CHAINS] = p;
+  q->len += len;
   return true;
+}
+
+/* Received data: TLS records wait for mbedTLS, plain data for Lua. */
+static bool rx_push(conn_t *c, struct pbuf *p) {
+  if (c->cin) {
+    if (!rxq_push(c->cin, p)) return false;
+    sched_wake(&c->wq, -1); /* a handshake may wait in a writer's call */
+    return true;
+  }
+  return rxq_push(&c->u.rx, p);
 }
 
 static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err) {
@@ -375,8 +421,10 @@ static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len) {
   conn_t *c = cb_conn(arg);
   /* Wake writers when a useful amount is free, or when all is acked. */
   if (c && ((tcp_sndbuf(pcb) >= TCP_SNDLOWAT && tcp_sndqueuelen(pcb) < TCP_SNDQUEUELOWAT) ||
-            !pcb->unacked))
+            !pcb->unacked)) {
     sched_wake(&c->wq, -1);
+    if (c->tls) sched_wake(&c->rq, -1); /* a reader may flush a record or handshake */
+  }
   return ERR_OK;
 }
 
@@ -413,11 +461,18 @@ static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err) {
   return ERR_OK;
 }
 
+static bool conn_tls_start(conn_t *c, tls_conf_t *conf, const char *host);
+
 static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err) {
   conn_t *s = cb_conn(arg);
   if (err != ERR_OK || !newpcb) return ERR_OK; /* no memory for it: nothing to do */
   conn_t *c = (s && !s->closed && s->u.acc.n < s->u.acc.cap) ? conn_new(K_TCP) : NULL;
   if (!c) {
+    tcp_abort(newpcb);
+    return ERR_ABRT;
+  }
+  if (s->tls_conf && !conn_tls_start(c, s->tls_conf, NULL)) {
+    mem_release(c);
     tcp_abort(newpcb);
     return ERR_ABRT;
   }
@@ -434,18 +489,21 @@ static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err) {
 
 /* ---- TCP: receiving ---- */
 
-/* Move n bytes (n <= rx.len) from the queue to b (NULL: drop them),
- * reopening the window by as much. With `nocr`, CRs are left out. */
-static void rx_take(conn_t *c, luaL_Buffer *b, size_t n, bool nocr) {
+/* Move n bytes (n <= rx.len) from the queue to `flat` (n bytes of room)
+ * or else to b (both NULL: drop them), reopening the window by as much.
+ * With `nocr`, CRs are left out (b only). */
+static void rx_take(conn_t *c, luaL_Buffer *b, char *flat, size_t n, bool nocr) {
   /* Room for all of it at once: n spans chains, and growing the buffer
    * chain by chain reallocated and copied it (receive(65536) of 64 KB
    * chains: a 128 KB buffer and a second copy of every byte). */
-  if (b && n > 0) luaL_prepbuffsize(b, n < c->u.rx.len ? n : c->u.rx.len);
+  if (b && !flat && n > 0) luaL_prepbuffsize(b, n < c->u.rx.len ? n : c->u.rx.len);
   size_t taken = 0;
   while (n > 0 && c->u.rx.n) {
     struct pbuf *h = c->u.rx.ch[c->u.rx.head];
     u16_t k = (u16_t)(n < h->tot_len ? n : h->tot_len);
-    if (k && b) {
+    if (k && flat) {
+      pbuf_copy_partial(h, flat + taken, k, 0);
+    } else if (k && b) {
       char *d = luaL_prepbuffsize(b, k);
       pbuf_copy_partial(h, d, k, 0);
       size_t kept = k;
@@ -472,8 +530,9 @@ static void rx_take(conn_t *c, luaL_Buffer *b, size_t n, bool nocr) {
     n -= k;
     taken += k;
   }
-  /* One window update for all of it (tcp_recved takes at most 64 KB). */
-  for (size_t left = taken; c->pcb.tcp && left > 0;) {
+  /* One window update for all of it (tcp_recved takes at most 64 KB).
+   * TLS: the window moves as mbedTLS takes the records (tls_io_recv). */
+  for (size_t left = c->cin ? 0 : taken; c->pcb.tcp && left > 0;) {
     u16_t k = (u16_t)(left < 0xffff ? left : 0xffff);
     tcp_recved(c->pcb.tcp, k);
     left -= k;
@@ -508,14 +567,158 @@ static long rx_find_lf(conn_t *c) {
   return -1;
 }
 
+/* ---- TLS: mbedTLS's records over the connection (engine: tls.c) ---- */
+
+/* Plaintext moves from mbedTLS into pbufs of at most this (lwIP's heap is
+ * 20 KB on the board: a whole 16 KB record would rarely fit in one piece). */
+#if defined(LUAOS_TARGET)
+#define TLS_RX_PIECE 1024u
+#else
+#define TLS_RX_PIECE 16384u
+#endif
+
+/* mbedTLS takes up to n bytes of received records; the window reopens by as much. */
+static int tls_io_recv(void *arg, unsigned char *buf, size_t n) {
+  conn_t *c = arg;
+  rxq_t *q = c->cin;
+  if (!q->len) {
+    if (c->peer_fin || c->rx_shut) return TLS_EOF;
+    if (!c->pcb.tcp) return c->err == ERR_OK || c->err == ERR_CLSD ? TLS_EOF : TLS_FAIL;
+    return TLS_WANT_READ;
+  }
+  if (n > INT32_MAX) n = INT32_MAX;
+  size_t got = 0;
+  while (got < n && q->n) {
+    struct pbuf *h = q->ch[q->head];
+    u16_t k = (u16_t)(n - got < h->tot_len ? n - got : h->tot_len);
+    pbuf_copy_partial(h, buf + got, k, 0);
+    h = k ? pbuf_free_header(h, k) : h;
+    if (h && h->tot_len == 0) {
+      pbuf_free(h);
+      h = NULL;
+    }
+    if (h) {
+      q->ch[q->head] = h;
+    } else {
+      q->head = (uint8_t)((q->head + 1) % SOCK_RX_CHAINS);
+      q->n--;
+    }
+    q->len -= k;
+    got += k;
+  }
+  for (size_t left = got; c->pcb.tcp && left > 0;) {
+    u16_t k = (u16_t)(left < 0xffff ? left : 0xffff);
+    tcp_recved(c->pcb.tcp, k);
+    left -= k;
+  }
+  if (c->pcb.tcp) net_kick();
+  return (int)got;
+}
+
+static int tls_io_send(void *arg, const unsigned char *buf, size_t n) {
+  conn_t *c = arg;
+  struct tcp_pcb *p = c->pcb.tcp;
+  if (!p || c->tx_shut) return TLS_FAIL;
+  size_t room = tcp_sndbuf(p);
+  if (room == 0 || tcp_sndqueuelen(p) >= TCP_SND_QUEUELEN) return TLS_WANT_WRITE;
+  size_t k = n < room ? n : room;
+  if (k > 0xffff) k = 0xffff;
+  err_t e = tcp_write(p, buf, (u16_t)k, TCP_WRITE_FLAG_COPY);
+  if (e == ERR_MEM) {
+    c->tls_nomem = true;
+    return TLS_WANT_WRITE;
+  }
+  if (e != ERR_OK) return TLS_FAIL;
+  tcp_output(p);
+  net_kick();
+  return (int)k;
+}
+
+static const tls_io_t tls_io = {tls_io_send, tls_io_recv};
+
+/* Make c a TLS connection on conf (host: the client's peer; NULL: server side). */
+static bool conn_tls_start(conn_t *c, tls_conf_t *conf, const char *host) {
+  c->cin = mem_malloc(sizeof *c->cin);
+  if (!c->cin) return false;
+  memset(c->cin, 0, sizeof *c->cin);
+  c->tls = tls_sess_new(conf, host, &tls_io, c);
+  if (!c->tls) {
+    mem_release(c->cin);
+    c->cin = NULL;
+    return false;
+  }
+  return true;
+}
+
+/* Why a TLS connection failed: mbedTLS's reason, or lwIP's for a transport error. */
+static const char *conn_tls_msg(const conn_t *c) {
+  const char *m = tls_error(c->tls);
+  if (strcmp(m, "connection reset") == 0 && c->err != ERR_OK && c->err != ERR_CLSD)
+    return err_msg(c->err);
+  return m;
+}
+
+/* A held record flushed, then the handshake (a server's starts at the first
+ * call). The handshake's small records go out at once (no Nagle: each
+ * would wait for the peer's delayed ACK); Nagle is back once it is done. */
+static int tls_ready(conn_t *c) {
+  if (c->tls_end == TLS_FAIL) return TLS_FAIL;
+  int r = tls_flush(c->tls);
+  if (r == TLS_OK && !tls_handshake_done(c->tls)) {
+    if (c->pcb.tcp) tcp_nagle_disable(c->pcb.tcp);
+    r = tls_handshake(c->tls);
+    if (r == TLS_OK && c->pcb.tcp) tcp_nagle_enable(c->pcb.tcp);
+  }
+  if (r == TLS_FAIL) c->tls_end = TLS_FAIL;
+  return r;
+}
+
+/* Decrypt what has arrived into u.rx, up to the mark where receive drains
+ * it into Lua strings (so plaintext is bounded like plain data). */
+static void tls_pump(conn_t *c) {
+  c->tls_nomem = false;
+  if (c->tls_end || tls_ready(c) != TLS_OK) return;
+  while (c->u.rx.len < rx_drain_at(c) && c->u.rx.n < SOCK_RX_CHAINS) {
+    size_t avail = tls_pending(c->tls);
+    u16_t size = (u16_t)(avail && avail < TLS_RX_PIECE ? avail : TLS_RX_PIECE);
+    struct pbuf *p = pbuf_alloc(PBUF_RAW, size, PBUF_RAM);
+    if (!p) {
+      c->tls_nomem = true;
+      return;
+    }
+    int r = tls_read(c->tls, p->payload, size);
+    if (r > 0) {
+      pbuf_realloc(p, (u16_t)r);
+      rxq_push(&c->u.rx, p);
+      continue;
+    }
+    pbuf_free(p);
+    if (r != TLS_WANT_READ && r != TLS_WANT_WRITE) c->tls_end = r;
+    return;
+  }
+}
+
 /* receive stack: 1 sock, 2 pattern, 3 prefix, 4 deadline, 5 pieces|nil, 6 bytes in pieces */
 enum { R_PAT = 2, R_PREFIX, R_DEADLINE, R_PIECES, R_GOT, R_TOP = R_GOT };
 enum { PAT_LINE, PAT_ALL, PAT_COUNT };
 
 static int recv_k(lua_State *L, int status, lua_KContext ctx);
 
+/* Push the first n queued bytes as one string, copied once: straight from
+ * the packet buffers into the string (a luaL_Buffer copies it twice). */
+static bool recv_flat(lua_State *L, conn_t *c, size_t n) {
+  if (n > c->u.rx.len) n = c->u.rx.len;
+  char *d = lstr_push_uninit(L, n);
+  if (!d) return false;
+  rx_take(c, NULL, d, n, false);
+  return true;
+}
+
 /* Push prefix .. pieces .. the first n queued bytes. */
 static void recv_result(lua_State *L, conn_t *c, size_t n, bool nocr) {
+  if (!nocr && lua_type(L, R_PREFIX) != LUA_TSTRING && !lua_istable(L, R_PIECES) &&
+      recv_flat(L, c, n))
+    return;
   luaL_Buffer b;
   luaL_buffinit(L, &b);
   if (lua_type(L, R_PREFIX) == LUA_TSTRING) {
@@ -529,7 +732,7 @@ static void recv_result(lua_State *L, conn_t *c, size_t n, bool nocr) {
       luaL_addvalue(&b);
     }
   }
-  rx_take(c, &b, n, nocr);
+  rx_take(c, &b, NULL, n, nocr);
   luaL_pushresult(&b);
 }
 
@@ -548,10 +751,12 @@ static void recv_drain(lua_State *L, conn_t *c, size_t max, bool nocr) {
     lua_replace(L, R_PIECES);
   }
   size_t n = c->u.rx.len < max ? c->u.rx.len : max;
-  luaL_Buffer b;
-  luaL_buffinit(L, &b);
-  rx_take(c, &b, n, nocr);
-  luaL_pushresult(&b);
+  if (nocr || !recv_flat(L, c, n)) {
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    rx_take(c, &b, NULL, n, nocr);
+    luaL_pushresult(&b);
+  }
   lua_rawseti(L, R_PIECES, (lua_Integer)lua_rawlen(L, R_PIECES) + 1);
   lua_pushinteger(L, lua_tointeger(L, R_GOT) + (lua_Integer)n);
   lua_replace(L, R_GOT);
@@ -568,6 +773,7 @@ static int recv_step(lua_State *L, conn_t *c) {
   if (kind == PAT_COUNT) want = (size_t)(lua_tointeger(L, R_PAT) - lua_tointeger(L, R_GOT));
   for (;;) {
     if (c->closed || c->rx_shut) return recv_fail(L, c, "closed", nocr);
+    if (c->tls) tls_pump(c);
     if (kind == PAT_COUNT && c->u.rx.len >= want) {
       recv_result(L, c, want, false);
       return 1;
@@ -576,16 +782,19 @@ static int recv_step(lua_State *L, conn_t *c) {
       long lf = rx_find_lf(c);
       if (lf >= 0) {
         recv_result(L, c, (size_t)lf, true);
-        rx_take(c, NULL, 1, false); /* the LF */
+        rx_take(c, NULL, NULL, 1, false); /* the LF */
         return 1;
       }
     }
-    if (c->peer_fin || !c->pcb.tcp) { /* nothing more will come */
+    if (c->tls ? c->tls_end != 0 : c->peer_fin || !c->pcb.tcp) { /* nothing more will come */
       /* "*a" ends well at the close, unless nothing came at all (LuaSocket) */
-      if (kind == PAT_ALL && c->peer_fin && (c->u.rx.len || lua_tointeger(L, R_GOT))) {
+      bool clean = c->tls ? c->tls_end == TLS_EOF : c->peer_fin;
+      if (kind == PAT_ALL && clean && (c->u.rx.len || lua_tointeger(L, R_GOT))) {
         recv_result(L, c, c->u.rx.len, false);
         return 1;
       }
+      if (c->tls)
+        return recv_fail(L, c, c->tls_end == TLS_EOF ? "closed" : conn_tls_msg(c), nocr);
       return recv_fail(L, c, c->err == ERR_OK || c->err == ERR_CLSD ? "closed" : err_msg(c->err),
                        nocr);
     }
@@ -596,6 +805,7 @@ static int recv_step(lua_State *L, conn_t *c) {
   }
   uint64_t left = deadline_left(L, R_DEADLINE);
   if (left == 0) return recv_fail(L, c, "timeout", nocr);
+  if (c->tls_nomem && left > 10000) left = 10000; /* no event will tell memory is back */
   return sched_wait_on(L, &c->rq, left, 0, recv_k, "sock:receive");
 }
 
@@ -647,6 +857,40 @@ static int send_fail(lua_State *L, const char *msg, lua_Integer last) {
   return 3;
 }
 
+/* TLS: records of at most tls_max_write bytes; a record mbedTLS holds when
+ * TCP is full counts as queued, and send returns once it went to TCP. */
+static int tls_send_step(lua_State *L, conn_t *c, const char *data, lua_Integer i, lua_Integer j,
+                         size_t total, size_t sent) {
+  int r;
+  c->tls_nomem = false;
+  for (;;) {
+    r = tls_ready(c);
+    if (r != TLS_OK || sent == total) break;
+    size_t k = total - sent, max = tls_max_write(c->tls);
+    if (k > max) k = max;
+    r = tls_write(c->tls, (const unsigned char *)data + i - 1 + sent, k);
+    if (r > 0) {
+      sent += (size_t)r;
+      continue;
+    }
+    if (r == TLS_FAIL) c->tls_end = TLS_FAIL;
+    if ((r == TLS_WANT_WRITE || r == TLS_WANT_READ) && tls_wpending(c->tls)) sent += k;
+    break;
+  }
+  if (r == TLS_OK) {
+    lua_pushinteger(L, j < i ? i - 1 : j);
+    return 1;
+  }
+  if (r != TLS_WANT_WRITE && r != TLS_WANT_READ)
+    return send_fail(L, conn_tls_msg(c), i + (lua_Integer)sent - 1);
+  lua_pushinteger(L, (lua_Integer)sent);
+  lua_replace(L, S_SENT);
+  uint64_t left = deadline_left(L, S_DEADLINE);
+  if (left == 0) return send_fail(L, "timeout", i + (lua_Integer)sent - 1);
+  if (c->tls_nomem && c->pcb.tcp && !c->pcb.tcp->unacked && left > 10000) left = 10000;
+  return sched_wait_on(L, r == TLS_WANT_READ ? &c->rq : &c->wq, left, 0, send_k, "sock:send");
+}
+
 static int send_step(lua_State *L, conn_t *c) {
   size_t len;
   const char *data = lua_tolstring(L, S_DATA, &len);
@@ -657,6 +901,7 @@ static int send_step(lua_State *L, conn_t *c) {
   struct tcp_pcb *p = c->pcb.tcp;
   if (!p)
     return send_fail(L, c->err == ERR_OK ? "closed" : err_msg(c->err), i + (lua_Integer)sent - 1);
+  if (c->tls) return tls_send_step(L, c, data, i, j, total, sent);
   while (sent < total) {
     size_t k = total - sent, room = tcp_sndbuf(p);
     if (room == 0 || tcp_sndqueuelen(p) >= TCP_SND_QUEUELEN) break;
@@ -716,16 +961,45 @@ static int sock_send(lua_State *L) {
 
 /* ---- TCP: connecting ---- */
 
-/* connect stack: 1 host, 2 port, 3 opts, 4 deadline, 5 dns slot, 6 sock */
-enum { C_DEADLINE = 4, C_SLOT, C_SOCK, C_TOP = C_SOCK };
+/* connect stack: 1 host, 2 port, 3 opts, 4 deadline, 5 dns slot, 6 sock,
+ * 7 the TLS configuration's holder (frees it if the call ends early) */
+enum { C_DEADLINE = 4, C_SLOT, C_SOCK, C_TLS, C_TOP = C_TLS };
+
+#define TLSCONF_MT "luaos.socket.tlsconf"
+
+static int tlsconf_gc(lua_State *L) {
+  tls_conf_t **h = lua_touserdata(L, 1);
+  tls_conf_unref(*h);
+  *h = NULL;
+  return 0;
+}
 
 static int connect_k(lua_State *L, int status, lua_KContext ctx);
 
 static int connect_wait(lua_State *L) {
   conn_t *c = ((box_t *)lua_touserdata(L, C_SOCK))->c;
-  if (c->connected) {
+  int want = TLS_WANT_WRITE;
+  if (c->connected && c->tls && !c->closed) { /* the handshake */
+    want = tls_ready(c);
+    if (want == TLS_FAIL) {
+      luaL_pushfail(L);
+      lua_pushstring(L, conn_tls_msg(c));
+      conn_release(c, true);
+      return 2;
+    }
+  }
+  if (c->connected && (!c->tls || want == TLS_OK)) {
     lua_pushvalue(L, C_SOCK);
     return 1;
+  }
+  if (c->connected) {
+    uint64_t left = deadline_left(L, C_DEADLINE);
+    if (left == 0) {
+      conn_release(c, true);
+      return fail(L, "timeout");
+    }
+    return sched_wait_on(L, want == TLS_WANT_READ ? &c->rq : &c->wq, left, 1, connect_k,
+                         "socket.connect");
   }
   if (!c->pcb.tcp) {
     err_t e = c->err;
@@ -752,6 +1026,16 @@ static int connect_start(lua_State *L, const ip_addr_t *a) {
     return fail(L, "out of network memory");
   }
   b->c = c;
+  tls_conf_t **conf = lua_touserdata(L, C_TLS);
+  if (*conf) {
+    bool ok = conn_tls_start(c, *conf, lua_tostring(L, 1));
+    tls_conf_unref(*conf); /* the session holds it now */
+    *conf = NULL;
+    if (!ok) {
+      tcp_close(p);
+      return fail(L, "out of network memory");
+    }
+  }
   if (lua_istable(L, 3)) { /* the connect timeout stays the socket's */
     lua_getfield(L, 3, "timeout");
     c->timeout_us = luaos_opt_ms(L, -1, UINT64_MAX);
@@ -785,9 +1069,9 @@ static int connect_k(lua_State *L, int status, lua_KContext ctx) {
   return sched_wait_on(L, net_dns_queue(slot), left, 0, connect_k, "socket.connect");
 }
 
-/* socket.connect(host, port [, {timeout=ms}]) -> sock | nil, err */
+/* socket.connect(host, port [, {timeout=ms, tls=}]) -> sock | nil, err */
 static int socket_connect(lua_State *L) {
-  static const char *const keys[] = {"timeout", NULL};
+  static const char *const keys[] = {"timeout", "tls", NULL};
   const char *host = luaos_checklstring(L, 1, NULL);
   check_port(L, 2, false);
   uint64_t timeout = UINT64_MAX;
@@ -807,6 +1091,19 @@ static int socket_connect(lua_State *L) {
   push_deadline(L, timeout);
   lua_pushinteger(L, -1);
   lua_pushnil(L);
+  tls_conf_t **conf = lua_newuserdatauv(L, sizeof *conf, 0);
+  *conf = NULL;
+  luaL_setmetatable(L, TLSCONF_MT);
+  if (lua_istable(L, 3) && lua_getfield(L, 3, "tls") != LUA_TNIL && lua_toboolean(L, -1)) {
+    *conf = tls_conf_check(L, 3, -1, false);
+    if (!*conf) {
+      luaL_pushfail(L);
+      lua_insert(L, -2);
+      return 2;
+    }
+    if (tls_conf_noverify(*conf)) tls_warn_noverify(L, host);
+  }
+  lua_settop(L, C_TOP);
   ip_addr_t a;
   int slot = -1;
   const char *err = NULL;
@@ -849,11 +1146,12 @@ static int sock_shutdown(lua_State *L) {
   if (h != 1 && !c->rx_shut) { /* receive */
     c->rx_shut = true;
     size_t n = c->u.rx.len;
-    rx_take(c, NULL, n, false);
+    rx_take(c, NULL, NULL, n, false);
     sched_wake(&c->rq, -1);
   }
   if (h != 2 && !c->tx_shut) { /* send */
     if (!c->pcb.tcp) return fail(L, c->err == ERR_OK ? "closed" : err_msg(c->err));
+    if (c->tls) tls_close_notify(c->tls);
     err_t e = tcp_shutdown(c->pcb.tcp, 0, 1);
     net_kick();
     if (e != ERR_OK) return fail(L, err_msg(e));
@@ -900,6 +1198,16 @@ static int sock_setoption(lua_State *L) {
   return 1;
 }
 
+/* sock:tlsinfo() -> {version=, cipher=, peer=, issuer=, alpn=, verified=} | nil, err */
+static int sock_tlsinfo(lua_State *L) {
+  conn_t *c = check_tcp(L);
+  if (c->closed) return fail(L, "closed");
+  if (!c->tls) return fail(L, "not a tls socket");
+  if (!tls_handshake_done(c->tls)) return fail(L, "handshake not done");
+  tls_push_info(L, c->tls);
+  return 1;
+}
+
 static int sock_tostring(lua_State *L) {
   conn_t *c = check_tcp(L);
   if (c->closed || !c->connected) {
@@ -907,17 +1215,18 @@ static int sock_tostring(lua_State *L) {
     return 1;
   }
   char a[IP4ADDR_STRLEN_MAX], b[IP4ADDR_STRLEN_MAX];
-  lua_pushfstring(L, "tcp socket %s:%d -> %s:%d%s", ip4addr_ntoa_r(ip_2_ip4(&c->lip), a, sizeof a),
-                  (int)c->lport, ip4addr_ntoa_r(ip_2_ip4(&c->rip), b, sizeof b), (int)c->rport,
+  lua_pushfstring(L, "%s socket %s:%d -> %s:%d%s", c->tls ? "tls" : "tcp",
+                  ip4addr_ntoa_r(ip_2_ip4(&c->lip), a, sizeof a), (int)c->lport,
+                  ip4addr_ntoa_r(ip_2_ip4(&c->rip), b, sizeof b), (int)c->rport,
                   c->pcb.tcp ? "" : " (ended)");
   return 1;
 }
 
 /* ---- TCP server ---- */
 
-/* socket.bind(host, port [, {backlog=n}]) -> server | nil, err */
+/* socket.bind(host, port [, {backlog=n, tls={cert=, key=}}]) -> server | nil, err */
 static int socket_bind(lua_State *L) {
-  static const char *const keys[] = {"backlog", NULL};
+  static const char *const keys[] = {"backlog", "tls", NULL};
   const char *host = luaos_checklstring(L, 1, NULL);
   u16_t port = check_port(L, 2, true);
   lua_Integer backlog = SOCK_BACKLOG;
@@ -930,20 +1239,36 @@ static int socket_bind(lua_State *L) {
         return luaos_argerror(L, 3, "backlog must be an integer from 1 to 255");
       backlog = lua_tointeger(L, -1);
     }
+    lua_pop(L, 1);
   }
   ip_addr_t a;
   if (!local_addr(host, &a)) return fail(L, "host not found");
   net_init();
   box_t *b = push_box(L, SERVER_MT);
+  /* The TLS configuration last: nothing raises after it is made. */
+  tls_conf_t *conf = NULL;
+  if (lua_istable(L, 3)) {
+    if (lua_getfield(L, 3, "tls") != LUA_TNIL) {
+      conf = tls_conf_check(L, 3, -1, true);
+      if (!conf) {
+        luaL_pushfail(L);
+        lua_insert(L, -2);
+        return 2;
+      }
+    }
+    lua_pop(L, 1); /* the box is the result */
+  }
   conn_t *c = conn_new(K_SERVER);
   if (c) c->u.acc.q = mem_malloc((mem_size_t)(sizeof(conn_t *) * (size_t)backlog));
   struct tcp_pcb *p = c && c->u.acc.q ? tcp_new() : NULL;
   if (!p) {
     if (c) mem_release(c->u.acc.q);
     mem_release(c);
+    tls_conf_unref(conf);
     return fail(L, "out of network memory");
   }
   c->u.acc.cap = (uint16_t)backlog;
+  c->tls_conf = conf;
   b->c = c;
   ip_set_option(p, SOF_REUSEADDR); /* rebinding over TIME_WAIT, as LuaSocket does */
   err_t e = tcp_bind(p, &a, port);
@@ -1025,6 +1350,17 @@ static int server_tostring(lua_State *L) {
     lua_pushfstring(L, "tcp server %s:%d (%d waiting)", ip4addr_ntoa_r(ip_2_ip4(&s->lip), a, sizeof a),
                     (int)s->lport, (int)s->u.acc.n);
   return 1;
+}
+
+/* socket.tlsmemory([reset_peak]) -> in_use, peak | nil, err: bytes mbedTLS holds */
+static int socket_tlsmemory(lua_State *L) {
+  bool reset = lua_toboolean(L, 1);
+  if (!tls_memory_counted()) return fail(L, "not counted in this build (the host's mbedTLS)");
+  size_t in_use, peak;
+  tls_memory(&in_use, &peak, reset);
+  lua_pushinteger(L, (lua_Integer)in_use);
+  lua_pushinteger(L, (lua_Integer)peak);
+  return 2;
 }
 
 /* ---- UDP ---- */
@@ -1328,7 +1664,8 @@ static void new_class(lua_State *L, const char *mt, const char *docname, const l
 
 int luaopen_socket(lua_State *L) {
   static const luaL_Reg f[] = {
-      {"connect", socket_connect}, {"bind", socket_bind}, {"udp", socket_udp}, {NULL, NULL}};
+      {"connect", socket_connect}, {"bind", socket_bind}, {"udp", socket_udp},
+      {"tlsmemory", socket_tlsmemory}, {NULL, NULL}};
   static const luaL_Reg tcp_m[] = {{"send", sock_send},
                                    {"receive", sock_receive},
                                    {"settimeout", tcp_settimeout},
@@ -1337,6 +1674,7 @@ int luaopen_socket(lua_State *L) {
                                    {"getpeername", sock_getpeername},
                                    {"getsockname", sock_getsockname},
                                    {"setoption", sock_setoption},
+                                   {"tlsinfo", sock_tlsinfo},
                                    {NULL, NULL}};
   static const luaL_Reg server_m[] = {{"accept", server_accept},
                                       {"settimeout", server_settimeout},
@@ -1362,6 +1700,10 @@ int luaopen_socket(lua_State *L) {
   new_class(L, TCP_MT, "sock", tcp_m, sock_tostring);
   new_class(L, SERVER_MT, "server", server_m, server_tostring);
   new_class(L, UDP_MT, "u", udp_m, udp_tostring);
+  luaL_newmetatable(L, TLSCONF_MT);
+  lua_pushcfunction(L, tlsconf_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
   luaL_newlib(L, f);
   lua_pushliteral(L, "1.0");
   lua_setfield(L, -2, "_VERSION");
