@@ -515,36 +515,75 @@ class MqttTls(unittest.TestCase):
             self.skipTest("tests/net/testpki.py is not there yet")
         self.pki = testpki.make_pki(self.sb.path("pki"))
 
-    def test_tls_listener_with_the_test_ca(self):
+    def tls_broker(self, extra=""):
         pki = self.pki
         port = free_port()
-        b = Broker(self.sb, "listener %d 127.0.0.1\ncafile %s\ncertfile %s\nkeyfile %s\n" % (
-            port, pki["ca"], pki["server_cert"], pki["server_key"]), port=port)
+        b = Broker(self.sb, "listener %d 127.0.0.1\ncafile %s\ncertfile %s\nkeyfile %s\n%s" % (
+            port, pki["ca"], pki["server_cert"], pki["server_key"], extra), port=port,
+            name="broker%d" % port)
         self.addCleanup(b.stop)
-        app = self.sb.write("tls.lua", APP_HEAD + """
-local ca = select(3, ...)
+        return b
+
+    def tls_device(self, text, port):
+        app = self.sb.write("tls%d.lua" % port, APP_HEAD + "local pki = {}\n" + "".join(
+            "pki[%r] = %r\n" % (k, v) for k, v in self.pki.items()) + text)
+        dev = Device(LUAOS, app, ["--net", "user"], app_args=[str(port)], env=self.sb.env())
+        self.addCleanup(dev.kill)
+        rc, err = dev.finish(60)
+        self.assertEqual(rc, 0, err + "\n".join(dev.lines))
+        return dev, err
+
+    def test_tls_listener_with_the_test_ca(self):
+        b = self.tls_broker()
+        s = Sub(b, "--cafile", self.pki["ca"], topic="tls/#")
+        self.addCleanup(s.stop)
+        dev, err = self.tls_device("""
 local c = mqtt.client.new("tls-dev", {host = "%s", port = port, reconnect = false,
-  tls = {ca = ca, server_name = "localhost"}})
+  tls = {ca = pki.ca, server_name = "localhost"}})
 say("connect", c:connect())
+say("tlsinfo", c.sock:tlsinfo().version)
 local got
 c:subscribe("tls/#", 1, function(_, p) got = p end)
 say("pub", c:publish("tls/x", "secret", {qos = 1, wait = true}))
 for _ = 1, 100 do if got then break end task.sleep(50) end
 say("got", got)
 c:disconnect()
--- without the test CA the broker's certificate is refused
+-- verification is on by default: without the test CA, or for another
+-- name, the broker's certificate is refused, with the reason
 local bad = mqtt.client.new("tls-bad", {host = "%s", port = port, reconnect = false, tls = true})
-say("bad", bad:connect())
-""" % (HOST, HOST))
-        dev = Device(LUAOS, app, ["--net", "user"], app_args=[str(port), "-", pki["ca"]], env=self.sb.env())
-        self.addCleanup(dev.kill)
-        rc, err = dev.finish(60)
-        self.assertEqual(rc, 0, err)
+say("noca", bad:connect())
+local wrong = mqtt.client.new("tls-wrong", {host = "%s", port = port, reconnect = false,
+  tls = {ca = pki.ca, server_name = "wrong.example"}})
+say("wrong", wrong:connect())
+local plain = mqtt.client.new("plain", {host = "%s", port = port, reconnect = false, timeout = 3000})
+say("plain", plain:connect())
+""" % (HOST, HOST, HOST, HOST), b.port)
         self.assertIn("connect\ttrue\tfalse", dev.lines)
+        self.assertIn("tlsinfo\tTLSv1.2", dev.lines)
         self.assertIn("pub\ttrue", dev.lines)
         self.assertIn("got\tsecret", dev.lines)
-        bad = [l for l in dev.lines if l.startswith("bad")]
-        self.assertTrue(bad and bad[0].startswith("bad\tnil\t"), dev.lines)
+        self.assertTrue(s.wait(lambda ls: "tls/x secret" in ls), s.lines)
+        line = {l.split("\t")[0]: l for l in dev.lines}
+        self.assertRegex(line["noca"], r"^noca\tnil\t.*unknown CA", dev.lines)
+        self.assertRegex(line["wrong"], r"^wrong\tnil\t.*hostname mismatch: expected wrong\.example", dev.lines)
+        self.assertRegex(line["plain"], r"^plain\tnil\t", dev.lines)  # no plaintext fallback
+
+    def test_tls_client_certificate(self):
+        b = self.tls_broker("require_certificate true\nuse_identity_as_username true\n")
+        dev, err = self.tls_device("""
+local c = mqtt.client.new("tls-cert", {host = "%s", port = port, reconnect = false,
+  tls = {ca = pki.ca, cert = pki.client_cert, key = pki.client_key, server_name = "localhost"}})
+say("cert", c:connect())
+say("pub", c:publish("tls/c", "x", {qos = 1, wait = true}))
+c:disconnect()
+local n = mqtt.client.new("tls-nocert", {host = "%s", port = port, reconnect = false,
+  tls = {ca = pki.ca, server_name = "localhost"}})
+say("nocert", n:connect())
+""" % (HOST, HOST), b.port)
+        self.assertIn("cert\ttrue\tfalse", dev.lines)
+        self.assertIn("pub\ttrue", dev.lines)
+        nocert = [l for l in dev.lines if l.startswith("nocert")]
+        self.assertTrue(nocert and nocert[0].startswith("nocert\tnil\t"), dev.lines)
 
 
 if __name__ == "__main__":
