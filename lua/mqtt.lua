@@ -558,8 +558,9 @@ function Client:_write(data)
 end
 
 -- The writer also keeps the connection alive: a PINGREQ when nothing was
--- sent for most of the keepalive interval; the connection is dropped when
--- the PINGRESP does not come within the interval.
+-- sent for most of the keepalive interval, or nothing received for all of
+-- it; the connection is dropped when the PINGRESP does not come within the
+-- interval.
 function Client:_writer(sock)
   local ka = self.keepalive * 1000
   local step = ka > 0 and math.max(ka / 4, 50) or nil
@@ -574,7 +575,9 @@ function Client:_writer(sock)
           self:_drop_connection(sock, "keepalive timeout (no PINGRESP)")
           return
         end
-        if not self.ping_sent and t - self.last_out >= ka - step then
+        -- idle output, or nothing heard for an interval (a broker that
+        -- stalls while this side keeps publishing QoS 0 is noticed too)
+        if not self.ping_sent and (t - self.last_out >= ka - step or t - self.last_in >= ka) then
           self.ping_sent = t
           self:_write(P.encode({ type = "pingreq" }))
         end

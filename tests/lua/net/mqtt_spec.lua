@@ -343,6 +343,25 @@ describe("mqtt.client against a fake broker", function()
     stop()
   end)
 
+  it("notices a broker that stalls mid-packet while the client keeps publishing", function()
+    local p, stop = broker(function(c)
+      accept_connect(c)
+      c:send("\x30\x10\0\3a/b") -- a PUBLISH cut short: the rest never comes
+      while read(c) do end
+    end)
+    local downs = {}
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, keepalive = 2, reconnect = false,
+      on_disconnect = function(_, e) downs[#downs + 1] = e end})
+    assert(c:connect())
+    for _ = 1, 100 do
+      c:publish("t", "x") -- output never idle
+      task.sleep(100)
+      if #downs > 0 then break end
+    end
+    assert.are.same({"keepalive timeout (no PINGRESP)"}, downs)
+    stop()
+  end)
+
   it("reconnects with backoff, re-subscribes, and resends QoS 1 and 2 in flight", function()
     local log_ = {}
     local times = {}
