@@ -218,7 +218,10 @@ say("bye", c:disconnect(), (c:status()))
         self.assertIn("bye\ttrue\tclosed", dev.lines)
         self.assertFalse(any(l.startswith("msg\tcmd/led/other") for l in dev.lines))
         self.assertTrue(s.wait(lambda ls: len(ls) >= 5), s.lines)
-        self.assertEqual(s.lines[:3], ["dev/out/0 payload-0", "dev/out/1 payload-1", "dev/out/2 payload-2"])
+        # (MQTT orders messages within one QoS level only: a QoS 2 message may
+        # reach the subscriber after a later QoS 1 one)
+        for q in range(3):
+            self.assertIn("dev/out/%d payload-%d" % (q, q), s.lines)
         self.assertTrue({"dev/empty ", "dev/empty (null)"} & set(s.lines), s.lines)  # (null): empty
         self.assertIn("dev/bin \x00\x01\ufffdx", s.lines)  # binary payload, byte for byte
 
