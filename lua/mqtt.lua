@@ -944,7 +944,8 @@ function Client:publish(topic, payload, opts)
   end
   local qos = opts.qos or 0
   if qos ~= 0 and qos ~= 1 and qos ~= 2 then argerr(F, 3, "option 'qos'", "must be 0, 1 or 2") end
-  if opts.timeout ~= nil and (type(opts.timeout) ~= "number" or opts.timeout < 0) then
+  local to = opts.timeout
+  if to ~= nil and (type(to) ~= "number" or to ~= to or to < 0) then
     argerr(F, 3, "option 'timeout'", "must be a non-negative number of ms")
   end
   if self.state == "closed" then return nil, "closed" end
@@ -1083,6 +1084,9 @@ end
 --- c:flush([timeout_ms]) -> true | nil, "timeout": waits until nothing is
 -- queued or in flight.
 function Client:flush(timeout)
+  if timeout ~= nil and (type(timeout) ~= "number" or timeout ~= timeout or timeout < 0) then
+    argerr("c:flush", 1, "timeout", "must be a non-negative number of ms")
+  end
   local deadline = timeout and now() + timeout
   while #self.waiting > 0 or self.inflight_n > 0 do
     if self.state == "closed" then return nil, "closed" end

@@ -200,6 +200,12 @@ describe("mqtt.client arguments", function()
       "bad argument #1 to 'c:subscribe' (filter '#' must be a whole level and the last one)")
     assert.has_error(function() c:subscribe("a", 0) end,
       "bad argument #3 to 'c:subscribe' (fn must be a function, got nil)")
+    assert.has_error(function() c:publish("a", "x", {timeout = 0 / 0}) end,
+      "bad argument #3 to 'c:publish' (option 'timeout' must be a non-negative number of ms)")
+    assert.has_error(function() c:flush(-1) end,
+      "bad argument #1 to 'c:flush' (timeout must be a non-negative number of ms)")
+    assert.has_error(function() c:connect(5) end,
+      "bad argument #1 to 'c:connect' (opts must be a table, got number)")
     assert.are.equal("new", c:status())
   end)
 end)
