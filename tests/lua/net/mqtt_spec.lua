@@ -536,6 +536,22 @@ describe("mqtt.client against a fake broker", function()
     stop()
   end)
 
+  it("bounds the QoS 2 messages a broker leaves without PUBREL", function()
+    local p, stop = broker(function(c)
+      accept_connect(c)
+      for id = 1, 300 do send(c, {type = "publish", topic = "q2", payload = "x", qos = 2, id = id}) end
+      while read(c) do end
+    end)
+    local downs, n = {}, 0
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, reconnect = false,
+      on_message = function() n = n + 1 end, on_disconnect = function(_, e) downs[#downs + 1] = e end})
+    assert(c:connect())
+    for _ = 1, 100 do if #downs > 0 then break end task.sleep(20) end
+    assert.are.same({"protocol error: more than 256 QoS 2 messages without PUBREL"}, downs)
+    assert.are.equal(256, n)
+    stop()
+  end)
+
   it("drops the connection on a malformed packet from the broker and reconnects", function()
     local n_conn = 0
     local p, stop = broker(function(c, n)
