@@ -536,6 +536,59 @@ describe("mqtt.client against a fake broker", function()
     stop()
   end)
 
+  it("survives a broker that answers with random streams of (broken) packets", function()
+    math.randomseed(8)
+    local kinds = {
+      {type = "publish", topic = "a/b", payload = "x", qos = 0},
+      {type = "publish", topic = "a/b", payload = "y", qos = 1, id = 3},
+      {type = "publish", topic = "c", payload = "z", qos = 2, id = 4},
+      {type = "puback", id = 1}, {type = "pubrec", id = 1}, {type = "pubrel", id = 4},
+      {type = "pubcomp", id = 1}, {type = "suback", id = 1, codes = {0}},
+      {type = "suback", id = 2, codes = {0x80}},
+      {type = "unsuback", id = 1}, {type = "unsuback", id = 2}, {type = "pingresp"}, {type = "pingreq"},
+      {type = "connack", code = 0}, {type = "disconnect"}, {type = "subscribe", id = 1, topics = {{"a", 0}}},
+    }
+    local function stream()
+      local parts = {}
+      for _ = 1, math.random(1, 12) do
+        local s = P.encode(kinds[math.random(#kinds)])
+        local r = math.random(10)
+        if r == 1 then -- flip a byte
+          local i = math.random(#s)
+          s = s:sub(1, i - 1) .. string.char(math.random(0, 255)) .. s:sub(i + 1)
+        elseif r == 2 then -- cut it short
+          s = s:sub(1, math.random(#s))
+        elseif r == 3 then -- random bytes
+          local t = {}
+          for k = 1, math.random(1, 8) do t[k] = string.char(math.random(0, 255)) end
+          s = table.concat(t)
+        end
+        parts[#parts + 1] = s
+      end
+      return table.concat(parts)
+    end
+    local level = log.level("error")
+    local p, stop = broker(function(c)
+      accept_connect(c)
+      c:send(stream())
+      task.sleep(30)
+    end)
+    for _ = 1, 150 do
+      local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, reconnect = false, keepalive = 1,
+        on_message = function() end})
+      assert(c:connect())
+      local sub = task.spawn(function() c:subscribe("a/#", 1, function() end) end)
+      task.spawn(function() c:publish("t", "p", {qos = 1, wait = true, timeout = 200}) end)
+      task.spawn(function() c:publish("t", "q", {qos = 2, wait = true, timeout = 200}) end)
+      for _ = 1, 50 do if c:status() ~= "connected" then break end task.sleep(10) end
+      c:disconnect()
+      sub:cancel()
+      assert.are.equal("closed", (c:status()))
+    end
+    log.level(level)
+    stop()
+  end)
+
   it("bounds the QoS 2 messages a broker leaves without PUBREL", function()
     local p, stop = broker(function(c)
       accept_connect(c)
