@@ -568,24 +568,33 @@ describe("mqtt.client against a fake broker", function()
       return table.concat(parts)
     end
     local level = log.level("error")
+    local conns = 0
     local p, stop = broker(function(c)
+      conns = conns + 1
       accept_connect(c)
       c:send(stream())
       task.sleep(30)
     end)
-    for _ = 1, 150 do
-      local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, reconnect = false, keepalive = 1,
-        on_message = function() end})
+    for i = 1, 150 do
+      -- every other client reconnects (and so re-subscribes and resends) into more garbage
+      local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, keepalive = 1,
+        reconnect = i % 2 == 0 and {min = 10, max = 20}, on_message = function() end})
+      c:subscribe("pre/#", 2, function() end) -- offline: made on connect
       assert(c:connect())
       local sub = task.spawn(function() c:subscribe("a/#", 1, function() end) end)
       task.spawn(function() c:publish("t", "p", {qos = 1, wait = true, timeout = 200}) end)
       task.spawn(function() c:publish("t", "q", {qos = 2, wait = true, timeout = 200}) end)
-      for _ = 1, 50 do if c:status() ~= "connected" then break end task.sleep(10) end
+      if i % 2 == 0 then
+        task.sleep(150) -- several connections
+      else
+        for _ = 1, 50 do if c:status() ~= "connected" then break end task.sleep(10) end
+      end
       c:disconnect()
       sub:cancel()
       assert.are.equal("closed", (c:status()))
     end
     log.level(level)
+    assert.is_true(conns > 300, conns) -- the reconnecting ones came back many times
     stop()
   end)
 
