@@ -374,6 +374,8 @@ end
 ---------------------------------------------------------------------------
 local Client = {}
 Client.__index = Client
+
+local INBOUND_QOS2_MAX = 256 -- received QoS 2 messages awaiting their PUBREL
 M.client = {}
 
 local POLICIES = { reject = true, drop_oldest = true, block = true }
@@ -495,6 +497,7 @@ function M.client.new(client_id, opts)
   self.held_bytes = 0      -- bytes of the messages in waiting + inflight
   self.pending = {}        -- id -> {kind=, ...}: subscribe / unsubscribe awaiting ack
   self.inbound_qos2 = {}   -- ids of received QoS 2 messages before PUBREL
+  self.inbound_qos2_n = 0
   self.next_id = 0
   self.seq = 0
   self.out, self.out_bytes, self.out_ev = {}, 0, {}
@@ -740,7 +743,7 @@ function Client:_open_connection()
   self.last_in = now()
   self.ping_sent = nil
   self.session_present = pkt.session_present
-  if not pkt.session_present then self.inbound_qos2 = {} end
+  if not pkt.session_present then self.inbound_qos2, self.inbound_qos2_n = {}, 0 end
   self.out, self.out_bytes = {}, 0
   self.writer_task = task.spawn(self._writer, self, sock)
   -- subscriptions: the broker forgot them unless it kept the session
@@ -804,13 +807,21 @@ function Client:_handle(p)
       self:_write(P.encode({ type = "puback", id = p.id }))
     else
       if not self.inbound_qos2[p.id] then
+        -- bounded: a broker that never sends PUBREL cannot fill the memory
+        if self.inbound_qos2_n >= INBOUND_QOS2_MAX then
+          return nil, ("protocol error: more than %d QoS 2 messages without PUBREL"):format(INBOUND_QOS2_MAX)
+        end
         self.inbound_qos2[p.id] = true
+        self.inbound_qos2_n = self.inbound_qos2_n + 1
         self:_deliver(p)
       end
       self:_write(P.encode({ type = "pubrec", id = p.id }))
     end
   elseif ty == "pubrel" then
-    self.inbound_qos2[p.id] = nil
+    if self.inbound_qos2[p.id] then
+      self.inbound_qos2[p.id] = nil
+      self.inbound_qos2_n = self.inbound_qos2_n - 1
+    end
     self:_write(P.encode({ type = "pubcomp", id = p.id }))
   elseif ty == "puback" or ty == "pubcomp" then
     local m = self.inflight[p.id]
@@ -826,7 +837,7 @@ function Client:_handle(p)
       self.pending[p.id] = nil
       if w.kind == "resubscribe" then
         local s = self.subs[w.filter]
-        if p.codes[1] == 0x80 then
+        if ty ~= "suback" or p.codes[1] == 0x80 then
           log.warn("mqtt: the broker refused the subscription to %s", w.filter)
         elseif s then
           s.acked = true
@@ -944,7 +955,8 @@ function Client:publish(topic, payload, opts)
   end
   local qos = opts.qos or 0
   if qos ~= 0 and qos ~= 1 and qos ~= 2 then argerr(F, 3, "option 'qos'", "must be 0, 1 or 2") end
-  if opts.timeout ~= nil and (type(opts.timeout) ~= "number" or opts.timeout < 0) then
+  local to = opts.timeout
+  if to ~= nil and (type(to) ~= "number" or to ~= to or to < 0) then
     argerr(F, 3, "option 'timeout'", "must be a non-negative number of ms")
   end
   if self.state == "closed" then return nil, "closed" end
@@ -1083,6 +1095,9 @@ end
 --- c:flush([timeout_ms]) -> true | nil, "timeout": waits until nothing is
 -- queued or in flight.
 function Client:flush(timeout)
+  if timeout ~= nil and (type(timeout) ~= "number" or timeout ~= timeout or timeout < 0) then
+    argerr("c:flush", 1, "timeout", "must be a non-negative number of ms")
+  end
   local deadline = timeout and now() + timeout
   while #self.waiting > 0 or self.inflight_n > 0 do
     if self.state == "closed" then return nil, "closed" end

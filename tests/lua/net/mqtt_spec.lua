@@ -200,6 +200,12 @@ describe("mqtt.client arguments", function()
       "bad argument #1 to 'c:subscribe' (filter '#' must be a whole level and the last one)")
     assert.has_error(function() c:subscribe("a", 0) end,
       "bad argument #3 to 'c:subscribe' (fn must be a function, got nil)")
+    assert.has_error(function() c:publish("a", "x", {timeout = 0 / 0}) end,
+      "bad argument #3 to 'c:publish' (option 'timeout' must be a non-negative number of ms)")
+    assert.has_error(function() c:flush(-1) end,
+      "bad argument #1 to 'c:flush' (timeout must be a non-negative number of ms)")
+    assert.has_error(function() c:connect(5) end,
+      "bad argument #1 to 'c:connect' (opts must be a table, got number)")
     assert.are.equal("new", c:status())
   end)
 end)
@@ -527,6 +533,84 @@ describe("mqtt.client against a fake broker", function()
     for _ = 1, 50 do if #got >= 2 then break end task.sleep(20) end
     assert.are.same({"in/x=once", "in/y=q1"}, got)
     c:disconnect()
+    stop()
+  end)
+
+  it("survives a broker that answers with random streams of (broken) packets", function()
+    math.randomseed(8)
+    local kinds = {
+      {type = "publish", topic = "a/b", payload = "x", qos = 0},
+      {type = "publish", topic = "a/b", payload = "y", qos = 1, id = 3},
+      {type = "publish", topic = "c", payload = "z", qos = 2, id = 4},
+      {type = "puback", id = 1}, {type = "pubrec", id = 1}, {type = "pubrel", id = 4},
+      {type = "pubcomp", id = 1}, {type = "suback", id = 1, codes = {0}},
+      {type = "suback", id = 2, codes = {0x80}},
+      {type = "unsuback", id = 1}, {type = "unsuback", id = 2}, {type = "pingresp"}, {type = "pingreq"},
+      {type = "connack", code = 0}, {type = "disconnect"}, {type = "subscribe", id = 1, topics = {{"a", 0}}},
+    }
+    local function stream()
+      local parts = {}
+      for _ = 1, math.random(1, 12) do
+        local s = P.encode(kinds[math.random(#kinds)])
+        local r = math.random(10)
+        if r == 1 then -- flip a byte
+          local i = math.random(#s)
+          s = s:sub(1, i - 1) .. string.char(math.random(0, 255)) .. s:sub(i + 1)
+        elseif r == 2 then -- cut it short
+          s = s:sub(1, math.random(#s))
+        elseif r == 3 then -- random bytes
+          local t = {}
+          for k = 1, math.random(1, 8) do t[k] = string.char(math.random(0, 255)) end
+          s = table.concat(t)
+        end
+        parts[#parts + 1] = s
+      end
+      return table.concat(parts)
+    end
+    local level = log.level("error")
+    local conns = 0
+    local p, stop = broker(function(c)
+      conns = conns + 1
+      accept_connect(c)
+      c:send(stream())
+      task.sleep(30)
+    end)
+    for i = 1, 150 do
+      -- every other client reconnects (and so re-subscribes and resends) into more garbage
+      local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, keepalive = 1,
+        reconnect = i % 2 == 0 and {min = 10, max = 20}, on_message = function() end})
+      c:subscribe("pre/#", 2, function() end) -- offline: made on connect
+      assert(c:connect())
+      local sub = task.spawn(function() c:subscribe("a/#", 1, function() end) end)
+      task.spawn(function() c:publish("t", "p", {qos = 1, wait = true, timeout = 200}) end)
+      task.spawn(function() c:publish("t", "q", {qos = 2, wait = true, timeout = 200}) end)
+      if i % 2 == 0 then
+        task.sleep(150) -- several connections
+      else
+        for _ = 1, 50 do if c:status() ~= "connected" then break end task.sleep(10) end
+      end
+      c:disconnect()
+      sub:cancel()
+      assert.are.equal("closed", (c:status()))
+    end
+    log.level(level)
+    assert.is_true(conns > 300, conns) -- the reconnecting ones came back many times
+    stop()
+  end)
+
+  it("bounds the QoS 2 messages a broker leaves without PUBREL", function()
+    local p, stop = broker(function(c)
+      accept_connect(c)
+      for id = 1, 300 do send(c, {type = "publish", topic = "q2", payload = "x", qos = 2, id = id}) end
+      while read(c) do end
+    end)
+    local downs, n = {}, 0
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, reconnect = false,
+      on_message = function() n = n + 1 end, on_disconnect = function(_, e) downs[#downs + 1] = e end})
+    assert(c:connect())
+    for _ = 1, 100 do if #downs > 0 then break end task.sleep(20) end
+    assert.are.same({"protocol error: more than 256 QoS 2 messages without PUBREL"}, downs)
+    assert.are.equal(256, n)
     stop()
   end)
 
