@@ -700,6 +700,32 @@ static void verify_reason(tls_sess_t *s, uint32_t f) {
   }
 }
 
+/* RFC 8446 6.2 / RFC 5246 7.2 names of the alerts a peer refuses with. */
+static const char *alert_name(int a) {
+  switch (a) {
+    case 10: return "unexpected message";
+    case 20: return "bad record MAC";
+    case 22: return "record overflow";
+    case 40: return "handshake failure";
+    case 42: return "bad certificate";
+    case 43: return "unsupported certificate";
+    case 44: return "certificate revoked";
+    case 45: return "certificate expired";
+    case 46: return "certificate unknown";
+    case 47: return "illegal parameter";
+    case 48: return "unknown CA";
+    case 50: return "decode error";
+    case 51: return "decrypt error";
+    case 70: return "protocol version";
+    case 71: return "insufficient security";
+    case 80: return "internal error";
+    case 112: return "unrecognized name";
+    case 116: return "certificate required";
+    case 120: return "no application protocol";
+    default: return "alert";
+  }
+}
+
 static int fail_code(tls_sess_t *s, int r, const char *what) {
   if (r == MBEDTLS_ERR_SSL_WANT_READ) return TLS_WANT_READ;
   if (r == MBEDTLS_ERR_SSL_WANT_WRITE) return TLS_WANT_WRITE;
@@ -731,8 +757,9 @@ static int fail_code(tls_sess_t *s, int r, const char *what) {
   }
 #endif
   if (r == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE) {
-    snprintf(s->err, sizeof s->err, "tls: the peer refused the %s (alert %d)", what,
-             (int)s->ssl.in_msg[1]);
+    int a = s->ssl.in_msg[1];
+    snprintf(s->err, sizeof s->err, "tls: the peer refused the %s (alert %d: %s)", what, a,
+             alert_name(a));
     return TLS_FAIL;
   }
   mbed_msg(s->err, sizeof s->err, what, r);
