@@ -10,6 +10,7 @@
 #define LWIP_DONT_PROVIDE_BYTEORDER_FUNCTIONS 1 /* the C library's htons &c. */
 #include <arpa/inet.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,6 +233,10 @@ bool net_slirp_start(const net_host_opts_t *n, const net_config_t *cfg, char *er
   sc.vnameserver = in4("10.0.2.3");
   sc.in6_enabled = false; /* lwIP is built without IPv6 */
   sc.restricted = n->restricted;
+  /* libslirp writes to the host sockets of NAT'ed connections with plain
+   * send(): one to a peer that has closed would end the simulator with
+   * SIGPIPE (QEMU ignores SIGPIPE for the same reason); EPIPE instead. */
+  signal(SIGPIPE, SIG_IGN);
   memset(&SL, 0, sizeof SL);
   SL.flush.fn = on_flush;
   SL.slirp = slirp_new(&sc, &callbacks, NULL);

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,12 +38,14 @@ static struct {
   bool watching;
   char name[16];
   netif_linkoutput_fn out; /* tapif's */
-  /* ACK coalescing (see tap_output): inside a receive batch, the last pure
-   * ACK of one connection, held until the batch ends. */
-  bool in_batch;
+  /* ACK coalescing (see tap_output): the last pure ACK of one connection,
+   * held until the receive batch ends, or, when the loop sent it (a window
+   * update from a receive), until the next wait has looked for input. */
   u16_t held_len;
   u8_t held[ACK_MAX];
-} TP = {.fd = -1};
+  int poll_idx; /* the descriptor's index in the current wait, or -1 */
+  host_poller_t poller;
+} TP = {.fd = -1, .poll_idx = -1};
 
 /* tapif's state is its own struct, whose first member is the descriptor. */
 static int tapif_fd(struct netif *nif) { return *(int *)nif->state; }
@@ -57,7 +60,6 @@ static void flush_ack(void);
  * opens the device and sends (a TAP write never blocks). */
 static void on_readable(int fd, void *ud) {
   struct netif *nif = ud;
-  TP.in_batch = true;
   for (int n = 0; n < TAP_BATCH; n++) {
     struct pbuf *p = pbuf_alloc(PBUF_RAW, TAP_FRAME_MAX, PBUF_RAM);
     if (!p) break; /* out of memory: the frames wait in the TAP's queue */
@@ -76,9 +78,34 @@ static void on_readable(int fd, void *ud) {
     LINK_STATS_INC(link.recv);
     if (nif->input(p, nif) != ERR_OK) pbuf_free(p);
   }
-  TP.in_batch = false;
   flush_ack();
   net_kick();
+}
+
+/* A pure ACK the loop sent outside a receive batch (the window update of
+ * a task's receive) waits for the next wait: that wait is made not to
+ * block, and when it finds frames to read, their batch's own ACK of the
+ * same connection (newer, with the window as it is then) replaces it.
+ * A window update costs a ppoll instead of a TAP write, which runs the
+ * host's sending TCP. With nothing to read it goes out at once. */
+static void ack_fill(void *ud, uint32_t *timeout_ms) {
+  (void)ud;
+  TP.poll_idx = -1;
+  if (!TP.held_len) return;
+  TP.poll_idx = host_poll_add(TP.fd, POLLIN);
+  if (TP.poll_idx < 0) {
+    flush_ack();
+    return;
+  }
+  *timeout_ms = 0;
+}
+
+static void ack_poll(void *ud, bool error) {
+  (void)ud;
+  /* Readable: the watch's callback (after the pollers) reads the batch. */
+  if (TP.held_len && (error || TP.poll_idx < 0 || !(host_poll_revents(TP.poll_idx) & POLLIN)))
+    flush_ack();
+  TP.poll_idx = -1;
 }
 
 /* lwIP acknowledges every second segment: at a gigabit that is ~40 000
@@ -118,7 +145,7 @@ static void flush_ack(void) {
 }
 
 static err_t tap_output(struct netif *nif, struct pbuf *p) {
-  if (TP.in_batch && p->tot_len <= ACK_MAX) {
+  if (p->tot_len <= ACK_MAX) {
     u8_t f[ACK_MAX];
     u16_t len = pbuf_copy_partial(p, f, p->tot_len, 0);
     if (pure_ack(f, len)) {
@@ -202,10 +229,17 @@ bool net_tap_start(const char *name, const net_config_t *cfg, char *err, size_t 
     return false;
   }
   TP.watching = true;
+  TP.poller = (host_poller_t){ack_fill, ack_poll, NULL};
+  if (!host_add_poller(&TP.poller)) {
+    snprintf(err, errlen, "--net tap:%s: too many pollers", name);
+    net_tap_stop();
+    return false;
+  }
   return true;
 }
 
 void net_tap_stop(void) {
+  host_remove_poller(&TP.poller);
   if (TP.watching) host_unwatch_fd(TP.fd);
   TP.watching = false;
   TP.held_len = 0;

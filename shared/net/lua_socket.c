@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "lauxlib.h"
+#include "lstr.h"
 #include "luaos.h"
 #include "lwip/igmp.h"
 #include "lwip/mem.h"
@@ -489,18 +490,21 @@ static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err) {
 
 /* ---- TCP: receiving ---- */
 
-/* Move n bytes (n <= rx.len) from the queue to b (NULL: drop them),
- * reopening the window by as much. With `nocr`, CRs are left out. */
-static void rx_take(conn_t *c, luaL_Buffer *b, size_t n, bool nocr) {
+/* Move n bytes (n <= rx.len) from the queue to `flat` (n bytes of room)
+ * or else to b (both NULL: drop them), reopening the window by as much.
+ * With `nocr`, CRs are left out (b only). */
+static void rx_take(conn_t *c, luaL_Buffer *b, char *flat, size_t n, bool nocr) {
   /* Room for all of it at once: n spans chains, and growing the buffer
    * chain by chain reallocated and copied it (receive(65536) of 64 KB
    * chains: a 128 KB buffer and a second copy of every byte). */
-  if (b && n > 0) luaL_prepbuffsize(b, n < c->u.rx.len ? n : c->u.rx.len);
+  if (b && !flat && n > 0) luaL_prepbuffsize(b, n < c->u.rx.len ? n : c->u.rx.len);
   size_t taken = 0;
   while (n > 0 && c->u.rx.n) {
     struct pbuf *h = c->u.rx.ch[c->u.rx.head];
     u16_t k = (u16_t)(n < h->tot_len ? n : h->tot_len);
-    if (k && b) {
+    if (k && flat) {
+      pbuf_copy_partial(h, flat + taken, k, 0);
+    } else if (k && b) {
       char *d = luaL_prepbuffsize(b, k);
       pbuf_copy_partial(h, d, k, 0);
       size_t kept = k;
@@ -704,8 +708,21 @@ enum { PAT_LINE, PAT_ALL, PAT_COUNT };
 
 static int recv_k(lua_State *L, int status, lua_KContext ctx);
 
+/* Push the first n queued bytes as one string, copied once: straight from
+ * the packet buffers into the string (a luaL_Buffer copies it twice). */
+static bool recv_flat(lua_State *L, conn_t *c, size_t n) {
+  if (n > c->u.rx.len) n = c->u.rx.len;
+  char *d = lstr_push_uninit(L, n);
+  if (!d) return false;
+  rx_take(c, NULL, d, n, false);
+  return true;
+}
+
 /* Push prefix .. pieces .. the first n queued bytes. */
 static void recv_result(lua_State *L, conn_t *c, size_t n, bool nocr) {
+  if (!nocr && lua_type(L, R_PREFIX) != LUA_TSTRING && !lua_istable(L, R_PIECES) &&
+      recv_flat(L, c, n))
+    return;
   luaL_Buffer b;
   luaL_buffinit(L, &b);
   if (lua_type(L, R_PREFIX) == LUA_TSTRING) {
@@ -719,7 +736,7 @@ static void recv_result(lua_State *L, conn_t *c, size_t n, bool nocr) {
       luaL_addvalue(&b);
     }
   }
-  rx_take(c, &b, n, nocr);
+  rx_take(c, &b, NULL, n, nocr);
   luaL_pushresult(&b);
 }
 
@@ -738,10 +755,12 @@ static void recv_drain(lua_State *L, conn_t *c, size_t max, bool nocr) {
     lua_replace(L, R_PIECES);
   }
   size_t n = c->u.rx.len < max ? c->u.rx.len : max;
-  luaL_Buffer b;
-  luaL_buffinit(L, &b);
-  rx_take(c, &b, n, nocr);
-  luaL_pushresult(&b);
+  if (nocr || !recv_flat(L, c, n)) {
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    rx_take(c, &b, NULL, n, nocr);
+    luaL_pushresult(&b);
+  }
   lua_rawseti(L, R_PIECES, (lua_Integer)lua_rawlen(L, R_PIECES) + 1);
   lua_pushinteger(L, lua_tointeger(L, R_GOT) + (lua_Integer)n);
   lua_replace(L, R_GOT);
@@ -767,7 +786,7 @@ static int recv_step(lua_State *L, conn_t *c) {
       long lf = rx_find_lf(c);
       if (lf >= 0) {
         recv_result(L, c, (size_t)lf, true);
-        rx_take(c, NULL, 1, false); /* the LF */
+        rx_take(c, NULL, NULL, 1, false); /* the LF */
         return 1;
       }
     }
@@ -1131,7 +1150,7 @@ static int sock_shutdown(lua_State *L) {
   if (h != 1 && !c->rx_shut) { /* receive */
     c->rx_shut = true;
     size_t n = c->u.rx.len;
-    rx_take(c, NULL, n, false);
+    rx_take(c, NULL, NULL, n, false);
     sched_wake(&c->rq, -1);
   }
   if (h != 2 && !c->tx_shut) { /* send */

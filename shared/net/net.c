@@ -199,6 +199,17 @@ static err_t attach_init(struct netif *nif) {
   return ERR_OK;
 }
 
+/* A failed attach leaves nothing behind: a later attach may try again,
+ * and nothing sends through a half-started interface. */
+static void attach_undo(struct netif *nif) {
+  dhcp_stop(nif);
+  dhcp_cleanup(nif);
+  netif_set_down(nif);
+  netif_set_default(NULL);
+  netif_remove(nif);
+  N.attached = false;
+}
+
 struct netif *net_attach(netif_init_fn init, void *state, const net_config_t *cfg, char *err,
                          size_t errlen) {
   net_init();
@@ -224,12 +235,14 @@ struct netif *net_attach(netif_init_fn init, void *state, const net_config_t *cf
   netif_set_up(nif);
   if (cfg->dhcp && dhcp_start(nif) != ERR_OK) {
     snprintf(err, errlen, "DHCP did not start (out of memory)");
+    attach_undo(nif);
     return NULL;
   }
   if (N.cfg.hostname[0]) {
     mdns_resp_init();
     if (mdns_resp_add_netif(nif, N.cfg.hostname, 120) != ERR_OK) {
       snprintf(err, errlen, "mDNS did not start (a hostname of 1 to 63 letters?)");
+      attach_undo(nif);
       return NULL;
     }
   }

@@ -54,6 +54,9 @@ void mps2_console_puts(const char *s);
 void mps2_console_puthex(uint32_t v);
 /* Register the RX ring with the scheduler; bytes go to `fn`. */
 void mps2_console_start(void (*fn)(lua_State *L, int c));
+/* Called from the UART's receive interrupt for each Ctrl-C (0x03) as it
+ * arrives, before the byte is queued: the board's SIGINT. */
+void mps2_console_on_ctrl_c(void (*fn)(void));
 
 /* gpio.c: FPGA I/O LEDs and buttons; TIMER1 polls buttons for edges. */
 void mps2_gpio_init(void);

@@ -19,6 +19,7 @@
 static struct {
   evring_t rx;
   void (*on_byte)(lua_State *L, int c);
+  void (*on_ctrl_c)(void);
   char last; /* last byte sent, for \n -> \r\n */
 } K;
 
@@ -79,7 +80,11 @@ static void rx_pump(void) {
         UART_CTRL(U) &= ~UART_CTRL_RXIRQ; /* resumed by the loop */
         return;
       }
-      evring_event_t ev = {EVRING_BYTE, 0, (uint16_t)(UART_DATA(U) & 0xFF), 0, 0};
+      uint16_t b = (uint16_t)(UART_DATA(U) & 0xFF);
+      /* Seen here, not when the loop drains the ring: a command that
+       * never yields must still be interruptible. */
+      if (b == 0x03 && K.on_ctrl_c) K.on_ctrl_c();
+      evring_event_t ev = {EVRING_BYTE, 0, b, 0, 0};
       evring_put(&K.rx, &ev);
       mps2_clock_wake();
     }
@@ -105,6 +110,8 @@ static void console_event(lua_State *L, const evring_event_t *ev, void *ud) {
   }
   if (K.on_byte) K.on_byte(L, ev->source);
 }
+
+void mps2_console_on_ctrl_c(void (*fn)(void)) { K.on_ctrl_c = fn; }
 
 void mps2_console_start(void (*fn)(lua_State *L, int c)) {
   K.on_byte = fn;

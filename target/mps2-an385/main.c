@@ -112,6 +112,22 @@ static void on_console_byte(lua_State *L, int c) {
   if (c == '\r' || c == '\n' || c == 0x03 || c == 0x15) sched_timer_start(&M.prompt, sched_now());
 }
 
+/* Ctrl-C, from the UART's interrupt (a signal handler on the host does the
+ * same, sim/signals.c): "interrupted" is raised in the REPL's running line,
+ * or in the app while it has tasks. At an idle prompt only the byte
+ * reaches the REPL, which drops the line. Typed-ahead bytes that fill the
+ * console's ring hold the UART back, and a Ctrl-C behind them waits too. */
+static void on_ctrl_c(void) {
+  if (M.repl) {
+    sched_task_t *t = repl_running_task();
+    if (!t) return;
+    sched_set_interrupt_target(t);
+    sched_interrupt();
+  } else if (sched_task_count() > 0) {
+    sched_interrupt(); /* the app's first task, or whichever runs (set at spawn) */
+  }
+}
+
 /* The first prompt, before the REPL is loaded: repl_prompt() is "> " for
  * a fresh line. Boot figures are taken here. */
 static void first_prompt(lua_State *L) {
@@ -187,7 +203,7 @@ static bool spawn_app(lua_State *L) {
     lua_pop(L, 1);
     return false;
   }
-  sched_spawn(L, 0);
+  sched_set_interrupt_target(sched_spawn(L, 0)); /* Ctrl-C: the app's task */
   lua_pop(L, 1);
   return true;
 }
@@ -216,6 +232,7 @@ int main(void) {
   start_network();
 #endif
   mps2_console_start(on_console_byte);
+  mps2_console_on_ctrl_c(on_ctrl_c);
   M.feed.fn = feed_tick;
   sched_timer_start(&M.feed, sched_now() + MAIN_FEED_US);
 

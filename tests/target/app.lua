@@ -35,3 +35,7 @@ if require("mps2").budget() then
 else
   print("app: no instruction budget in this scheduler")
 end
+-- Ctrl-C on the console interrupts the app: its task ends with
+-- "interrupted" (file and line), and with no task left the REPL opens.
+print("app: waiting for Ctrl-C")
+while true do task.sleep(100) end

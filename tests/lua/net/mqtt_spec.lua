@@ -1,0 +1,551 @@
+-- The mqtt module without an outside peer: the packet codec on strings
+-- (round trips, every malformation the decoder names), topic matching,
+-- argument errors, and the client against scripted fake brokers on lwIP's
+-- loopback (virtual time): refused and malformed CONNACKs, oversized and
+-- truncated packets, keepalive timeouts, reconnect with backoff, QoS 1/2
+-- in-flight messages resent after a reconnect, re-subscription, the
+-- bounded queue. The real broker is in tests/net/test_mqtt.py.
+local mqtt = require("mqtt")
+local socket = require("socket")
+local P = mqtt.packet
+
+local port = 7600
+local function next_port()
+  port = port + 1
+  return port
+end
+
+-- Reads one packet from a socket (the fake broker's side).
+local function read(c)
+  local h, err = c:receive(1)
+  if not h then return nil, err end
+  local lenbytes = ""
+  repeat
+    local b = assert(c:receive(1))
+    lenbytes = lenbytes .. b
+  until b:byte() < 128
+  local n = P.decode_length(lenbytes, 1)
+  local body = n > 0 and assert(c:receive(n)) or ""
+  return assert(P.decode(h .. lenbytes .. body))
+end
+
+local function send(c, p)
+  assert(c:send(type(p) == "string" and p or P.encode(p)))
+end
+
+-- A fake broker: `script(conn, n)` runs for the n-th accepted connection.
+local function broker(script)
+  local p = next_port()
+  local srv = assert(socket.bind("127.0.0.1", p))
+  local t = task.spawn(function()
+    local n = 0
+    while true do
+      local c = srv:accept()
+      if not c then return end
+      n = n + 1
+      c:setoption("nodelay", true) -- a packet right after another is not held for the ACK
+      task.spawn(function()
+        script(c, n)
+        c:close()
+      end)
+    end
+  end)
+  return p, function() srv:close() t:cancel() end
+end
+
+local function accept_connect(c, session_present)
+  local p = read(c)
+  assert.are.equal("connect", p.type)
+  send(c, {type = "connack", session_present = session_present or false, code = 0})
+  return p
+end
+
+describe("mqtt.packet", function()
+  it("round-trips every packet type", function()
+    local pkts = {
+      {type = "connect", client_id = "dev", keepalive = 30, clean_session = true, username = "u",
+       password = "p\0w", will = {topic = "w/t", payload = "bye", qos = 1, retain = true}},
+      {type = "connect", client_id = "", keepalive = 0, clean_session = false},
+      {type = "connack", session_present = true, code = 0},
+      {type = "connack", session_present = false, code = 5},
+      {type = "publish", topic = "a/b", payload = "x\0y", qos = 0, retain = false, dup = false},
+      {type = "publish", topic = "a", payload = string.rep("z", 300), qos = 2, retain = true, dup = true,
+       id = 7},
+      {type = "puback", id = 1}, {type = "pubrec", id = 65535}, {type = "pubrel", id = 2},
+      {type = "pubcomp", id = 3}, {type = "unsuback", id = 4},
+      {type = "subscribe", id = 9, topics = {{"a/+/c", 1}, {"#", 2}}},
+      {type = "suback", id = 9, codes = {1, 0x80}},
+      {type = "unsubscribe", id = 10, topics = {"a/#", "b"}},
+      {type = "pingreq"}, {type = "pingresp"}, {type = "disconnect"},
+    }
+    for _, p in ipairs(pkts) do
+      local s = P.encode(p)
+      local d, nextpos = P.decode(s)
+      assert.are.same(p, d)
+      assert.are.equal(#s + 1, nextpos)
+      assert.are.equal(s, P.encode(d))
+    end
+  end)
+
+  it("encodes remaining lengths of 1 to 4 bytes", function()
+    for _, n in ipairs({0, 127, 128, 16383, 16384, 2097151, 2097152, P.MAX_LENGTH}) do
+      local s = P.encode_length(n)
+      assert.are.same({n, #s + 1}, {P.decode_length(s, 1)})
+    end
+    assert.are.equal(4, #P.encode_length(P.MAX_LENGTH))
+  end)
+
+  it("names each malformation", function()
+    local cases = {
+      {"", "^truncated$"},
+      {"\x30", "^truncated$"},
+      {"\x30\x05\0\1a", "^truncated$"},                       -- remaining length past the data
+      {"\x30\xff\xff\xff\xff\x01", "longer than 4 bytes"},
+      {"\x00\x00", "reserved packet type 0"},
+      {"\xf0\x00", "reserved packet type 15"},
+      {"\x41\x02\0\1", "puback with flags 0x1"},
+      {"\x60\x02\0\1", "pubrel with flags 0x0"},
+      {"\x40\x03\0\1\0", "remaining length must be 2, got 3"},
+      {"\x40\x02\0\0", "packet id 0"},
+      {"\x36\x05\0\1a\0\1", "publish QoS 3"},
+      {"\x38\x03\0\1a", "DUP set on a QoS 0"},
+      {"\x30\x02\0\5", "truncated topic"},
+      {"\x30\x03\0\1+", "wildcard"},
+      {"\x30\x02\0\0", "empty topic"},
+      {"\x30\x03\0\1\xff", "not valid UTF%-8"},
+      {"\x30\x05\0\3a\0b", "not valid UTF%-8"},                -- NUL in a topic
+      {"\x30\x06\0\4\xed\xa0\x80a", "not valid UTF%-8"},      -- a surrogate
+      {"\x32\x04\0\1a\0", "truncated packet id"},
+      {"\x20\x02\2\0", "reserved connack flags"},
+      {"\x20\x02\0\6", "connack return code 6"},
+      {"\x20\x02\1\5", "session present with a refusal"},
+      {"\x20\x01\0", "remaining length must be 2"},
+      {"\x90\x02\0\1", "suback needs"},
+      {"\x90\x03\0\1\3", "suback return code 3"},
+      {"\xd0\x01\0", "remaining length must be 0"},
+      {"\x82\x02\0\1", "without topic filters"},
+      {"\x82\x06\0\1\0\1#\3", "requested QoS byte 3"},
+      {"\x82\x08\0\1\0\3a#b\0", "'#' must be a whole level"},
+      {"\x10\x0c\0\4MQTX\4\2\0\0\0\0", "protocol name must be MQTT"},
+      {"\x10\x0c\0\4MQTT\3\2\0\0\0\0", "protocol level must be 4"},
+      {"\x10\x0c\0\4MQTT\4\1\0\0\0\0", "reserved connect flag"},
+      {"\x10\x0c\0\4MQTT\4\x40\0\0\0\0", "password without a user name"},
+      {"\x10\x0d\0\4MQTT\4\2\0\0\0\0x", "1 bytes after the payload"},
+    }
+    for _, c in ipairs(cases) do
+      local p, err = P.decode(c[1])
+      assert.is_nil(p, c[2])
+      assert.is_truthy(err:find(c[2]), ("%q -> %s (expected %s)"):format(c[1], err, c[2]))
+    end
+    -- bounded by `max`
+    local big = P.encode({type = "publish", topic = "t", payload = string.rep("x", 1000), qos = 0})
+    assert.matches("over the limit 100", select(2, P.decode(big, 1, 100)))
+    assert.has_error(function() P.decode(42) end,
+      "bad argument #1 to 'mqtt.packet.decode' (data must be a string, got number)")
+  end)
+
+  it("decodes packets one after another from a stream", function()
+    local s = P.encode({type = "pingresp"}) .. P.encode({type = "puback", id = 5})
+    local a, pos = P.decode(s)
+    local b, pos2 = P.decode(s, pos)
+    assert.are.same({"pingresp", "puback", 5, #s + 1}, {a.type, b.type, b.id, pos2})
+  end)
+
+  it("matches topics against filters", function()
+    local yes = {
+      {"a/b", "a/b"}, {"a/+", "a/b"}, {"+/b", "a/b"}, {"a/#", "a/b/c"}, {"a/#", "a"}, {"#", "a/b"},
+      {"+/+", "/x"}, {"+", ""}, {"a/+/c", "a/b/c"}, {"a//c", "a//c"}, {"a/+/+", "a//"},
+      {"$SYS/#", "$SYS/x"},
+    }
+    local no = {
+      {"a/b", "a/c"}, {"a/+", "a/b/c"}, {"a/+", "a"}, {"+", "a/b"}, {"#", "$SYS/x"}, {"+/x", "$SYS/x"},
+      {"a/b/c", "a/b"}, {"a/b", "a/b/c"},
+    }
+    for _, c in ipairs(yes) do assert.is_true(P.match(c[1], c[2]), c[1] .. " ~ " .. c[2]) end
+    for _, c in ipairs(no) do assert.is_false(P.match(c[1], c[2]), c[1] .. " !~ " .. c[2]) end
+  end)
+
+  it("checks topic filters", function()
+    assert.is_nil(P.filter_problem("a/+/#"))
+    assert.matches("whole level", P.filter_problem("a/b#"))
+    assert.matches("whole level", P.filter_problem("a/#/b"))
+    assert.matches("'%+' must be", P.filter_problem("a+/b"))
+    assert.matches("empty", P.filter_problem(""))
+  end)
+end)
+
+describe("mqtt.client arguments", function()
+  it("raises errors naming the argument", function()
+    assert.has_error(function() mqtt.client.new(1) end,
+      "bad argument #1 to 'mqtt.client.new' (client_id must be a string, got number)")
+    assert.has_error(function() mqtt.client.new("x", {hots = "a"}) end,
+      "bad argument #2 to 'mqtt.client.new' (opts has an unknown option 'hots'; did you mean 'host'?)")
+    assert.has_error(function() mqtt.client.new("x", {port = 0}) end,
+      "bad argument #2 to 'mqtt.client.new' (option 'port' must be an integer from 1 to 65535)")
+    assert.has_error(function() mqtt.client.new("x", {queue = {policy = "lifo"}}) end,
+      "bad argument #2 to 'mqtt.client.new' (option 'queue.policy' must be 'reject', 'drop_oldest' or "
+      .. "'block', got lifo)")
+    assert.has_error(function() mqtt.client.new("x", {will = {topic = "a/#"}}) end,
+      "bad argument #2 to 'mqtt.client.new' (topic must not contain wildcards + or #)")
+    assert.has_error(function() mqtt.client.new("", {clean_session = false}) end)
+    assert.has_error(function() mqtt.client.new("x", {password = "p"}) end)
+    local c = mqtt.client.new("x")
+    assert.has_error(function() c:publish("a/+", "x") end,
+      "bad argument #1 to 'c:publish' (topic must not contain wildcards + or #)")
+    assert.has_error(function() c:publish("a", {}) end,
+      "bad argument #2 to 'c:publish' (payload must be a string, got table)")
+    assert.has_error(function() c:publish("a", "x", {qos = 3}) end,
+      "bad argument #3 to 'c:publish' (option 'qos' must be 0, 1 or 2)")
+    assert.has_error(function() c:subscribe("a/#/b", 0, print) end,
+      "bad argument #1 to 'c:subscribe' (filter '#' must be a whole level and the last one)")
+    assert.has_error(function() c:subscribe("a", 0) end,
+      "bad argument #3 to 'c:subscribe' (fn must be a function, got nil)")
+    assert.are.equal("new", c:status())
+  end)
+end)
+
+describe("mqtt.client against a fake broker", function()
+  it("reports a refused CONNACK by its reason", function()
+    local p, stop = broker(function(c)
+      read(c)
+      send(c, {type = "connack", code = 4})
+    end)
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p})
+    assert.are.same({nil, "connection refused by the broker: bad user name or password"}, {c:connect()})
+    stop()
+  end)
+
+  it("refuses malformed, oversized and truncated answers with clear errors", function()
+    local answers = {
+      {"\x20\x03\0\0\0", "malformed packet: connack: remaining length must be 2, got 3"},
+      {"\x20\xff\xff\xff\xff\x7f", "malformed packet: remaining length longer than 4 bytes"},
+      {"\x30\xff\xff\xff\x7f", "packet too large: 268435455 bytes (max_packet 1000)"},
+      {"\x20\x02\0", "connection closed by the broker"},              -- truncated, then closed
+      {"\xd0\x00", "protocol error: expected CONNACK, got PINGRESP"},
+      {"", "connection closed by the broker"},
+    }
+    for _, a in ipairs(answers) do
+      local p, stop = broker(function(c)
+        read(c)
+        if a[1] ~= "" then c:send(a[1]) end
+        task.sleep(50)
+      end)
+      local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, max_packet = 1000})
+      assert.are.same({nil, a[2]}, {c:connect()})
+      stop()
+    end
+  end)
+
+  it("leaks neither memory nor tasks over many hostile brokers", function()
+    local answers = {"\x20\x03\0\0\0", "\x20\xff\xff\xff\xff\x7f", "\x30\xff\xff\xff\x7f", "\x20\x02\0",
+      "\xd0\x00", "\x20\x02\0\0\x36\x03\0\1a", "\x20\x02\0\0\x90\x02\0\1", "\x20\x02\0\0\x40\x02"}
+    local k = 0
+    local p, stop = broker(function(c)
+      k = k + 1
+      read(c)
+      c:send(answers[k % #answers + 1])
+      task.sleep(20)
+    end)
+    local function round()
+      local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, max_packet = 1000, reconnect = false})
+      local ok = c:connect()
+      if ok then
+        for _ = 1, 20 do if c:status() ~= "connected" then break end task.sleep(10) end
+        c:disconnect()
+      end
+    end
+    local level = log.level("error") -- the runner keeps every logged line (memory)
+    -- closed connections wait in lwIP's TIME_WAIT (2 MSL, 120 s): let
+    -- them go (virtual time) before each measure
+    local function settle()
+      task.sleep(sys.virtual_time and 130000 or 200)
+      collectgarbage()
+      collectgarbage()
+    end
+    for _ = 1, 150 do round() end -- tables of the runtime grow to their size first
+    settle()
+    local m0, n0, net0 = sys.memory().used, task.count(), sys.memory().net
+    for _ = 1, 100 do round() end
+    settle()
+    log.level(level)
+    local grew, net_grew, tasks = sys.memory().used - m0, sys.memory().net - net0, task.count()
+    stop()
+    assert.are.equal(n0, tasks)
+    assert.is_true(grew < 2048, grew)
+    if sys.virtual_time then assert.is_true(net_grew < 1024, net_grew) end -- else TIME_WAITs remain
+  end)
+
+  it("unsubscribes: UNSUBSCRIBE, UNSUBACK, and the handler is gone", function()
+    local seen = {}
+    local p, stop = broker(function(c)
+      accept_connect(c)
+      while true do
+        local pkt = read(c)
+        if not pkt then return end
+        seen[#seen + 1] = pkt.type
+        if pkt.type == "subscribe" then
+          send(c, {type = "suback", id = pkt.id, codes = {0}})
+          send(c, {type = "publish", topic = "u/1", payload = "a", qos = 0})
+        elseif pkt.type == "unsubscribe" then
+          assert.are.same({"u/#"}, pkt.topics)
+          send(c, {type = "unsuback", id = pkt.id})
+          send(c, {type = "publish", topic = "u/1", payload = "b", qos = 0})
+        end
+      end
+    end)
+    local got, other = {}, {}
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p,
+      on_message = function(_, payload) other[#other + 1] = payload end})
+    assert(c:connect())
+    assert.are.equal(0, c:subscribe("u/#", 0, function(_, payload) got[#got + 1] = payload end))
+    task.sleep(50)
+    assert.is_true(c:unsubscribe("u/#"))
+    task.sleep(50)
+    assert.are.same({"a"}, got)
+    assert.are.same({"b"}, other) -- no subscription matches any more: on_message
+    assert.are.same({"subscribe", "unsubscribe"}, seen)
+    c:disconnect()
+    stop()
+  end)
+
+  it("times out a silent broker", function()
+    local p, stop = broker(function(c) read(c) task.sleep(60000) end)
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, timeout = 500})
+    local t0 = sys.uptime()
+    assert.are.same({nil, "timeout"}, {c:connect()})
+    assert.is_true(sys.uptime() - t0 < 1000)
+    stop()
+  end)
+
+  it("sends PINGREQs and drops a connection whose broker stops answering", function()
+    local pings = 0
+    local p, stop = broker(function(c, n)
+      accept_connect(c)
+      while true do
+        local pkt = read(c)
+        if not pkt then return end
+        if pkt.type == "pingreq" then
+          pings = pings + 1
+          if n == 1 and pings <= 2 then send(c, {type = "pingresp"}) end
+        end
+      end
+    end)
+    local downs = {}
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, keepalive = 1, reconnect = false,
+      on_disconnect = function(_, err) downs[#downs + 1] = err end})
+    assert(c:connect())
+    task.sleep(2500)
+    assert.are.equal("connected", c:status())
+    task.sleep(3000)
+    assert.is_true(pings >= 3)
+    assert.are.same({"keepalive timeout (no PINGRESP)"}, downs)
+    assert.are.equal("offline", (c:status()))
+    stop()
+  end)
+
+  it("notices a broker that stalls mid-packet while the client keeps publishing", function()
+    local p, stop = broker(function(c)
+      accept_connect(c)
+      c:send("\x30\x10\0\3a/b") -- a PUBLISH cut short: the rest never comes
+      while read(c) do end
+    end)
+    local downs = {}
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, keepalive = 2, reconnect = false,
+      on_disconnect = function(_, e) downs[#downs + 1] = e end})
+    assert(c:connect())
+    for _ = 1, 100 do
+      c:publish("t", "x") -- output never idle
+      task.sleep(100)
+      if #downs > 0 then break end
+    end
+    assert.are.same({"keepalive timeout (no PINGRESP)"}, downs)
+    stop()
+  end)
+
+  it("reconnects with backoff, re-subscribes, and resends QoS 1 and 2 in flight", function()
+    local log_ = {}
+    local times = {}
+    local p, stop = broker(function(c, n)
+      times[n] = sys.uptime()
+      if n == 2 or n == 3 then read(c) return end -- refused: close at once
+      accept_connect(c)
+      while true do
+        local pkt = read(c)
+        if not pkt then return end
+        log_[#log_ + 1] = ("%d %s %s %s %s"):format(n, pkt.type,
+          pkt.type == "subscribe" and "*" or pkt.id or "-", pkt.dup and "dup" or "",
+          pkt.topics and (pkt.topics[1][1] or pkt.topics[1]) or pkt.topic or "")
+        if pkt.type == "subscribe" then
+          send(c, {type = "suback", id = pkt.id, codes = {pkt.topics[1][2]}})
+        elseif n == 1 and pkt.type == "publish" and pkt.qos == 2 then
+          send(c, {type = "pubrec", id = pkt.id})
+        elseif n == 1 and pkt.type == "pubrel" then
+          return -- drop the connection: QoS 1 unacknowledged, QoS 2 between PUBREC and PUBCOMP
+        elseif pkt.type == "publish" and pkt.qos == 1 and n > 1 then -- none on the first connection
+          send(c, {type = "puback", id = pkt.id})
+        elseif pkt.type == "pubrel" then
+          send(c, {type = "pubcomp", id = pkt.id})
+        end
+      end
+    end)
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, reconnect = {min = 400, max = 1000}})
+    assert(c:connect())
+    assert.are.equal(1, c:subscribe("cmd/#", 1, function() end))
+    local r1, r2
+    task.spawn(function() r1 = {c:publish("a", "one", {qos = 1, wait = true})} end)
+    task.spawn(function() r2 = {c:publish("b", "two", {qos = 2, wait = true})} end)
+    for _ = 1, 100 do if r1 and r2 then break end task.sleep(100) end
+    assert.are.same({true}, r1)
+    assert.are.same({true}, r2)
+    assert.are.same({"1 subscribe *  cmd/#", "1 publish 2  a", "1 publish 3  b", "1 pubrel 3  ",
+      "4 subscribe *  cmd/#", "4 publish 2 dup a", "4 pubrel 3  "}, log_)
+    -- backoff: 400 ms, then 800 ms, then 1000 (the max), each with 25 % jitter
+    assert.is_true(times[2] - times[1] >= 300 and times[2] - times[1] <= 500, times[2] - times[1])
+    assert.is_true(times[3] - times[2] >= 600 and times[3] - times[2] <= 1000)
+    assert.is_true(times[4] - times[3] >= 750 and times[4] - times[3] <= 1250)
+    local st = c:stats()
+    assert.are.same({1, 2, 0, 0}, {st.reconnects, st.resent, st.inflight, st.queued})
+    c:disconnect()
+    stop()
+  end)
+
+  it("connect() while the reconnect loop waits makes one connection, not two", function()
+    local conns = 0
+    local p, stop = broker(function(c, n)
+      conns = n
+      accept_connect(c)
+      if n == 1 then return end -- drop the first connection at once
+      while read(c) do end
+    end)
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, reconnect = {min = 2000}})
+    assert(c:connect())
+    for _ = 1, 50 do if c:status() == "offline" then break end task.sleep(10) end
+    assert.are.equal("offline", (c:status()))
+    assert.is_true(c:connect())
+    assert.are.same({nil, "already connected"}, {c:connect()})
+    task.sleep(3000) -- past the reconnect loop's wait
+    assert.are.same({2, "connected"}, {conns, (c:status())})
+    c:disconnect()
+    assert.are.same({nil, "closed"}, {c:publish("t", "x")})
+    stop()
+  end)
+
+  it("connect{retry = true} keeps trying with backoff until the broker is there", function()
+    local p = next_port()
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, reconnect = {min = 200, max = 400}})
+    assert.are.same({nil, "connection refused"}, {c:connect({retry = true})})
+    assert.is_true(c:publish("t", "queued while offline", {qos = 1}))
+    task.sleep(1000)
+    assert.are.equal("offline", (c:status()))
+    local got
+    local srv = assert(socket.bind("127.0.0.1", p))
+    task.spawn(function()
+      local s = srv:accept()
+      accept_connect(s)
+      local pkt = read(s)
+      got = pkt.payload
+      send(s, {type = "puback", id = pkt.id})
+      read(s)
+      s:close()
+    end)
+    assert.is_true(c:flush(3000))
+    assert.are.same({"connected", "queued while offline"}, {(c:status()), got})
+    c:disconnect()
+    srv:close()
+  end)
+
+  it("keeps the outgoing queue bounded: reject, drop_oldest, block", function()
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = 1, queue = {max = 3}})
+    for i = 1, 3 do assert.is_true(c:publish("t", tostring(i), {qos = 1})) end
+    assert.are.same({nil, "queue full"}, {c:publish("t", "4", {qos = 1})})
+    assert.are.same({nil, "message larger than the queue (32801 bytes, queue.bytes 32768)"},
+      {c:publish("t", string.rep("x", 32768))})
+    local d = mqtt.client.new("x", {host = "127.0.0.1", port = 1, queue = {max = 2, policy = "drop_oldest"}})
+    local first
+    task.spawn(function() first = {d:publish("t", "1", {qos = 1, wait = true})} end)
+    task.sleep(1)
+    d:publish("t", "2")
+    d:publish("t", "3")
+    task.sleep(1)
+    assert.are.same({nil, "dropped"}, first)
+    assert.are.same({2, 1, 2}, {d:stats().queued, d:stats().dropped, #d.waiting})
+    local b = mqtt.client.new("x", {host = "127.0.0.1", port = 1, queue = {max = 1, policy = "block"}})
+    b:publish("t", "1")
+    local t0 = sys.uptime()
+    assert.are.same({nil, "queue full"}, {b:publish("t", "2", {timeout = 300})})
+    assert.is_true(sys.uptime() - t0 >= 300)
+    -- bytes bound: 3 messages of 10 KB do not fit in 25 KB
+    local m = mqtt.client.new("x", {host = "127.0.0.1", port = 1, queue = {bytes = 25000}})
+    assert.is_true(m:publish("t", string.rep("x", 10000)))
+    assert.is_true(m:publish("t", string.rep("x", 10000)))
+    assert.are.same({nil, "queue full"}, {m:publish("t", string.rep("x", 10000))})
+  end)
+
+  it("sends what was queued offline once connected, in order", function()
+    local got = {}
+    local p, stop = broker(function(c)
+      accept_connect(c)
+      while true do
+        local pkt = read(c)
+        if not pkt then return end
+        if pkt.type == "publish" then
+          got[#got + 1] = pkt.payload
+          if pkt.qos == 1 then send(c, {type = "puback", id = pkt.id}) end
+        end
+      end
+    end)
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, max_inflight = 2})
+    for i = 1, 6 do c:publish("t", tostring(i), {qos = i % 2}) end
+    assert(c:connect())
+    assert.is_true(c:flush(5000))
+    assert.are.same({"1", "2", "3", "4", "5", "6"}, got)
+    c:disconnect()
+    stop()
+  end)
+
+  it("delivers an incoming QoS 2 message once, even when the broker sends it again", function()
+    local p, stop = broker(function(c)
+      accept_connect(c)
+      local pkt = read(c)
+      send(c, {type = "suback", id = pkt.id, codes = {2}})
+      local pub = {type = "publish", topic = "in/x", payload = "once", qos = 2, id = 42}
+      send(c, pub)
+      assert.are.same({"pubrec", 42}, (function() local r = read(c) return {r.type, r.id} end)())
+      pub.dup = true
+      send(c, pub)
+      assert.are.equal("pubrec", read(c).type)
+      send(c, {type = "pubrel", id = 42})
+      assert.are.same({"pubcomp", 42}, (function() local r = read(c) return {r.type, r.id} end)())
+      send(c, {type = "publish", topic = "in/y", payload = "q1", qos = 1, id = 43})
+      assert.are.same({"puback", 43}, (function() local r = read(c) return {r.type, r.id} end)())
+      read(c)
+    end)
+    local got = {}
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p})
+    assert(c:connect())
+    c:subscribe("in/#", 2, function(topic, payload) got[#got + 1] = topic .. "=" .. payload end)
+    for _ = 1, 50 do if #got >= 2 then break end task.sleep(20) end
+    assert.are.same({"in/x=once", "in/y=q1"}, got)
+    c:disconnect()
+    stop()
+  end)
+
+  it("drops the connection on a malformed packet from the broker and reconnects", function()
+    local n_conn = 0
+    local p, stop = broker(function(c, n)
+      n_conn = n
+      accept_connect(c)
+      if n == 1 then c:send("\x36\x03\0\1a") task.sleep(100) return end -- publish QoS 3
+      read(c)
+    end)
+    local downs = {}
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, reconnect = {min = 100},
+      on_disconnect = function(_, e) downs[#downs + 1] = e end})
+    assert(c:connect())
+    for _ = 1, 50 do if n_conn >= 2 and c:status() == "connected" then break end task.sleep(20) end
+    assert.are.same({"malformed packet: publish: publish QoS 3"}, downs)
+    assert.are.equal("connected", c:status())
+    c:disconnect()
+    stop()
+  end)
+end)
