@@ -98,6 +98,7 @@ typedef struct conn {
   int tls_end;
   size_t tls_wlen;
   bool tls_nomem;
+  bool tls_nagle; /* Nagle is off for the handshake only */
   union {
     rxq_t rx;
     struct {
@@ -665,9 +666,12 @@ static int tls_ready(conn_t *c) {
   if (c->tls_end == TLS_FAIL) return TLS_FAIL;
   int r = tls_flush(c->tls);
   if (r == TLS_OK && !tls_handshake_done(c->tls)) {
-    if (c->pcb.tcp) tcp_nagle_disable(c->pcb.tcp);
+    if (c->pcb.tcp && !tcp_nagle_disabled(c->pcb.tcp)) {
+      tcp_nagle_disable(c->pcb.tcp);
+      c->tls_nagle = true; /* to turn back on (unless "nodelay" was set) */
+    }
     r = tls_handshake(c->tls);
-    if (r == TLS_OK && c->pcb.tcp) tcp_nagle_enable(c->pcb.tcp);
+    if (r == TLS_OK && c->tls_nagle && c->pcb.tcp) tcp_nagle_enable(c->pcb.tcp);
   }
   if (r == TLS_FAIL) c->tls_end = TLS_FAIL;
   return r;
@@ -1189,10 +1193,12 @@ static int sock_setoption(lua_State *L) {
       ip_set_option(p, SOF_KEEPALIVE);
     else
       ip_reset_option(p, SOF_KEEPALIVE);
-  } else if (on) {
-    tcp_nagle_disable(p);
   } else {
-    tcp_nagle_enable(p);
+    if (on)
+      tcp_nagle_disable(p);
+    else
+      tcp_nagle_enable(p);
+    c->tls_nagle = false; /* the user's choice, kept after a handshake */
   }
   lua_pushboolean(L, 1);
   return 1;

@@ -246,6 +246,27 @@ end
         self.assertEqual(len(warns), 2, r.stdout)
         self.assertIn("NOT authenticated", warns[0])
 
+    def test_sni_selects_the_servers_certificate(self):
+        # s_server answers SNI "localhost" with cert2 (for localhost), anything
+        # else (an address: no SNI is sent) with its wrong.example certificate.
+        s = self.server("wronghost_cert", "wronghost_key", "-servername", "localhost",
+                        "-cert2", PKI["server_cert"], "-key2", PKI["server_key"])
+        res, lines = self.connect(s.port, self.ca_opts(", server_name = 'localhost'"), "sni")
+        self.assertTrue(res.startswith("OK ") and "peer=CN=localhost" in res, res)
+        self.assertIn("GOT ins", lines)
+        res, _ = self.connect(s.port, self.ca_opts())
+        self.assertEqual(res, "ERR hostname mismatch: expected 10.0.2.2, got wrong.example")
+
+    def test_old_protocols_and_weak_suites_are_refused(self):
+        for extra in (("-tls1_1", "-cipher", "ALL:@SECLEVEL=0"),
+                      ("-tls1_2", "-cipher", "AES128-SHA:@SECLEVEL=0"),  # RSA kx, CBC
+                      ("-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA256")):  # CBC
+            with self.subTest(extra=extra):
+                s = self.server("server_rsa_cert", "server_rsa_key", *extra)
+                res, _ = self.connect(s.port, self.ca_opts())
+                self.assertTrue(res.startswith("ERR tls: "), res)
+                s.stop()
+
     def test_client_certificate(self):
         s = self.server("server_cert", "server_key", "-Verify", "1", "-CAfile", PKI["ca"],
                         "-verify_return_error")

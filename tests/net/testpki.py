@@ -206,6 +206,24 @@ def make_pki(dirpath):
     return p
 
 
+def existing_pki(dirpath):
+    """The dict make_pki returned for `dirpath`, for a PKI made earlier
+    (e.g. at build time, its CA built into an image); KeyError if a file
+    is missing."""
+    d = os.path.abspath(dirpath)
+    names = {"dir": d, "ca": "ca.pem", "ca_key": "ca.key", "other_ca": "other_ca.pem",
+             "other_ca_key": "other_ca.key", "server_chain": "server_chain.pem"}
+    for leaf in ("server", "server_rsa", "expired", "notyet", "wronghost", "client",
+                 "selfsigned", "unknownca"):
+        names[leaf + "_cert"], names[leaf + "_key"] = leaf + ".pem", leaf + ".key"
+    names["server_ec_cert"], names["server_ec_key"] = "server.pem", "server.key"
+    p = {k: (v if k == "dir" else os.path.join(d, v)) for k, v in names.items()}
+    for k, v in p.items():
+        if not os.path.exists(v):
+            raise KeyError("%s: %s missing" % (k, v))
+    return p
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: testpki.py DIR")
