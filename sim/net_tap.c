@@ -21,6 +21,7 @@
 
 #include "host.h"
 #include "net_host.h"
+#include "lwip/mem.h"
 #include "lwip/pbuf.h"
 #include "lwip/stats.h"
 #include "netif/tapif.h"
@@ -31,6 +32,19 @@
 #define ACK_MAX 128
 /* Largest frame: 1500 bytes of MTU, the Ethernet header and a VLAN tag. */
 #define TAP_FRAME_MAX 1518
+
+/* Receive buffers: frames are read into blocks of our own, kept on a free
+ * list when lwIP is done with them (custom pbufs), so a stream reuses the
+ * same few, cache-warm blocks instead of going through malloc per frame
+ * (a socket holding a window of data fragments the C heap). The blocks
+ * come from lwIP's heap (counted in sys.memory().net and its cap); at most
+ * TAP_RXBUF_MAX are kept, beyond that frames use plain pbufs. */
+#define TAP_RXBUF_MAX 1024
+typedef struct tap_rxbuf {
+  struct pbuf_custom pc; /* first: lwIP hands it back as a struct pbuf */
+  struct tap_rxbuf *next;
+  u8_t data[TAP_FRAME_MAX];
+} tap_rxbuf_t;
 
 static struct {
   struct netif *nif;
@@ -44,6 +58,8 @@ static struct {
   u16_t held_len;
   u8_t held[ACK_MAX];
   int poll_idx; /* the descriptor's index in the current wait, or -1 */
+  tap_rxbuf_t *free_bufs;
+  unsigned n_bufs; /* blocks allocated (free or in use) */
   host_poller_t poller;
 } TP = {.fd = -1, .poll_idx = -1};
 
@@ -51,6 +67,26 @@ static struct {
 static int tapif_fd(struct netif *nif) { return *(int *)nif->state; }
 
 static void flush_ack(void);
+
+static void rxbuf_free(struct pbuf *p) {
+  tap_rxbuf_t *b = (tap_rxbuf_t *)(void *)p;
+  b->next = TP.free_bufs;
+  TP.free_bufs = b;
+}
+
+static struct pbuf *rxbuf_alloc(void) {
+  tap_rxbuf_t *b = TP.free_bufs;
+  if (b) {
+    TP.free_bufs = b->next;
+  } else {
+    b = TP.n_bufs < TAP_RXBUF_MAX ? mem_malloc(sizeof *b) : NULL;
+    if (!b) return pbuf_alloc(PBUF_RAW, TAP_FRAME_MAX, PBUF_RAM);
+    TP.n_bufs++;
+  }
+  b->pc.custom_free_function = rxbuf_free;
+  return pbuf_alloced_custom(PBUF_RAW, TAP_FRAME_MAX, PBUF_POOL, &b->pc, b->data,
+                             TAP_FRAME_MAX);
+}
 
 /* The receive path is ours, tapif's is not used: its low_level_input
  * does a blocking read() (so every frame needed a poll() first to know
@@ -61,7 +97,7 @@ static void flush_ack(void);
 static void on_readable(int fd, void *ud) {
   struct netif *nif = ud;
   for (int n = 0; n < TAP_BATCH; n++) {
-    struct pbuf *p = pbuf_alloc(PBUF_RAW, TAP_FRAME_MAX, PBUF_RAM);
+    struct pbuf *p = rxbuf_alloc();
     if (!p) break; /* out of memory: the frames wait in the TAP's queue */
     ssize_t len = read(fd, p->payload, TAP_FRAME_MAX);
     if (len <= 0) {
