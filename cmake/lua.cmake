@@ -1,19 +1,8 @@
 # Lua 5.4 from the Debian source package, unpacked into the build tree at
 # configure time. Host and board compile the same files with the same
 # configuration header (shared/include/luaos_luaconf.h).
-set(LUAOS_DEPS_DIR ${CMAKE_BINARY_DIR}/_deps CACHE PATH "Where Debian source packages are unpacked")
-file(GLOB _lua_dirs ${LUAOS_DEPS_DIR}/lua5.4-*)
-if(NOT _lua_dirs)
-  message(STATUS "Fetching Debian source package lua5.4")
-  execute_process(
-    COMMAND ${CMAKE_SOURCE_DIR}/tools/fetch-deb-source.sh lua5.4 ${LUAOS_DEPS_DIR}
-    RESULT_VARIABLE _rc)
-  if(NOT _rc EQUAL 0)
-    message(FATAL_ERROR "could not fetch the lua5.4 source package (run tools/setup.sh)")
-  endif()
-  file(GLOB _lua_dirs ${LUAOS_DEPS_DIR}/lua5.4-*)
-endif()
-list(GET _lua_dirs 0 LUA_SRC_DIR)
+include(${CMAKE_CURRENT_LIST_DIR}/deb-source.cmake)
+luaos_deb_source(lua5.4 LUA_SRC_DIR)
 set(LUA_SRC_DIR ${LUA_SRC_DIR}/src CACHE INTERNAL "")
 
 set(_lua_core lapi lcode lctype ldebug ldo ldump lfunc lgc llex lmem lobject

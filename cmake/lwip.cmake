@@ -3,19 +3,7 @@
 # Host and board compile the same core files with one configuration,
 # shared/net/lwipopts.h (sizes per port explained there and in
 # docs/networking.md). NO_SYS=1: no threads, the event loop drives lwIP.
-file(GLOB _lwip_dirs ${LUAOS_DEPS_DIR}/lwip-*)
-if(NOT _lwip_dirs)
-  message(STATUS "Fetching Debian source package lwip")
-  execute_process(
-    COMMAND ${CMAKE_SOURCE_DIR}/tools/fetch-deb-source.sh lwip ${LUAOS_DEPS_DIR}
-    RESULT_VARIABLE _rc)
-  if(NOT _rc EQUAL 0)
-    message(FATAL_ERROR "could not fetch the lwip source package (run tools/setup.sh)")
-  endif()
-  file(GLOB _lwip_dirs ${LUAOS_DEPS_DIR}/lwip-*)
-endif()
-list(FILTER _lwip_dirs EXCLUDE REGEX "\\.(tar|dsc)")
-list(GET _lwip_dirs 0 LWIP_DIR)
+luaos_deb_source(lwip LWIP_DIR)
 set(LWIP_DIR ${LWIP_DIR} CACHE INTERNAL "")
 
 set(_lwip_src

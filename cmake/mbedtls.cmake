@@ -17,20 +17,7 @@ if(LUAOS_HOST)
   return()
 endif()
 
-file(GLOB _mbedtls_dirs ${LUAOS_DEPS_DIR}/mbedtls-*)
-list(FILTER _mbedtls_dirs EXCLUDE REGEX "\\.(tar|dsc|orig)")
-if(NOT _mbedtls_dirs)
-  message(STATUS "Fetching Debian source package mbedtls")
-  execute_process(
-    COMMAND ${CMAKE_SOURCE_DIR}/tools/fetch-deb-source.sh mbedtls ${LUAOS_DEPS_DIR}
-    RESULT_VARIABLE _rc)
-  if(NOT _rc EQUAL 0)
-    message(FATAL_ERROR "could not fetch the mbedtls source package (run tools/setup.sh)")
-  endif()
-  file(GLOB _mbedtls_dirs ${LUAOS_DEPS_DIR}/mbedtls-*)
-  list(FILTER _mbedtls_dirs EXCLUDE REGEX "\\.(tar|dsc|orig)")
-endif()
-list(GET _mbedtls_dirs 0 MBEDTLS_DIR)
+luaos_deb_source(mbedtls MBEDTLS_DIR)
 set(MBEDTLS_DIR ${MBEDTLS_DIR} CACHE INTERNAL "")
 
 set(LUAOS_MBEDTLS_CONFIG ${CMAKE_SOURCE_DIR}/target/${LUAOS_BOARD}/mbedtls_config.h)
