@@ -149,14 +149,39 @@ function M.parse_url(url)
     query = query }
 end
 
--- The URL a Location header points to, from the URL it came from.
+-- RFC 3986 5.2.4: "/a/b/../c/./d" -> "/a/c/d" (never above the root).
+local function remove_dots(path)
+  local out = {}
+  local trailing = false
+  for seg in path:gmatch("[^/]*") do
+    trailing = false
+    if seg == ".." then
+      if #out > 0 then out[#out] = nil end
+      trailing = true
+    elseif seg == "." then
+      trailing = true
+    elseif seg ~= "" then
+      out[#out + 1] = seg
+    end
+  end
+  local r = "/" .. concat(out, "/")
+  if (trailing or sub(path, -1) == "/") and r ~= "/" then r = r .. "/" end
+  return r
+end
+
+-- The URL a Location header points to, from the URL it came from
+-- (RFC 3986 5.2; the fragment is the client's and is dropped).
 local function resolve_url(base, loc)
+  loc = match(loc, "^([^#]*)")
   if match(loc, "^%a[%w+.-]*://") then return loc end
-  local origin = base.scheme .. "://" .. base.host .. ":" .. base.port
   if sub(loc, 1, 2) == "//" then return base.scheme .. ":" .. loc end
-  if byte(loc) == 47 then return origin .. loc end
-  local dir = match(base.path, "^(.*/)") or "/"
-  return origin .. dir .. loc
+  local origin = base.scheme .. "://" .. base.host .. ":" .. base.port
+  local path, query = match(loc, "^([^?]*)(.*)$")
+  if path == "" then
+    return origin .. base.path .. (query ~= "" and query or (base.query ~= "" and "?" .. base.query or ""))
+  end
+  if byte(path) ~= 47 then path = (match(base.path, "^(.*/)") or "/") .. path end
+  return origin .. remove_dots(path) .. query
 end
 
 function M.escape(s)
@@ -291,7 +316,8 @@ local function read_head(conn, max_header)
     if first ~= "" then break end
   end
   if not first then
-    if err == "too long" then return nil, "head too large", 431 end
+    -- a request line past the limit: 414 (RFC 9112 3), the rest 431
+    if err == "too long" then return nil, "request line too long", 414 end
     return nil, err
   end
   if first == "" then return nil, "malformed head: empty lines", 400 end
@@ -471,6 +497,13 @@ local function read_request_head(conn, max_header)
     return nil, "malformed request target", 400
   end
   if minor == "1" and not headers.host then return nil, "missing Host header", 400 end
+  -- One Host, a valid authority (RFC 9112 3.2): repeated ones were joined with ", "
+  if headers.host and not find(headers.host, "^[%w.%-_~!$&'()*+;=%%:%[%]]*$") then
+    return nil, "more than one Host header or a bad Host", 400
+  end
+  if minor == "0" and headers["transfer-encoding"] then
+    return nil, "malformed head: transfer-encoding in an HTTP/1.0 request", 400
+  end
   local path, query = match(target, "^([^?]*)%??(.*)$")
   local frame, err
   frame, err, status = framing(headers, true)
@@ -485,14 +518,20 @@ end
 local function read_response_head(conn, max_header)
   local first, headers = read_head(conn, max_header)
   if not first then
-    if headers == "head too large" then return nil, "response head too large" end
+    if headers == "head too large" or headers == "request line too long" then
+      return nil, "response head too large"
+    end
     if headers == "malformed head: control character in the first line" then
       return nil, "malformed response: bad status line"
     end
     if find(headers, "^malformed") then return nil, "malformed response: " .. headers end
     return nil, (headers == "closed" and conn.got == 0) and "closed" or headers
   end
-  local minor, code, reason = match(first, "^HTTP/1%.([01]) (%d%d%d) ?(.*)$")
+  local minor, code, reason = match(first, "^HTTP/1%.([01]) (%d%d%d) (.*)$")
+  if not minor then -- no reason phrase and no space before it (RFC 9112 4: accepted)
+    minor, code = match(first, "^HTTP/1%.([01]) (%d%d%d)$")
+    reason = ""
+  end
   code = tointeger(tonumber(code))
   if not code or code < 100 or code > 599 then return nil, "malformed response: bad status line" end
   return code, reason, "1." .. minor, headers
@@ -721,7 +760,9 @@ local function exchange(conn, r, u, follow)
   if r.sink and not following then r.sink(nil) end
   if result then resp.body = result() elseif following then resp.body = "" end
   local cn = headers.connection
-  resp.reusable = frame ~= "close" and not has_token(cn, "close")
+  -- Bytes past the response (a body after a HEAD answer, say) would be
+  -- read as the next response: such a connection is not reused.
+  resp.reusable = frame ~= "close" and not has_token(cn, "close") and conn:pending() == 0
     and (version == "1.1" or has_token(cn, "keep-alive"))
   return resp
 end

@@ -1,0 +1,182 @@
+-- http: an independent checker's cases against RFC 9112 / 9110 (message
+-- syntax, framing, redirects) and RFC 8259 (JSON), each one a gap found in
+-- the first version. Loopback only.
+local http = require("http")
+local socket = require("socket")
+local json = require("json")
+
+local function serve(routes, opts)
+  opts = opts or {}
+  opts.host, opts.port, opts.routes = "127.0.0.1", 0, routes
+  local srv = assert(http.server(opts))
+  return srv, "http://127.0.0.1:" .. srv.port
+end
+
+local function raw(port, text)
+  local c = assert(socket.connect("127.0.0.1", port, {timeout = 5000}))
+  if text then c:send(text) end
+  local data, _, partial = c:receive("*a")
+  c:close()
+  return data or partial
+end
+
+-- A raw server: fn(client_socket, request_line) answers each connection.
+local function raw_server(fn)
+  local srv = assert(socket.bind("127.0.0.1", 0))
+  local _, port = srv:getsockname()
+  task.spawn(function()
+    while true do
+      local c = srv:accept()
+      if not c then return end
+      task.spawn(function()
+        c:settimeout(5000)
+        while true do
+          local first = c:receive("*l")
+          if not first then break end
+          repeat local l = c:receive("*l") until not l or l == ""
+          if not fn(c, first) then break end
+        end
+        c:close()
+      end)
+    end
+  end)
+  return srv, "http://127.0.0.1:" .. port
+end
+
+describe("http against RFC 9112 / 9110", function()
+  after_each(function() http.close_idle() end)
+
+  it("refuses a request with more than one Host (RFC 9112 3.2)", function()
+    local srv = serve({["GET /"] = function() return "root" end})
+    local out = raw(srv.port, "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
+    assert.truthy(out:find("^HTTP/1.1 400 "), out)
+    out = raw(srv.port, "GET / HTTP/1.1\r\nHost: a, b\r\n\r\n")
+    assert.truthy(out:find("^HTTP/1.1 400 "), out)
+    assert.is_nil(http.parse_request("GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n"))
+    srv:close()
+  end)
+
+  it("answers a too long request line with 414 (RFC 9112 3)", function()
+    local srv = serve({["GET /"] = function() return "root" end}, {max_header = 1024})
+    local out = raw(srv.port, "GET /" .. ("a"):rep(3000) .. " HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert.truthy(out:find("^HTTP/1.1 414 "), out)
+    srv:close()
+  end)
+
+  it("refuses Transfer-Encoding in an HTTP/1.0 request (RFC 9112 6.1)", function()
+    local _, err, st = http.parse_request("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+    assert.are.equal(400, st, err)
+  end)
+
+  it("refuses a status code not followed by a space (RFC 9112 4)", function()
+    assert.are.same({nil, "malformed response: bad status line"},
+      {http.parse_response("HTTP/1.1 200OK\r\nContent-Length: 0\r\n\r\n")})
+    assert.are.same({nil, "malformed response: bad status line"},
+      {http.parse_response("HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n")})
+    -- the reason phrase may be empty, its space missing (RFC 9112 4: SHOULD accept)
+    assert.are.equal(204, assert(http.parse_response("HTTP/1.1 204\r\n\r\n")).status)
+  end)
+
+  it("resolves relative redirects as RFC 3986 5.2 does", function()
+    local srv, base = serve({
+      ["GET /a/b/c"] = function(req, res)
+        if not req.query.to then return req.target end
+        res:status(302):header("Location", req.query.to):send()
+      end,
+      ["GET /*"] = function(req) return req.target end,
+    })
+    local cases = {
+      {"../d", "/a/d"}, {"./d", "/a/b/d"}, {"../../../../d", "/d"}, {"?x=1", "/a/b/c?x=1"},
+      {"d/./e/../f", "/a/b/d/f"}, {"/g/../h", "/h"}, {"d#frag", "/a/b/d"},
+    }
+    for _, c in ipairs(cases) do
+      local r = assert(http.get(base .. "/a/b/c?to=" .. http.escape(c[1])))
+      assert.are.equal(c[2], r.body, c[1])
+      assert.are.equal(base .. c[2], r.url, c[1])
+    end
+    srv:close()
+  end)
+
+  it("does not reuse a connection with unread bytes after a response", function()
+    local n = 0
+    local srv, base = raw_server(function(c, first)
+      n = n + 1
+      if first:find("^HEAD") then
+        -- a broken server: a body after a HEAD answer
+        c:send("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nHELLO")
+      else
+        c:send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+      end
+      return true
+    end)
+    assert.are.equal(200, assert(http.request{method = "HEAD", url = base .. "/"}).status)
+    task.sleep(100)
+    local r, err = http.get(base .. "/")
+    assert.is_nil(err)
+    assert.are.equal("ok", r.body)
+    srv:close()
+  end)
+
+  it("a 304 or HEAD response keeps the connection for the next request", function()
+    local srv, base = serve({
+      ["GET /n"] = function(_, res) res:status(304):send() end,
+      ["GET /x"] = function() return "x" end,
+    })
+    assert.are.equal(304, assert(http.get(base .. "/n")).status)
+    assert.are.equal(1, http.idle_count())
+    assert.are.equal("", assert(http.request{method = "HEAD", url = base .. "/x"}).body)
+    assert.are.equal("x", assert(http.get(base .. "/x")).body)
+    assert.are.equal(1, http.idle_count())
+    srv:close()
+  end)
+end)
+
+describe("json against RFC 8259", function()
+  it("refuses what the grammar refuses", function()
+    local bad = {
+      "", " ", "01", "1.", ".5", "+1", "-", "1e", "1e+", "0x10", "NaN", "Infinity", "-Infinity",
+      "[1,]", "[,1]", "{\"a\":1,}", "{a:1}", "{'a':1}", "'a'", "\"\\x41\"", "\"\\u12\"",
+      "\"a\tb\"", "\"\\ud800\"", "\"\\udc00\"", "\"\\ud800\\u0041\"", "[1 2]", "{\"a\" 1}",
+      "tru", "nul", "truex", "[", "{", "\"abc", "\239\187\191{}", "\"\192\128\"",
+      "\"\237\160\128\"", "\"\244\144\128\128\"", "1 2", "[1]]", "\0", "{\"a\":1}\0",
+      "\"\255\"", "[\"\\u0000\"", "\11" .. "1", "\12" .. "1", "1e99999",
+    }
+    for _, s in ipairs(bad) do
+      local v, err = json.decode(s)
+      assert.is_nil(v, ("%q"):format(s))
+      assert.truthy(err:find("^json: "), err)
+    end
+  end)
+
+  it("accepts what the grammar accepts", function()
+    local good = {
+      {"0", 0}, {"-0", 0}, {"1E2", 100.0}, {"1e-2", 0.01}, {"-1.5e+3", -1500.0}, {" \t\r\n1 \n", 1},
+      {"\"\\u00e9\\ud83d\\ude00\\/\"", "é😀/"}, {"\"\\u0000\"", "\0"}, {"\"\127\"", "\127"},
+      {"9223372036854775807", math.maxinteger}, {"-9223372036854775808", math.mininteger},
+      {"9223372036854775808", 9223372036854775808.0}, {"\"\244\143\191\191\"", "\244\143\191\191"},
+    }
+    for _, c in ipairs(good) do
+      local v, err = json.decode(c[1])
+      assert.is_nil(err, c[1])
+      assert.are.equal(c[2], v, c[1])
+      assert.are.equal(math.type(c[2]), math.type(v), c[1])
+    end
+    assert.are.same({}, json.decode("[]"))
+    assert.are.equal("[]", json.encode(json.decode("[]")))
+    assert.are.equal("{}", json.encode(json.decode(" { } ")))
+  end)
+
+  it("round-trips numbers and strings exactly", function()
+    for _, v in ipairs({0.1, 1 / 3, 1e300, -2.5e-308, 5e-324, 2 ^ 53 + 0.0, 123456789012345678,
+      math.pi, -0.0, 1e21, 1e-7}) do
+      local back = json.decode(json.encode(v))
+      assert.are.equal(v, back, tostring(v))
+    end
+    local all = {}
+    for i = 0, 127 do all[#all + 1] = string.char(i) end
+    local s = table.concat(all) .. "é\226\128\168\240\159\152\128"
+    local text = json.encode(s)
+    assert.are.equal(s, json.decode(text))
+    assert.is_nil(text:find("[%z\1-\31]"))
+  end)
+end)
