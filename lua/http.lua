@@ -650,6 +650,9 @@ local request_opts = {
   max_body = "integer", max_header = "integer", keepalive = "boolean",
 }
 
+local idempotent = { GET = true, HEAD = true, PUT = true, DELETE = true, OPTIONS = true,
+  TRACE = true }
+
 local redirect_codes = { [301] = true, [302] = true, [303] = true, [307] = true, [308] = true }
 
 local function send_all(conn, data)
@@ -762,7 +765,10 @@ local function exchange(conn, r, u, follow)
   local cn = headers.connection
   -- Bytes past the response (a body after a HEAD answer, say) would be
   -- read as the next response: such a connection is not reused.
+  -- Both Transfer-Encoding and Content-Length: read as chunked (RFC 9112
+  -- 6.3), but a smuggling attempt: the connection is not reused either.
   resp.reusable = frame ~= "close" and not has_token(cn, "close") and conn:pending() == 0
+    and not (headers["transfer-encoding"] and headers["content-length"])
     and (version == "1.1" or has_token(cn, "keep-alive"))
   return resp
 end
@@ -848,7 +854,9 @@ function M.request(req)
         break
       end
       conn.sock:close()
-      if not (retry and reused and attempt == 1 and not r.source) then
+      -- Sent again only when it is safe to (RFC 9112 9.3.1): the server
+      -- may have acted on a POST before it closed.
+      if not (retry and reused and attempt == 1 and not r.source and idempotent[r.method]) then
         return nil, err
       end
     end

@@ -117,6 +117,39 @@ describe("http against RFC 9112 / 9110", function()
     srv:close()
   end)
 
+  it("closes a connection whose response had both Transfer-Encoding and Content-Length", function()
+    local srv, base = raw_server(function(c)
+      c:send("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+        .. "2\r\nok\r\n0\r\n\r\n")
+      return true
+    end)
+    assert.are.equal("ok", assert(http.get(base .. "/")).body)
+    assert.are.equal(0, http.idle_count())
+    srv:close()
+  end)
+
+  it("does not resend a POST on a reused connection that closes (RFC 9112 9.3.1)", function()
+    local posts, gets = 0, 0
+    local srv, base = raw_server(function(c, first)
+      if first:find("^POST") then
+        posts = posts + 1
+        c:receive(4)
+        return false -- took the request, closes without an answer
+      end
+      gets = gets + 1
+      c:send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+      return true
+    end)
+    assert.are.equal("ok", assert(http.get(base .. "/")).body)
+    local r, err = http.request{method = "POST", url = base .. "/", body = "data"}
+    assert.is_nil(r)
+    assert.are.equal("connection closed before the response", err)
+    assert.are.equal(1, posts)
+    assert.are.equal("ok", assert(http.get(base .. "/")).body)
+    assert.are.equal(2, gets)
+    srv:close()
+  end)
+
   it("a 304 or HEAD response keeps the connection for the next request", function()
     local srv, base = serve({
       ["GET /n"] = function(_, res) res:status(304):send() end,
