@@ -1085,6 +1085,7 @@ local function find_route(srv, method, path)
   if not rt and method == "HEAD" then rt, params = try("GET") end
   if rt then return rt, params end
   if next(allowed) then
+    if allowed.GET then allowed.HEAD = true end -- HEAD is served by the GET route
     local list = {}
     for m in pairs(allowed) do list[#list + 1] = m end
     table.sort(list)

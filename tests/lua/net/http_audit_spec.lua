@@ -150,6 +150,14 @@ describe("http against RFC 9112 / 9110", function()
     srv:close()
   end)
 
+  it("lists HEAD in Allow when a GET route serves it (RFC 9110 10.2.1)", function()
+    local srv = serve({["GET /s"] = function() return "s" end, ["PUT /s"] = function() return "p" end})
+    local out = raw(srv.port, "DELETE /s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert.truthy(out:find("^HTTP/1.1 405 "), out)
+    assert.truthy(out:find("\r\nAllow: GET, HEAD, PUT\r\n", 1, true), out)
+    srv:close()
+  end)
+
   it("a 304 or HEAD response keeps the connection for the next request", function()
     local srv, base = serve({
       ["GET /n"] = function(_, res) res:status(304):send() end,
