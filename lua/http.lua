@@ -306,7 +306,7 @@ end
 -- A head: the first line, then header lines up to an empty line. Returns
 -- first_line, headers (names lower case; repeated names joined with ", ")
 -- or nil, err, status (the status a server answers with).
-local function read_head(conn, max_header)
+local function read_head(conn, max_header, fold)
   local budget = max_header or M.MAX_HEADER
   local first, err
   for _ = 1, 4 do -- a few empty lines before a request are tolerated (RFC 9112 2.2)
@@ -324,7 +324,7 @@ local function read_head(conn, max_header)
   if find(first, "[%z\1-\31\127]") then
     return nil, "malformed head: control character in the first line", 400
   end
-  local headers, n = {}, 0
+  local headers, n, last = {}, 0, nil
   while true do
     local line
     line, err = conn:line(budget)
@@ -339,7 +339,17 @@ local function read_head(conn, max_header)
     n = n + 1
     if n > M.MAX_HEADERS then return nil, "too many header lines", 431 end
     local c = byte(line)
-    if c == 32 or c == 9 then return nil, "malformed head: obsolete line folding", 400 end
+    if c == 32 or c == 9 then
+      -- obs-fold: a user agent replaces it with a space (RFC 9112 5.2), a
+      -- server refuses it
+      if not (fold and last) then return nil, "malformed head: obsolete line folding", 400 end
+      local more = match(line, "^[ \t]*(.-)[ \t]*$")
+      if find(more, "[%z\1-\8\10-\31\127]") then
+        return nil, "malformed head: control character in header '" .. last .. "'", 400
+      end
+      headers[last] = headers[last] .. " " .. more
+      goto continue
+    end
     local name, value = match(line, "^([^:]*):[ \t]*(.-)[ \t]*$")
     if not name or not find(name, TOKEN) then
       return nil, "malformed head: bad header line", 400
@@ -350,6 +360,8 @@ local function read_head(conn, max_header)
     name = lower(name)
     local old = headers[name]
     headers[name] = old and (old .. ", " .. value) or value
+    last = name
+    ::continue::
   end
   return first, headers
 end
@@ -516,7 +528,7 @@ end
 
 -- A response head: status, reason, version, headers or nil, err.
 local function read_response_head(conn, max_header)
-  local first, headers = read_head(conn, max_header)
+  local first, headers = read_head(conn, max_header, true)
   if not first then
     if headers == "head too large" or headers == "request line too long" then
       return nil, "response head too large"

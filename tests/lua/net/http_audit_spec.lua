@@ -77,6 +77,17 @@ describe("http against RFC 9112 / 9110", function()
     assert.are.equal(204, assert(http.parse_response("HTTP/1.1 204\r\n\r\n")).status)
   end)
 
+  it("unfolds obs-fold in a response (RFC 9112 5.2), refuses it in a request", function()
+    local r = assert(http.parse_response("HTTP/1.1 200 OK\r\nX-A: one\r\n two\r\n\tthree \r\n"
+      .. "Content-Length: 2\r\n\r\nok"))
+    assert.are.equal("one two three", r.headers["x-a"])
+    assert.are.equal("ok", r.body)
+    assert.are.same({nil, "malformed response: malformed head: obsolete line folding"},
+      {http.parse_response("HTTP/1.1 200 OK\r\n folded\r\n\r\n")})
+    local _, _, st = http.parse_request("GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n")
+    assert.are.equal(400, st)
+  end)
+
   it("resolves relative redirects as RFC 3986 5.2 does", function()
     local srv, base = serve({
       ["GET /a/b/c"] = function(req, res)
