@@ -947,6 +947,14 @@ function Response:header(name, value)
   return self
 end
 
+-- A response's bytes: each write has the server's timeout to make
+-- progress (a slow reader is dropped), not what is left of the request's
+-- deadline (a long streamed answer or a slow handler still goes out).
+local function res_send(self, data)
+  self._conn.deadline = now() + self._timeout
+  return send_all(self._conn, data)
+end
+
 local function head_text(self, extra)
   -- The framing is the server's to write.
   self._headers["content-length"], self._headers["transfer-encoding"] = nil, nil
@@ -980,7 +988,7 @@ function Response:send(body, ctype)
   local text = head_text(self, (nolen and "" or ("Content-Length: " .. #body .. "\r\n"))
     .. conn_header(self) .. "\r\n")
   if self._req.method ~= "HEAD" and not nolen then text = text .. body end
-  local ok, err = send_all(self._conn, text)
+  local ok, err = res_send(self, text)
   if not ok then self._keep = false end
   return ok, err
 end
@@ -1008,7 +1016,7 @@ function Response:write(chunk)
       .. conn_header(self) .. "\r\n")
     if self._req.method == "HEAD" then
       self._chunked = false
-      return send_all(self._conn, pre)
+      return res_send(self, pre)
     end
     self._chunked = self._keep
   elseif not self._streaming then
@@ -1017,7 +1025,7 @@ function Response:write(chunk)
   if self._finished or self._req.method == "HEAD" then return true end
   if #chunk == 0 then return true end
   local wire = self._chunked and (fmt("%x\r\n", #chunk) .. chunk .. "\r\n") or chunk
-  local ok, err = send_all(self._conn, pre .. wire)
+  local ok, err = res_send(self, pre .. wire)
   if not ok then self._keep = false end
   return ok, err
 end
@@ -1028,7 +1036,7 @@ function Response:finish()
   if self._finished then return true end
   self._finished = true
   if self._chunked and self._req.method ~= "HEAD" then
-    local ok, err = send_all(self._conn, "0\r\n\r\n")
+    local ok, err = res_send(self, "0\r\n\r\n")
     if not ok then self._keep = false end
     return ok, err
   end
@@ -1128,8 +1136,8 @@ local function log_error(srv, msg)
 end
 
 local function dispatch(srv, conn, req)
-  local res = setmetatable({ _status = 200, _headers = {}, _conn = conn, _req = req, _keep = req.keep },
-    Response)
+  local res = setmetatable({ _status = 200, _headers = {}, _conn = conn, _req = req, _keep = req.keep,
+    _timeout = srv.timeout }, Response)
   local rt, params, allowed = find_route(srv, req.method, req.path)
   if not rt then
     if params == 405 then res:header("Allow", allowed) end

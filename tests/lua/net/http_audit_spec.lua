@@ -88,6 +88,24 @@ describe("http against RFC 9112 / 9110", function()
     assert.are.equal(400, st)
   end)
 
+  it("a streamed response may take longer than the server's request timeout", function()
+    local srv, base = serve({
+      ["GET /slow"] = function(_, res)
+        for i = 1, 10 do
+          assert(res:write(i .. "\n"))
+          task.sleep(100)
+        end
+      end,
+      ["GET /big"] = function(_, res) res:send(("x"):rep(200000)) end,
+    }, {timeout = 300})
+    local r = assert(http.get(base .. "/slow"))
+    assert.are.equal("1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n", r.body)
+    -- the handler ran past the deadline of its request: the answer still goes out
+    srv:route("GET /late", function() task.sleep(500) return "late" end)
+    assert.are.equal("late", assert(http.get(base .. "/late")).body)
+    srv:close()
+  end)
+
   it("resolves relative redirects as RFC 3986 5.2 does", function()
     local srv, base = serve({
       ["GET /a/b/c"] = function(req, res)
