@@ -248,6 +248,11 @@ function M.decode(s, opts)
   if getmetatable(v) == Fail then
     return nil, fmt("json: %s at byte %d", v.msg, v.pos)
   end
+  -- A max_depth raised past what the Lua stack holds: still an answer,
+  -- not an error (hostile text never raises).
+  if type(v) == "string" and find(v, "stack overflow", 1, true) then
+    return nil, "json: nesting too deep for the Lua stack (lower max_depth)"
+  end
   error(v, 0) -- not ours (out of memory): pass it on
 end
 

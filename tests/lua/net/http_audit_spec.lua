@@ -236,6 +236,13 @@ describe("json against RFC 8259", function()
     assert.are.equal("{}", json.encode(json.decode(" { } ")))
   end)
 
+  it("answers nil, err for nesting past the Lua stack, even with max_depth raised", function()
+    local v, err = json.decode(("["):rep(300000) .. ("]"):rep(300000), {max_depth = 1000000})
+    assert.is_nil(v)
+    assert.truthy(err:find("^json: nesting too deep"), err)
+    assert.are.equal(1, #json.decode(("["):rep(1000) .. ("]"):rep(1000), {max_depth = 1000}))
+  end)
+
   it("round-trips numbers and strings exactly", function()
     for _, v in ipairs({0.1, 1 / 3, 1e300, -2.5e-308, 5e-324, 2 ^ 53 + 0.0, 123456789012345678,
       math.pi, -0.0, 1e21, 1e-7}) do
