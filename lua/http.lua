@@ -1218,7 +1218,8 @@ local function serve(srv, sock)
       linger_close(conn)
       break
     end
-    if has_token(req.headers.expect, "100-continue") and req.frame ~= 0 then
+    -- never a 1xx to an HTTP/1.0 client (RFC 9110 10.1.1, 15.2)
+    if has_token(req.headers.expect, "100-continue") and req.frame ~= 0 and req.version == "1.1" then
       send_all(conn, "HTTP/1.1 100 Continue\r\n\r\n")
     end
     local emit, result = collector()

@@ -106,6 +106,17 @@ describe("http against RFC 9112 / 9110", function()
     srv:close()
   end)
 
+  it("ignores Expect: 100-continue from an HTTP/1.0 client (RFC 9110 10.1.1)", function()
+    local srv = serve({["POST /e"] = function(req) return req.body end})
+    local out = raw(srv.port, "POST /e HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi")
+    assert.truthy(out:find("^HTTP/1.1 200 OK\r\n"), out)
+    assert.is_nil(out:find("100 Continue", 1, true), out)
+    out = raw(srv.port, "POST /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n"
+      .. "Connection: close\r\n\r\nhi")
+    assert.truthy(out:find("^HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"), out)
+    srv:close()
+  end)
+
   it("resolves relative redirects as RFC 3986 5.2 does", function()
     local srv, base = serve({
       ["GET /a/b/c"] = function(req, res)
