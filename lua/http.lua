@@ -368,8 +368,11 @@ end
 
 -- The body's framing from the headers: "chunked", a length, or "close"
 -- (until the peer closes). nil, err, status when they are malformed.
-local function framing(headers, is_request)
+local function framing(headers, is_request, version)
   local te, cl = headers["transfer-encoding"], headers["content-length"]
+  if te and version == "1.0" then -- faulty framing (RFC 9112 6.1)
+    return nil, "malformed head: transfer-encoding in an HTTP/1.0 message", 400
+  end
   if te then
     if lower(te) ~= "chunked" then
       return nil, "unsupported transfer-encoding '" .. te .. "'", 501
@@ -582,7 +585,7 @@ function M.parse_response(text, limits)
   local frame = 0
   if not no_body(status, limits.head) then
     local err
-    frame, err = framing(headers, false)
+    frame, err = framing(headers, false, version)
     if not frame then return nil, "malformed response: " .. err end
   end
   local emit, result = collector()
@@ -747,7 +750,7 @@ local function exchange(conn, r, u, follow)
   local frame = 0
   if not no_body(status, r.method == "HEAD") then
     local e
-    frame, e = framing(headers, false)
+    frame, e = framing(headers, false, version)
     if not frame then return nil, "malformed response: " .. e end
   end
   local emit, result, limit

@@ -68,6 +68,11 @@ describe("http against RFC 9112 / 9110", function()
     assert.are.equal(400, st, err)
   end)
 
+  it("refuses Transfer-Encoding in an HTTP/1.0 response (RFC 9112 6.1)", function()
+    assert.are.same({nil, "malformed response: malformed head: transfer-encoding in an HTTP/1.0 message"},
+      {http.parse_response("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")})
+  end)
+
   it("refuses a status code not followed by a space (RFC 9112 4)", function()
     assert.are.same({nil, "malformed response: bad status line"},
       {http.parse_response("HTTP/1.1 200OK\r\nContent-Length: 0\r\n\r\n")})
