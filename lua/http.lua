@@ -321,7 +321,8 @@ local function read_head(conn, max_header, fold)
     return nil, err
   end
   if first == "" then return nil, "malformed head: empty lines", 400 end
-  if find(first, "[%z\1-\31\127]") then
+  -- (a status line's reason phrase may hold tabs: RFC 9112 4)
+  if find(first, fold and "[%z\1-\8\10-\31\127]" or "[%z\1-\31\127]") then
     return nil, "malformed head: control character in the first line", 400
   end
   local headers, n, last = {}, 0, nil

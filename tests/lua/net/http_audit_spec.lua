@@ -80,6 +80,8 @@ describe("http against RFC 9112 / 9110", function()
       {http.parse_response("HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n")})
     -- the reason phrase may be empty, its space missing (RFC 9112 4: SHOULD accept)
     assert.are.equal(204, assert(http.parse_response("HTTP/1.1 204\r\n\r\n")).status)
+    -- reason-phrase = *( HTAB / SP / VCHAR / obs-text )
+    assert.are.equal("A\tB \200", assert(http.parse_response("HTTP/1.1 204 A\tB \200\r\n\r\n")).reason)
   end)
 
   it("unfolds obs-fold in a response (RFC 9112 5.2), refuses it in a request", function()
