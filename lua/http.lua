@@ -476,18 +476,21 @@ local function read_body(conn, frame, emit, max_body, max_header)
 end
 
 local function collector(max)
-  local parts, n = {}, 0
+  -- A stack of strings, each longer than the one above it: a piece joins
+  -- the top while that is not longer (PiL's "tower of Hanoi" buffer), so
+  -- many small pieces cost O(n log n), not the O(n^2) of joining all so far.
+  local stack, n = {}, 0
   local function emit(piece)
     n = n + 1
-    parts[n] = piece
-    -- Join as it grows, so a body of many small pieces keeps few strings.
-    if n >= 64 then
-      parts = { concat(parts) }
-      n = 1
+    stack[n] = piece
+    while n > 1 and #stack[n] >= #stack[n - 1] do
+      stack[n - 1] = stack[n - 1] .. stack[n]
+      stack[n] = nil
+      n = n - 1
     end
     return true
   end
-  return emit, function() return concat(parts) end, max
+  return emit, function() return concat(stack, "", 1, n) end, max
 end
 
 local function has_token(value, token)
