@@ -386,7 +386,7 @@ local function framing(headers, is_request, version)
   if cl then
     local v
     for item in cl:gmatch("[^,]+") do
-      local d = match(item, "^[ \t]*(%d+)[ \t]*$")
+      local d = match(item, "^[ \t]*0*(%d+)[ \t]*$") -- leading zeros are digits too
       if not d or #d > 15 then return nil, "malformed head: bad content-length", 400 end
       d = tointeger(tonumber(d))
       if v and v ~= d then return nil, "malformed head: conflicting content-length", 400 end

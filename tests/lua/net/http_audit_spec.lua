@@ -73,6 +73,13 @@ describe("http against RFC 9112 / 9110", function()
       {http.parse_response("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")})
   end)
 
+  it("reads a Content-Length with leading zeros (1*DIGIT, RFC 9110 8.6)", function()
+    local r = assert(http.parse_response("HTTP/1.1 200 OK\r\nContent-Length: 000000000000000000002\r\n\r\nok"))
+    assert.are.equal("ok", r.body)
+    assert.are.equal("", assert(http.parse_request("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 00\r\n\r\n")).body)
+    assert.is_nil(http.parse_response("HTTP/1.1 200 OK\r\nContent-Length: 1234567890123456\r\n\r\n"))
+  end)
+
   it("refuses a status code not followed by a space (RFC 9112 4)", function()
     assert.are.same({nil, "malformed response: bad status line"},
       {http.parse_response("HTTP/1.1 200OK\r\nContent-Length: 0\r\n\r\n")})
