@@ -1249,6 +1249,13 @@ end
 local Server = {}
 Server.__index = Server
 
+-- Fixed paths first, then the patterns with more segments.
+local function route_order(a, b)
+  if (a.dynamic ~= nil) ~= (b.dynamic ~= nil) then return not a.dynamic end
+  if #a.segs ~= #b.segs then return #a.segs > #b.segs end
+  return a.key < b.key
+end
+
 --- srv:close(): stops accepting and closes every connection.
 function Server:close()
   self.closed = true
@@ -1266,7 +1273,8 @@ function Server:route(key, f)
       return self
     end
   end
-  table.insert(self.routes, rt.dynamic and #self.routes + 1 or 1, rt)
+  self.routes[#self.routes + 1] = rt
+  table.sort(self.routes, route_order) -- the same order as the routes given to http.server
   return self
 end
 
@@ -1293,12 +1301,7 @@ local function make_server(opts)
   end
   table.sort(keys)
   for _, k in ipairs(keys) do srv.routes[#srv.routes + 1] = compile_route(k, opts.routes[k]) end
-  -- Fixed paths first, then the patterns with more segments.
-  table.sort(srv.routes, function(a, b)
-    if (a.dynamic ~= nil) ~= (b.dynamic ~= nil) then return not a.dynamic end
-    if #a.segs ~= #b.segs then return #a.segs > #b.segs end
-    return a.key < b.key
-  end)
+  table.sort(srv.routes, route_order)
   local bopts = { backlog = opts.backlog }
   if opts.tls then bopts.tls = opts.tls end
   local lsock, err = socket.bind(opts.host or "*", opts.port or 80, bopts)
