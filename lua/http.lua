@@ -683,6 +683,28 @@ local function send_all(conn, data)
   return true
 end
 
+-- The answer a server sent before it stopped taking the request's body
+-- (a 413, say) and closed: the client looks for it when a send fails,
+-- as RFC 9112 9.5 asks, instead of reporting only the send's error.
+local function early_response(conn, r)
+  conn.deadline = math.min(conn.deadline or math.huge, now() + 1000)
+  local status, reason, version, headers = read_response_head(conn, r.max_header)
+  if not status or status < 200 then return nil end
+  local resp = { status = status, reason = reason, version = version, headers = headers, body = "" }
+  local frame = no_body(status, r.method == "HEAD") and 0 or framing(headers, false, version)
+  if frame then
+    local emit, result = collector()
+    if read_body(conn, frame, emit, r.max_body, r.max_header) then resp.body = result() end
+  end
+  if r.sink then
+    r.sink(resp.body)
+    r.sink(nil)
+    resp.body = nil
+  end
+  resp.reusable = false
+  return resp
+end
+
 -- One exchange on one connection. Returns the response (body read, or
 -- streamed to the sink), or nil, err, retry (retry: the reused connection
 -- had gone stale before any byte came back).
@@ -717,7 +739,13 @@ local function exchange(conn, r, u, follow)
     ok, err = send_all(conn, head)
     if ok and r.body then ok, err = send_all(conn, r.body) end
   end
-  if not ok then return nil, err, true end
+  if not ok then
+    if r.body and conn.sock then
+      local early = early_response(conn, r)
+      if early then return early end
+    end
+    return nil, err, true
+  end
   if r.source then
     while true do
       local piece = r.source()
@@ -734,7 +762,11 @@ local function exchange(conn, r, u, follow)
         if not ok then break end
       end
     end
-    if not ok then return nil, err end
+    if not ok then
+      local early = early_response(conn, r)
+      if early then return early end
+      return nil, err
+    end
   end
   local status, reason, version, headers
   conn.got = 0

@@ -224,6 +224,22 @@ describe("http against RFC 9112 / 9110", function()
     srv:close()
   end)
 
+  it("returns the server's early answer (413) to an upload it stopped reading (RFC 9112 9.5)", function()
+    local srv, base = serve({["POST /e"] = function(req) return req.body end}, {max_body = 1000})
+    local r, err = http.request{method = "POST", url = base .. "/e", body = ("x"):rep(3000000)}
+    assert.is_nil(err)
+    assert.are.equal(413, r.status)
+    local n = 0
+    r, err = http.request{method = "POST", url = base .. "/e", source = function()
+      n = n + 1
+      if n <= 800 then return ("y"):rep(4096) end
+    end}
+    assert.is_nil(err)
+    assert.are.equal(413, r.status)
+    assert.is_true(n < 800)
+    srv:close()
+  end)
+
   it("a 304 or HEAD response keeps the connection for the next request", function()
     local srv, base = serve({
       ["GET /n"] = function(_, res) res:status(304):send() end,
