@@ -103,6 +103,38 @@ local function check_pos(fn, n, name, v, lo, hi)
   end
 end
 
+-- The tls option's own fields (socket.connect / socket.bind, docs/tls.md),
+-- checked here so a mistake is named as this function's argument.
+local tls_fields = {
+  client = { ca = "string", cert = "string", key = "string", server_name = "string",
+    verify = "boolean", alpn = "string|table" },
+  server = { cert = "string", key = "string", ca = "string", alpn = "string|table" },
+}
+
+local function check_tls(fn, n, t, side)
+  if t == nil or (t == true and side == "client") then return end
+  if type(t) ~= "table" then
+    argfail(fn, n, "option 'tls' must be %s, got %s",
+      side == "client" and "true or a table" or "a table {cert=, key=}", tostring(t))
+  end
+  local known = tls_fields[side]
+  for k, v in pairs(t) do
+    local want = type(k) == "string" and known[k]
+    if not want then
+      local names = {}
+      for name in pairs(known) do names[#names + 1] = name end
+      table.sort(names)
+      argfail(fn, n, "unknown tls option '%s'%s", tostring(k), argcheck.hint(tostring(k), names))
+    end
+    if not find("|" .. want .. "|", "|" .. type(v) .. "|", 1, true) then
+      argfail(fn, n, "tls option '%s' must be %s, got %s", k, want:gsub("|", " or "), type(v))
+    end
+  end
+  if side == "server" and (not t.cert or not t.key) then
+    argfail(fn, n, "option 'tls' needs cert and key (PEM text or file paths)")
+  end
+end
+
 local TOKEN = "^[!#$%%&'*+%-.^_`|~%w]+$"
 
 -- A header name and value a caller gives: no CR/LF (no header injection).
@@ -837,6 +869,7 @@ local function check_request(r)
   if r.timeout ~= nil and not (r.timeout > 0 and r.timeout <= 2 ^ 31) then
     argfail(fn, 1, "option 'timeout' must be > 0 ms and at most 2^31 ms")
   end
+  check_tls(fn, 1, r.tls, "client")
   check_pos(fn, 1, "redirects", r.redirects, 0, 20)
   check_pos(fn, 1, "max_body", r.max_body, 0, math.maxinteger)
   check_pos(fn, 1, "max_header", r.max_header, 64, 1024 * 1024)
@@ -1318,6 +1351,7 @@ local function make_server(opts)
   check_pos(fn, 1, "max_header", opts.max_header, 64, 1024 * 1024)
   check_pos(fn, 1, "max_body", opts.max_body, 0, math.maxinteger)
   check_pos(fn, 1, "max_clients", opts.max_clients, 1, 1024)
+  check_tls(fn, 1, opts.tls, "server")
   if opts.timeout ~= nil and not (opts.timeout > 0 and opts.timeout <= 2 ^ 31) then
     argfail(fn, 1, "option 'timeout' must be > 0 ms and at most 2^31 ms")
   end

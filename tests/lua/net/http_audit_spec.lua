@@ -254,6 +254,23 @@ describe("http against RFC 9112 / 9110", function()
   end)
 end)
 
+describe("http's tls option", function()
+  it("is checked as the function's own argument", function()
+    local function msg(f, ...)
+      local ok, err = pcall(f, ...)
+      assert.is_false(ok)
+      return err
+    end
+    assert.are.equal("bad argument #1 to 'http.server' (option 'tls' must be a table {cert=, key=}, "
+      .. "got true)", msg(http.server, {host = "127.0.0.1", port = 0, tls = true}))
+    assert.truthy(msg(http.server, {port = 0, tls = {cert = "c"}}):find("needs cert and key", 1, true))
+    assert.truthy(msg(http.request, {url = "https://127.0.0.1:1/", tls = {bogus = 1}})
+      :find("^bad argument #1 to 'http.request' %(unknown tls option 'bogus'"))
+    assert.truthy(msg(http.get, "https://127.0.0.1:1/", {tls = {verify = "no"}})
+      :find("tls option 'verify' must be boolean, got string", 1, true))
+  end)
+end)
+
 describe("json against RFC 8259", function()
   it("refuses what the grammar refuses", function()
     local bad = {
