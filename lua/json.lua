@@ -227,7 +227,7 @@ function M.decode(s, opts)
         error("bad argument #2 to 'json.decode' (unknown option '" .. tostring(k)
           .. "'; valid: max_depth, max_size)", 2)
       end
-      if tointeger(v) == nil or v < 1 then
+      if type(v) ~= "number" or tointeger(v) == nil or v < 1 then
         error("bad argument #2 to 'json.decode' (option '" .. k .. "' must be a positive integer)", 2)
       end
     end

@@ -313,6 +313,13 @@ describe("json against RFC 8259", function()
     assert.are.equal(1, #json.decode(("["):rep(1000) .. ("]"):rep(1000), {max_depth = 1000}))
   end)
 
+  it("names a string option as a bad argument", function()
+    local ok, err = pcall(json.decode, "1", {max_depth = "5"})
+    assert.is_false(ok)
+    assert.truthy(err:find("bad argument #2 to 'json.decode' (option 'max_depth' must be a positive integer)",
+      1, true), err)
+  end)
+
   it("round-trips numbers and strings exactly", function()
     for _, v in ipairs({0.1, 1 / 3, 1e300, -2.5e-308, 5e-324, 2 ^ 53 + 0.0, 123456789012345678,
       math.pi, -0.0, 1e21, 1e-7}) do
