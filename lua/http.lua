@@ -569,7 +569,8 @@ end
 local function read_response_head(conn, max_header)
   local first, headers = read_head(conn, max_header, true)
   if not first then
-    if headers == "head too large" or headers == "request line too long" then
+    if headers == "head too large" or headers == "request line too long"
+        or headers == "too many header lines" then
       return nil, "response head too large"
     end
     if headers == "malformed head: control character in the first line" then

@@ -82,6 +82,13 @@ describe("http against RFC 9112 / 9110", function()
     assert.is_nil(http.parse_response("HTTP/1.1 200 OK\r\nContent-Length: 1234567890123456\r\n\r\n"))
   end)
 
+  it("reports a response of more than http.MAX_HEADERS header lines as too large", function()
+    local lines = {"HTTP/1.1 200 OK"}
+    for i = 1, http.MAX_HEADERS + 1 do lines[#lines + 1] = "X" .. i .. ": 1" end
+    assert.are.same({nil, "response head too large"},
+      {http.parse_response(table.concat(lines, "\r\n") .. "\r\n\r\n")})
+  end)
+
   it("refuses a status code not followed by a space (RFC 9112 4)", function()
     assert.are.same({nil, "malformed response: bad status line"},
       {http.parse_response("HTTP/1.1 200OK\r\nContent-Length: 0\r\n\r\n")})
