@@ -1000,6 +1000,41 @@ end
 local Response = {}
 Response.__index = Response
 
+-- The time for Date headers: net.time(), set by SNTP; nil until then (a
+-- server without a clock sends no Date, RFC 9110 6.6.1). A field so the
+-- tests can set a clock.
+local has_net, net = pcall(require, "net")
+M.clock = function() return has_net and net.time and net.time() or nil end
+
+local wdays = { "Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed" } -- 1970-01-01 was a Thursday
+local months = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" }
+
+-- Unix seconds -> IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110
+-- 5.6.7), with the civil-from-days calendar arithmetic (no os.date).
+function M.http_date(t)
+  t = math.floor(t)
+  local days, secs = t // 86400, t % 86400
+  local z = days + 719468
+  local era = z // 146097
+  local doe = z - era * 146097
+  local yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+  local doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+  local mp = (5 * doy + 2) // 153
+  local d = doy - (153 * mp + 2) // 5 + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400 + (m <= 2 and 1 or 0)
+  return fmt("%s, %02d %s %04d %02d:%02d:%02d GMT", wdays[days % 7 + 1], d, months[m], y,
+    secs // 3600, secs // 60 % 60, secs % 60)
+end
+
+local function date_line()
+  local ok, t = pcall(M.clock)
+  if ok and type(t) == "number" and t > 0 and t < 253402300800 then
+    return "Date: " .. M.http_date(t) .. "\r\n"
+  end
+  return ""
+end
+
 local function status_line(code)
   return fmt("HTTP/1.1 %d %s\r\n", code, reasons[code] or "Unknown")
 end
@@ -1032,7 +1067,8 @@ local function head_text(self, extra)
   -- The framing is the server's to write.
   self._headers["content-length"], self._headers["transfer-encoding"] = nil, nil
   self._headers.connection = nil
-  local lines = { status_line(self._status) }
+  self._headers.date = nil
+  local lines = { status_line(self._status), date_line() }
   for _, nv in pairs(self._headers) do lines[#lines + 1] = nv[1] .. ": " .. nv[2] .. "\r\n" end
   lines[#lines + 1] = extra
   return concat(lines)
@@ -1190,7 +1226,7 @@ end
 local function plain_error(conn, code, msg, keep)
   conn.deadline = now() + 1000 -- the request's own deadline may be gone
   local body = fmt("%d %s%s\n", code, reasons[code] or "Error", msg and (": " .. msg) or "")
-  return send_all(conn, status_line(code) .. "Content-Type: text/plain; charset=utf-8\r\n"
+  return send_all(conn, status_line(code) .. date_line() .. "Content-Type: text/plain; charset=utf-8\r\n"
     .. "Content-Length: " .. #body .. "\r\n" .. (keep and "" or "Connection: close\r\n") .. "\r\n" .. body)
 end
 

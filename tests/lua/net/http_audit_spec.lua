@@ -247,6 +247,22 @@ describe("http against RFC 9112 / 9110", function()
     srv:close()
   end)
 
+  it("sends Date once the device has a clock (RFC 9110 6.6.1), none before", function()
+    local clock = http.clock
+    local srv, base = serve({["GET /"] = function(_, res) res:header("Date", "forged"):send("x") end})
+    http.clock = function() return nil end
+    assert.is_nil(assert(http.get(base .. "/")).headers.date)
+    http.clock = function() return 784111777.25 end
+    assert.are.equal("Sun, 06 Nov 1994 08:49:37 GMT", assert(http.get(base .. "/")).headers.date)
+    local out = raw(srv.port, "GARBAGE\r\n\r\n")
+    assert.truthy(out:find("\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n", 1, true), out)
+    http.clock = function() error("no clock") end
+    assert.is_nil(assert(http.get(base .. "/")).headers.date)
+    http.clock = clock
+    assert.are.equal("Thu, 29 Feb 2024 00:00:00 GMT", http.http_date(1709164800))
+    srv:close()
+  end)
+
   it("a 304 or HEAD response keeps the connection for the next request", function()
     local srv, base = serve({
       ["GET /n"] = function(_, res) res:status(304):send() end,
