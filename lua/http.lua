@@ -857,25 +857,26 @@ local function exchange(conn, r, u, follow)
   return resp
 end
 
-local function check_request(r)
-  local fn = "http.request"
+-- fn, n: the function and argument named in errors (http.get's options
+-- are its argument #2, its URL #1).
+local function check_request(r, fn, n)
   if type(r) ~= "table" then argfail(fn, 1, "table expected, got %s", type(r)) end
-  check_opts(fn, 1, r, request_opts)
-  if type(r.url) ~= "string" then argfail(fn, 1, "option 'url' must be a string, got %s", type(r.url)) end
+  check_opts(fn, n, r, request_opts)
+  if type(r.url) ~= "string" then argfail(fn, n, "option 'url' must be a string, got %s", type(r.url)) end
   local u, err = M.parse_url(r.url)
   if not u then argfail(fn, 1, "%s", err) end
   local method = r.method or "GET"
-  if not find(method, TOKEN) then argfail(fn, 1, "bad method '%s'", method) end
-  if r.body and r.source then argfail(fn, 1, "give 'body' or 'source', not both") end
+  if not find(method, TOKEN) then argfail(fn, n, "bad method '%s'", method) end
+  if r.body and r.source then argfail(fn, n, "give 'body' or 'source', not both") end
   if r.timeout ~= nil and not (r.timeout > 0 and r.timeout <= 2 ^ 31) then
-    argfail(fn, 1, "option 'timeout' must be > 0 ms and at most 2^31 ms")
+    argfail(fn, n, "option 'timeout' must be > 0 ms and at most 2^31 ms")
   end
-  check_tls(fn, 1, r.tls, "client")
-  check_pos(fn, 1, "redirects", r.redirects, 0, 20)
-  check_pos(fn, 1, "max_body", r.max_body, 0, math.maxinteger)
-  check_pos(fn, 1, "max_header", r.max_header, 64, 1024 * 1024)
+  check_tls(fn, n, r.tls, "client")
+  check_pos(fn, n, "redirects", r.redirects, 0, 20)
+  check_pos(fn, n, "max_body", r.max_body, 0, math.maxinteger)
+  check_pos(fn, n, "max_header", r.max_header, 64, 1024 * 1024)
   local headers = {}
-  for k, v in pairs(r.headers or {}) do headers[k] = check_header(fn, 1, k, v) end
+  for k, v in pairs(r.headers or {}) do headers[k] = check_header(fn, n, k, v) end
   return {
     method = method, headers = headers, body = r.body, source = r.source, sink = r.sink,
     timeout = r.timeout or M.TIMEOUT, redirects = r.redirects or 5, tls = r.tls,
@@ -916,10 +917,15 @@ end
 --- http.request{url=, method=, headers=, body=|source=, sink=, timeout=,
 -- redirects=, tls=, max_body=, max_header=, keepalive=}
 -- -> {status=, reason=, headers=, body=, url=} | nil, err
+local perform
+
 function M.request(req)
-  local r, u = rethrow(pcall(check_request, req))
+  local r, u = rethrow(pcall(check_request, req, "http.request", 1))
+  return perform(r, u, req.url)
+end
+
+perform = function(r, u, url)
   local deadline = now() + r.timeout
-  local url = req.url
   for hop = 0, r.redirects do
     local key = u.scheme .. "://" .. u.host .. ":" .. u.port .. tls_key(r.tls)
     local resp, err
@@ -992,7 +998,8 @@ function M.get(url, opts)
   local r = {}
   for k, v in pairs(opts or {}) do r[k] = v end
   r.url, r.method = url, "GET"
-  return M.request(r)
+  local cr, u = rethrow(pcall(check_request, r, "http.get", 2))
+  return perform(cr, u, url)
 end
 
 ---------------------------------------------------------------- server

@@ -289,6 +289,11 @@ describe("http's tls option", function()
     assert.truthy(msg(http.server, {port = 0, tls = {cert = "c"}}):find("needs cert and key", 1, true))
     assert.truthy(msg(http.request, {url = "https://127.0.0.1:1/", tls = {bogus = 1}})
       :find("^bad argument #1 to 'http.request' %(unknown tls option 'bogus'"))
+    -- http.get names itself: its URL is argument #1, its options #2
+    assert.are.equal("bad argument #1 to 'http.get' (unsupported scheme 'ftp' (http or https))",
+      msg(http.get, "ftp://x/"))
+    assert.are.equal("bad argument #2 to 'http.get' (unknown option 'metod'; did you mean 'method'?)",
+      msg(http.get, "http://x/", {metod = "GET"}))
     assert.truthy(msg(http.get, "https://127.0.0.1:1/", {tls = {verify = "no"}})
       :find("tls option 'verify' must be boolean, got string", 1, true))
   end)
