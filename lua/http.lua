@@ -730,7 +730,7 @@ local function early_response(conn, r)
     if read_body(conn, frame, emit, r.max_body, r.max_header) then resp.body = result() end
   end
   if r.sink then
-    r.sink(resp.body)
+    if resp.body ~= "" then r.sink(resp.body) end
     r.sink(nil)
     resp.body = nil
   end
