@@ -103,6 +103,38 @@ local function check_pos(fn, n, name, v, lo, hi)
   end
 end
 
+-- The tls option's own fields (socket.connect / socket.bind, docs/tls.md),
+-- checked here so a mistake is named as this function's argument.
+local tls_fields = {
+  client = { ca = "string", cert = "string", key = "string", server_name = "string",
+    verify = "boolean", alpn = "string|table" },
+  server = { cert = "string", key = "string", ca = "string", alpn = "string|table" },
+}
+
+local function check_tls(fn, n, t, side)
+  if t == nil or (t == true and side == "client") then return end
+  if type(t) ~= "table" then
+    argfail(fn, n, "option 'tls' must be %s, got %s",
+      side == "client" and "true or a table" or "a table {cert=, key=}", tostring(t))
+  end
+  local known = tls_fields[side]
+  for k, v in pairs(t) do
+    local want = type(k) == "string" and known[k]
+    if not want then
+      local names = {}
+      for name in pairs(known) do names[#names + 1] = name end
+      table.sort(names)
+      argfail(fn, n, "unknown tls option '%s'%s", tostring(k), argcheck.hint(tostring(k), names))
+    end
+    if not find("|" .. want .. "|", "|" .. type(v) .. "|", 1, true) then
+      argfail(fn, n, "tls option '%s' must be %s, got %s", k, want:gsub("|", " or "), type(v))
+    end
+  end
+  if side == "server" and (not t.cert or not t.key) then
+    argfail(fn, n, "option 'tls' needs cert and key (PEM text or file paths)")
+  end
+end
+
 local TOKEN = "^[!#$%%&'*+%-.^_`|~%w]+$"
 
 -- A header name and value a caller gives: no CR/LF (no header injection).
@@ -149,14 +181,39 @@ function M.parse_url(url)
     query = query }
 end
 
--- The URL a Location header points to, from the URL it came from.
+-- RFC 3986 5.2.4: "/a/b/../c/./d" -> "/a/c/d" (never above the root).
+local function remove_dots(path)
+  local out = {}
+  local trailing = false
+  for seg in path:gmatch("[^/]*") do
+    trailing = false
+    if seg == ".." then
+      if #out > 0 then out[#out] = nil end
+      trailing = true
+    elseif seg == "." then
+      trailing = true
+    elseif seg ~= "" then
+      out[#out + 1] = seg
+    end
+  end
+  local r = "/" .. concat(out, "/")
+  if (trailing or sub(path, -1) == "/") and r ~= "/" then r = r .. "/" end
+  return r
+end
+
+-- The URL a Location header points to, from the URL it came from
+-- (RFC 3986 5.2; the fragment is the client's and is dropped).
 local function resolve_url(base, loc)
+  loc = match(loc, "^([^#]*)")
   if match(loc, "^%a[%w+.-]*://") then return loc end
-  local origin = base.scheme .. "://" .. base.host .. ":" .. base.port
   if sub(loc, 1, 2) == "//" then return base.scheme .. ":" .. loc end
-  if byte(loc) == 47 then return origin .. loc end
-  local dir = match(base.path, "^(.*/)") or "/"
-  return origin .. dir .. loc
+  local origin = base.scheme .. "://" .. base.host .. ":" .. base.port
+  local path, query = match(loc, "^([^?]*)(.*)$")
+  if path == "" then
+    return origin .. base.path .. (query ~= "" and query or (base.query ~= "" and "?" .. base.query or ""))
+  end
+  if byte(path) ~= 47 then path = (match(base.path, "^(.*/)") or "/") .. path end
+  return origin .. remove_dots(path) .. query
 end
 
 function M.escape(s)
@@ -281,7 +338,7 @@ end
 -- A head: the first line, then header lines up to an empty line. Returns
 -- first_line, headers (names lower case; repeated names joined with ", ")
 -- or nil, err, status (the status a server answers with).
-local function read_head(conn, max_header)
+local function read_head(conn, max_header, fold)
   local budget = max_header or M.MAX_HEADER
   local first, err
   for _ = 1, 4 do -- a few empty lines before a request are tolerated (RFC 9112 2.2)
@@ -291,14 +348,16 @@ local function read_head(conn, max_header)
     if first ~= "" then break end
   end
   if not first then
-    if err == "too long" then return nil, "head too large", 431 end
+    -- a request line past the limit: 414 (RFC 9112 3), the rest 431
+    if err == "too long" then return nil, "request line too long", 414 end
     return nil, err
   end
   if first == "" then return nil, "malformed head: empty lines", 400 end
-  if find(first, "[%z\1-\31\127]") then
+  -- (a status line's reason phrase may hold tabs: RFC 9112 4)
+  if find(first, fold and "[%z\1-\8\10-\31\127]" or "[%z\1-\31\127]") then
     return nil, "malformed head: control character in the first line", 400
   end
-  local headers, n = {}, 0
+  local headers, n, last = {}, 0, nil
   while true do
     local line
     line, err = conn:line(budget)
@@ -313,7 +372,17 @@ local function read_head(conn, max_header)
     n = n + 1
     if n > M.MAX_HEADERS then return nil, "too many header lines", 431 end
     local c = byte(line)
-    if c == 32 or c == 9 then return nil, "malformed head: obsolete line folding", 400 end
+    if c == 32 or c == 9 then
+      -- obs-fold: a user agent replaces it with a space (RFC 9112 5.2), a
+      -- server refuses it
+      if not (fold and last) then return nil, "malformed head: obsolete line folding", 400 end
+      local more = match(line, "^[ \t]*(.-)[ \t]*$")
+      if find(more, "[%z\1-\8\10-\31\127]") then
+        return nil, "malformed head: control character in header '" .. last .. "'", 400
+      end
+      headers[last] = headers[last] .. " " .. more
+      goto continue
+    end
     local name, value = match(line, "^([^:]*):[ \t]*(.-)[ \t]*$")
     if not name or not find(name, TOKEN) then
       return nil, "malformed head: bad header line", 400
@@ -324,14 +393,19 @@ local function read_head(conn, max_header)
     name = lower(name)
     local old = headers[name]
     headers[name] = old and (old .. ", " .. value) or value
+    last = name
+    ::continue::
   end
   return first, headers
 end
 
 -- The body's framing from the headers: "chunked", a length, or "close"
 -- (until the peer closes). nil, err, status when they are malformed.
-local function framing(headers, is_request)
+local function framing(headers, is_request, version)
   local te, cl = headers["transfer-encoding"], headers["content-length"]
+  if te and version == "1.0" then -- faulty framing (RFC 9112 6.1)
+    return nil, "malformed head: transfer-encoding in an HTTP/1.0 message", 400
+  end
   if te then
     if lower(te) ~= "chunked" then
       return nil, "unsupported transfer-encoding '" .. te .. "'", 501
@@ -344,7 +418,7 @@ local function framing(headers, is_request)
   if cl then
     local v
     for item in cl:gmatch("[^,]+") do
-      local d = match(item, "^[ \t]*(%d+)[ \t]*$")
+      local d = match(item, "^[ \t]*0*(%d+)[ \t]*$") -- leading zeros are digits too
       if not d or #d > 15 then return nil, "malformed head: bad content-length", 400 end
       d = tointeger(tonumber(d))
       if v and v ~= d then return nil, "malformed head: conflicting content-length", 400 end
@@ -434,18 +508,21 @@ local function read_body(conn, frame, emit, max_body, max_header)
 end
 
 local function collector(max)
-  local parts, n = {}, 0
+  -- A stack of strings, each longer than the one above it: a piece joins
+  -- the top while that is not longer (PiL's "tower of Hanoi" buffer), so
+  -- many small pieces cost O(n log n), not the O(n^2) of joining all so far.
+  local stack, n = {}, 0
   local function emit(piece)
     n = n + 1
-    parts[n] = piece
-    -- Join as it grows, so a body of many small pieces keeps few strings.
-    if n >= 64 then
-      parts = { concat(parts) }
-      n = 1
+    stack[n] = piece
+    while n > 1 and #stack[n] >= #stack[n - 1] do
+      stack[n - 1] = stack[n - 1] .. stack[n]
+      stack[n] = nil
+      n = n - 1
     end
     return true
   end
-  return emit, function() return concat(parts) end, max
+  return emit, function() return concat(stack, "", 1, n) end, max
 end
 
 local function has_token(value, token)
@@ -471,6 +548,13 @@ local function read_request_head(conn, max_header)
     return nil, "malformed request target", 400
   end
   if minor == "1" and not headers.host then return nil, "missing Host header", 400 end
+  -- One Host, a valid authority (RFC 9112 3.2): repeated ones were joined with ", "
+  if headers.host and not find(headers.host, "^[%w.%-_~!$&'()*+;=%%:%[%]]*$") then
+    return nil, "more than one Host header or a bad Host", 400
+  end
+  if minor == "0" and headers["transfer-encoding"] then
+    return nil, "malformed head: transfer-encoding in an HTTP/1.0 request", 400
+  end
   local path, query = match(target, "^([^?]*)%??(.*)$")
   local frame, err
   frame, err, status = framing(headers, true)
@@ -483,16 +567,23 @@ end
 
 -- A response head: status, reason, version, headers or nil, err.
 local function read_response_head(conn, max_header)
-  local first, headers = read_head(conn, max_header)
+  local first, headers = read_head(conn, max_header, true)
   if not first then
-    if headers == "head too large" then return nil, "response head too large" end
+    if headers == "head too large" or headers == "request line too long"
+        or headers == "too many header lines" then
+      return nil, "response head too large"
+    end
     if headers == "malformed head: control character in the first line" then
       return nil, "malformed response: bad status line"
     end
     if find(headers, "^malformed") then return nil, "malformed response: " .. headers end
     return nil, (headers == "closed" and conn.got == 0) and "closed" or headers
   end
-  local minor, code, reason = match(first, "^HTTP/1%.([01]) (%d%d%d) ?(.*)$")
+  local minor, code, reason = match(first, "^HTTP/1%.([01]) (%d%d%d) (.*)$")
+  if not minor then -- no reason phrase and no space before it (RFC 9112 4: accepted)
+    minor, code = match(first, "^HTTP/1%.([01]) (%d%d%d)$")
+    reason = ""
+  end
   code = tointeger(tonumber(code))
   if not code or code < 100 or code > 599 then return nil, "malformed response: bad status line" end
   return code, reason, "1." .. minor, headers
@@ -531,7 +622,7 @@ function M.parse_response(text, limits)
   local frame = 0
   if not no_body(status, limits.head) then
     local err
-    frame, err = framing(headers, false)
+    frame, err = framing(headers, false, version)
     if not frame then return nil, "malformed response: " .. err end
   end
   local emit, result = collector()
@@ -611,6 +702,9 @@ local request_opts = {
   max_body = "integer", max_header = "integer", keepalive = "boolean",
 }
 
+local idempotent = { GET = true, HEAD = true, PUT = true, DELETE = true, OPTIONS = true,
+  TRACE = true }
+
 local redirect_codes = { [301] = true, [302] = true, [303] = true, [307] = true, [308] = true }
 
 local function send_all(conn, data)
@@ -620,6 +714,28 @@ local function send_all(conn, data)
   last, err = conn.sock:send(data)
   if not last then return nil, err end
   return true
+end
+
+-- The answer a server sent before it stopped taking the request's body
+-- (a 413, say) and closed: the client looks for it when a send fails,
+-- as RFC 9112 9.5 asks, instead of reporting only the send's error.
+local function early_response(conn, r)
+  conn.deadline = math.min(conn.deadline or math.huge, now() + 1000)
+  local status, reason, version, headers = read_response_head(conn, r.max_header)
+  if not status or status < 200 then return nil end
+  local resp = { status = status, reason = reason, version = version, headers = headers, body = "" }
+  local frame = no_body(status, r.method == "HEAD") and 0 or framing(headers, false, version)
+  if frame then
+    local emit, result = collector()
+    if read_body(conn, frame, emit, r.max_body, r.max_header) then resp.body = result() end
+  end
+  if r.sink then
+    if resp.body ~= "" then r.sink(resp.body) end
+    r.sink(nil)
+    resp.body = nil
+  end
+  resp.reusable = false
+  return resp
 end
 
 -- One exchange on one connection. Returns the response (body read, or
@@ -656,7 +772,13 @@ local function exchange(conn, r, u, follow)
     ok, err = send_all(conn, head)
     if ok and r.body then ok, err = send_all(conn, r.body) end
   end
-  if not ok then return nil, err, true end
+  if not ok then
+    if r.body and conn.sock then
+      local early = early_response(conn, r)
+      if early then return early end
+    end
+    return nil, err, true
+  end
   if r.source then
     while true do
       local piece = r.source()
@@ -673,7 +795,11 @@ local function exchange(conn, r, u, follow)
         if not ok then break end
       end
     end
-    if not ok then return nil, err end
+    if not ok then
+      local early = early_response(conn, r)
+      if early then return early end
+      return nil, err
+    end
   end
   local status, reason, version, headers
   conn.got = 0
@@ -693,7 +819,7 @@ local function exchange(conn, r, u, follow)
   local frame = 0
   if not no_body(status, r.method == "HEAD") then
     local e
-    frame, e = framing(headers, false)
+    frame, e = framing(headers, false, version)
     if not frame then return nil, "malformed response: " .. e end
   end
   local emit, result, limit
@@ -721,29 +847,36 @@ local function exchange(conn, r, u, follow)
   if r.sink and not following then r.sink(nil) end
   if result then resp.body = result() elseif following then resp.body = "" end
   local cn = headers.connection
-  resp.reusable = frame ~= "close" and not has_token(cn, "close")
+  -- Bytes past the response (a body after a HEAD answer, say) would be
+  -- read as the next response: such a connection is not reused.
+  -- Both Transfer-Encoding and Content-Length: read as chunked (RFC 9112
+  -- 6.3), but a smuggling attempt: the connection is not reused either.
+  resp.reusable = frame ~= "close" and not has_token(cn, "close") and conn:pending() == 0
+    and not (headers["transfer-encoding"] and headers["content-length"])
     and (version == "1.1" or has_token(cn, "keep-alive"))
   return resp
 end
 
-local function check_request(r)
-  local fn = "http.request"
+-- fn, n: the function and argument named in errors (http.get's options
+-- are its argument #2, its URL #1).
+local function check_request(r, fn, n)
   if type(r) ~= "table" then argfail(fn, 1, "table expected, got %s", type(r)) end
-  check_opts(fn, 1, r, request_opts)
-  if type(r.url) ~= "string" then argfail(fn, 1, "option 'url' must be a string, got %s", type(r.url)) end
+  check_opts(fn, n, r, request_opts)
+  if type(r.url) ~= "string" then argfail(fn, n, "option 'url' must be a string, got %s", type(r.url)) end
   local u, err = M.parse_url(r.url)
   if not u then argfail(fn, 1, "%s", err) end
   local method = r.method or "GET"
-  if not find(method, TOKEN) then argfail(fn, 1, "bad method '%s'", method) end
-  if r.body and r.source then argfail(fn, 1, "give 'body' or 'source', not both") end
+  if not find(method, TOKEN) then argfail(fn, n, "bad method '%s'", method) end
+  if r.body and r.source then argfail(fn, n, "give 'body' or 'source', not both") end
   if r.timeout ~= nil and not (r.timeout > 0 and r.timeout <= 2 ^ 31) then
-    argfail(fn, 1, "option 'timeout' must be > 0 ms and at most 2^31 ms")
+    argfail(fn, n, "option 'timeout' must be > 0 ms and at most 2^31 ms")
   end
-  check_pos(fn, 1, "redirects", r.redirects, 0, 20)
-  check_pos(fn, 1, "max_body", r.max_body, 0, math.maxinteger)
-  check_pos(fn, 1, "max_header", r.max_header, 64, 1024 * 1024)
+  check_tls(fn, n, r.tls, "client")
+  check_pos(fn, n, "redirects", r.redirects, 0, 20)
+  check_pos(fn, n, "max_body", r.max_body, 0, math.maxinteger)
+  check_pos(fn, n, "max_header", r.max_header, 64, 1024 * 1024)
   local headers = {}
-  for k, v in pairs(r.headers or {}) do headers[k] = check_header(fn, 1, k, v) end
+  for k, v in pairs(r.headers or {}) do headers[k] = check_header(fn, n, k, v) end
   return {
     method = method, headers = headers, body = r.body, source = r.source, sink = r.sink,
     timeout = r.timeout or M.TIMEOUT, redirects = r.redirects or 5, tls = r.tls,
@@ -784,10 +917,15 @@ end
 --- http.request{url=, method=, headers=, body=|source=, sink=, timeout=,
 -- redirects=, tls=, max_body=, max_header=, keepalive=}
 -- -> {status=, reason=, headers=, body=, url=} | nil, err
+local perform
+
 function M.request(req)
-  local r, u = rethrow(pcall(check_request, req))
+  local r, u = rethrow(pcall(check_request, req, "http.request", 1))
+  return perform(r, u, req.url)
+end
+
+perform = function(r, u, url)
   local deadline = now() + r.timeout
-  local url = req.url
   for hop = 0, r.redirects do
     local key = u.scheme .. "://" .. u.host .. ":" .. u.port .. tls_key(r.tls)
     local resp, err
@@ -807,7 +945,9 @@ function M.request(req)
         break
       end
       conn.sock:close()
-      if not (retry and reused and attempt == 1 and not r.source) then
+      -- Sent again only when it is safe to (RFC 9112 9.3.1): the server
+      -- may have acted on a POST before it closed.
+      if not (retry and reused and attempt == 1 and not r.source and idempotent[r.method]) then
         return nil, err
       end
     end
@@ -858,13 +998,49 @@ function M.get(url, opts)
   local r = {}
   for k, v in pairs(opts or {}) do r[k] = v end
   r.url, r.method = url, "GET"
-  return M.request(r)
+  local cr, u = rethrow(pcall(check_request, r, "http.get", 2))
+  return perform(cr, u, url)
 end
 
 ---------------------------------------------------------------- server
 
 local Response = {}
 Response.__index = Response
+
+-- The time for Date headers: net.time(), set by SNTP; nil until then (a
+-- server without a clock sends no Date, RFC 9110 6.6.1). A field so the
+-- tests can set a clock.
+local has_net, net = pcall(require, "net")
+M.clock = function() return has_net and net.time and net.time() or nil end
+
+local wdays = { "Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed" } -- 1970-01-01 was a Thursday
+local months = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" }
+
+-- Unix seconds -> IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110
+-- 5.6.7), with the civil-from-days calendar arithmetic (no os.date).
+function M.http_date(t)
+  t = math.floor(t)
+  local days, secs = t // 86400, t % 86400
+  local z = days + 719468
+  local era = z // 146097
+  local doe = z - era * 146097
+  local yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+  local doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+  local mp = (5 * doy + 2) // 153
+  local d = doy - (153 * mp + 2) // 5 + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400 + (m <= 2 and 1 or 0)
+  return fmt("%s, %02d %s %04d %02d:%02d:%02d GMT", wdays[days % 7 + 1], d, months[m], y,
+    secs // 3600, secs // 60 % 60, secs % 60)
+end
+
+local function date_line()
+  local ok, t = pcall(M.clock)
+  if ok and type(t) == "number" and t > 0 and t < 253402300800 then
+    return "Date: " .. M.http_date(t) .. "\r\n"
+  end
+  return ""
+end
 
 local function status_line(code)
   return fmt("HTTP/1.1 %d %s\r\n", code, reasons[code] or "Unknown")
@@ -886,11 +1062,20 @@ function Response:header(name, value)
   return self
 end
 
+-- A response's bytes: each write has the server's timeout to make
+-- progress (a slow reader is dropped), not what is left of the request's
+-- deadline (a long streamed answer or a slow handler still goes out).
+local function res_send(self, data)
+  self._conn.deadline = now() + self._timeout
+  return send_all(self._conn, data)
+end
+
 local function head_text(self, extra)
   -- The framing is the server's to write.
   self._headers["content-length"], self._headers["transfer-encoding"] = nil, nil
   self._headers.connection = nil
-  local lines = { status_line(self._status) }
+  self._headers.date = nil
+  local lines = { status_line(self._status), date_line() }
   for _, nv in pairs(self._headers) do lines[#lines + 1] = nv[1] .. ": " .. nv[2] .. "\r\n" end
   lines[#lines + 1] = extra
   return concat(lines)
@@ -919,7 +1104,7 @@ function Response:send(body, ctype)
   local text = head_text(self, (nolen and "" or ("Content-Length: " .. #body .. "\r\n"))
     .. conn_header(self) .. "\r\n")
   if self._req.method ~= "HEAD" and not nolen then text = text .. body end
-  local ok, err = send_all(self._conn, text)
+  local ok, err = res_send(self, text)
   if not ok then self._keep = false end
   return ok, err
 end
@@ -947,7 +1132,7 @@ function Response:write(chunk)
       .. conn_header(self) .. "\r\n")
     if self._req.method == "HEAD" then
       self._chunked = false
-      return send_all(self._conn, pre)
+      return res_send(self, pre)
     end
     self._chunked = self._keep
   elseif not self._streaming then
@@ -956,7 +1141,7 @@ function Response:write(chunk)
   if self._finished or self._req.method == "HEAD" then return true end
   if #chunk == 0 then return true end
   local wire = self._chunked and (fmt("%x\r\n", #chunk) .. chunk .. "\r\n") or chunk
-  local ok, err = send_all(self._conn, pre .. wire)
+  local ok, err = res_send(self, pre .. wire)
   if not ok then self._keep = false end
   return ok, err
 end
@@ -967,7 +1152,7 @@ function Response:finish()
   if self._finished then return true end
   self._finished = true
   if self._chunked and self._req.method ~= "HEAD" then
-    local ok, err = send_all(self._conn, "0\r\n\r\n")
+    local ok, err = res_send(self, "0\r\n\r\n")
     if not ok then self._keep = false end
     return ok, err
   end
@@ -1036,6 +1221,7 @@ local function find_route(srv, method, path)
   if not rt and method == "HEAD" then rt, params = try("GET") end
   if rt then return rt, params end
   if next(allowed) then
+    if allowed.GET then allowed.HEAD = true end -- HEAD is served by the GET route
     local list = {}
     for m in pairs(allowed) do list[#list + 1] = m end
     table.sort(list)
@@ -1047,7 +1233,7 @@ end
 local function plain_error(conn, code, msg, keep)
   conn.deadline = now() + 1000 -- the request's own deadline may be gone
   local body = fmt("%d %s%s\n", code, reasons[code] or "Error", msg and (": " .. msg) or "")
-  return send_all(conn, status_line(code) .. "Content-Type: text/plain; charset=utf-8\r\n"
+  return send_all(conn, status_line(code) .. date_line() .. "Content-Type: text/plain; charset=utf-8\r\n"
     .. "Content-Length: " .. #body .. "\r\n" .. (keep and "" or "Connection: close\r\n") .. "\r\n" .. body)
 end
 
@@ -1066,8 +1252,8 @@ local function log_error(srv, msg)
 end
 
 local function dispatch(srv, conn, req)
-  local res = setmetatable({ _status = 200, _headers = {}, _conn = conn, _req = req, _keep = req.keep },
-    Response)
+  local res = setmetatable({ _status = 200, _headers = {}, _conn = conn, _req = req, _keep = req.keep,
+    _timeout = srv.timeout }, Response)
   local rt, params, allowed = find_route(srv, req.method, req.path)
   if not rt then
     if params == 405 then res:header("Allow", allowed) end
@@ -1148,7 +1334,8 @@ local function serve(srv, sock)
       linger_close(conn)
       break
     end
-    if has_token(req.headers.expect, "100-continue") and req.frame ~= 0 then
+    -- never a 1xx to an HTTP/1.0 client (RFC 9110 10.1.1, 15.2)
+    if has_token(req.headers.expect, "100-continue") and req.frame ~= 0 and req.version == "1.1" then
       send_all(conn, "HTTP/1.1 100 Continue\r\n\r\n")
     end
     local emit, result = collector()
@@ -1171,6 +1358,13 @@ end
 local Server = {}
 Server.__index = Server
 
+-- Fixed paths first, then the patterns with more segments.
+local function route_order(a, b)
+  if (a.dynamic ~= nil) ~= (b.dynamic ~= nil) then return not a.dynamic end
+  if #a.segs ~= #b.segs then return #a.segs > #b.segs end
+  return a.key < b.key
+end
+
 --- srv:close(): stops accepting and closes every connection.
 function Server:close()
   self.closed = true
@@ -1188,7 +1382,8 @@ function Server:route(key, f)
       return self
     end
   end
-  table.insert(self.routes, rt.dynamic and #self.routes + 1 or 1, rt)
+  self.routes[#self.routes + 1] = rt
+  table.sort(self.routes, route_order) -- the same order as the routes given to http.server
   return self
 end
 
@@ -1200,6 +1395,7 @@ local function make_server(opts)
   check_pos(fn, 1, "max_header", opts.max_header, 64, 1024 * 1024)
   check_pos(fn, 1, "max_body", opts.max_body, 0, math.maxinteger)
   check_pos(fn, 1, "max_clients", opts.max_clients, 1, 1024)
+  check_tls(fn, 1, opts.tls, "server")
   if opts.timeout ~= nil and not (opts.timeout > 0 and opts.timeout <= 2 ^ 31) then
     argfail(fn, 1, "option 'timeout' must be > 0 ms and at most 2^31 ms")
   end
@@ -1215,12 +1411,7 @@ local function make_server(opts)
   end
   table.sort(keys)
   for _, k in ipairs(keys) do srv.routes[#srv.routes + 1] = compile_route(k, opts.routes[k]) end
-  -- Fixed paths first, then the patterns with more segments.
-  table.sort(srv.routes, function(a, b)
-    if (a.dynamic ~= nil) ~= (b.dynamic ~= nil) then return not a.dynamic end
-    if #a.segs ~= #b.segs then return #a.segs > #b.segs end
-    return a.key < b.key
-  end)
+  table.sort(srv.routes, route_order)
   local bopts = { backlog = opts.backlog }
   if opts.tls then bopts.tls = opts.tls end
   local lsock, err = socket.bind(opts.host or "*", opts.port or 80, bopts)

@@ -227,7 +227,7 @@ function M.decode(s, opts)
         error("bad argument #2 to 'json.decode' (unknown option '" .. tostring(k)
           .. "'; valid: max_depth, max_size)", 2)
       end
-      if tointeger(v) == nil or v < 1 then
+      if type(v) ~= "number" or tointeger(v) == nil or v < 1 then
         error("bad argument #2 to 'json.decode' (option '" .. k .. "' must be a positive integer)", 2)
       end
     end
@@ -247,6 +247,11 @@ function M.decode(s, opts)
   if ok then return v end
   if getmetatable(v) == Fail then
     return nil, fmt("json: %s at byte %d", v.msg, v.pos)
+  end
+  -- A max_depth raised past what the Lua stack holds: still an answer,
+  -- not an error (hostile text never raises).
+  if type(v) == "string" and find(v, "stack overflow", 1, true) then
+    return nil, "json: nesting too deep for the Lua stack (lower max_depth)"
   end
   error(v, 0) -- not ours (out of memory): pass it on
 end

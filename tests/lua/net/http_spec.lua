@@ -80,7 +80,7 @@ describe("http client and server", function()
     assert.are.equal(404, assert(http.get(base .. "/nothing")).status)
     r = assert(http.request{method = "DELETE", url = base .. "/status"})
     assert.are.equal(405, r.status)
-    assert.are.equal("GET", r.headers.allow)
+    assert.are.equal("GET, HEAD", r.headers.allow)
     r = assert(http.request{method = "HEAD", url = base .. "/text"})
     assert.are.equal(200, r.status)
     assert.are.equal("5", r.headers["content-length"])
@@ -169,6 +169,8 @@ describe("http client and server", function()
     }, {max_body = 1000, max_header = 1024})
     local p = srv.port
     task.sleep(1500) -- earlier tests' connections wind down
+    collectgarbage() -- sockets already closed but not yet collected still count
+    collectgarbage()
     local tasks0, net0 = sys.tasks(), sys.memory().net
     local cases = {
       {"GARBAGE\r\n\r\n", "^HTTP/1.1 400 "},
@@ -217,6 +219,8 @@ describe("http client and server", function()
       -- closed connections wait in TIME_WAIT (2 MSL) first: then lwIP's
       -- memory is no higher than before them
       task.sleep(125000)
+      collectgarbage()
+      collectgarbage()
       assert.is_true(sys.memory().net <= net0)
     end
     srv:close()
