@@ -1020,6 +1020,14 @@ int sched_wake(sched_waitq_t *q, int max) {
   return n;
 }
 
+void sched_waitq_forget(sched_waitq_t *q) {
+  for (sched_task_t *t = S.rq_head; t; t = t->next)
+    if (t->woken_from == q) {
+      t->woken_from = NULL;
+      t->flags &= (uint8_t)~F_HANDED;
+    }
+}
+
 bool sched_hand(lua_State *L, sched_waitq_t *q) {
   sched_task_t *t = q->head;
   if (!t || !lua_checkstack(t->co, 1)) return false;

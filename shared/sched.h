@@ -107,6 +107,10 @@ int sched_wake(sched_waitq_t *q, int max);
  * (popped) as its only resume value. False (nothing popped) if none waits. */
 bool sched_hand(lua_State *L, sched_waitq_t *q);
 static inline bool sched_waitq_empty(const sched_waitq_t *q) { return q->head == 0; }
+/* Before the memory of an empty `q` is freed while tasks it woke have not
+ * run yet: they forget where their wake-up came from (a cancelled one
+ * then passes nothing on; a handed value is still delivered). */
+void sched_waitq_forget(sched_waitq_t *q);
 
 /* Park the running task until sched_signal() on the value at `key_idx`
  * or until the timeout (microseconds from now, UINT64_MAX: none). Must be

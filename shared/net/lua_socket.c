@@ -292,15 +292,23 @@ static conn_t *check_udp(lua_State *L) {
   return ((box_t *)luaos_checkudata(L, 1, UDP_MT, "udp socket"))->c;
 }
 
+/* End the box's connection and free its state at once: a closed socket
+ * holds nothing of lwIP's heap until Lua collects its userdata (a busy
+ * server would otherwise run lwIP's small heap dry while Lua's is fine).
+ * Graceful for TCP: lwIP finishes the close. Tasks woken by the release
+ * find the box pointing at dead_conn ("closed"). */
+static void box_end(box_t *b) {
+  if (b->c == &dead_conn) return;
+  conn_t *c = b->c;
+  b->c = &dead_conn;
+  conn_release(c, false);
+  sched_waitq_forget(&c->rq);
+  sched_waitq_forget(&c->wq);
+  conn_free(c);
+}
+
 static int box_gc(lua_State *L) {
-  box_t *b = lua_touserdata(L, 1);
-  if (b->c != &dead_conn) {
-    conn_t *c = b->c;
-    b->c = &dead_conn;
-    /* Graceful for TCP: an unclosed socket ends like a closed one. */
-    conn_release(c, false);
-    conn_free(c);
-  }
+  box_end(lua_touserdata(L, 1));
   return 0;
 }
 
@@ -1135,8 +1143,8 @@ static int tcp_settimeout(lua_State *L) {
 }
 
 static int sock_close(lua_State *L) {
-  conn_t *c = check_tcp(L);
-  if (!c->closed) conn_release(c, false);
+  check_tcp(L);
+  box_end(lua_touserdata(L, 1));
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -1341,8 +1349,8 @@ static int server_getsockname(lua_State *L) {
 }
 
 static int server_close(lua_State *L) {
-  conn_t *s = check_server(L);
-  if (!s->closed) conn_release(s, false);
+  check_server(L);
+  box_end(lua_touserdata(L, 1));
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -1630,8 +1638,8 @@ static int udp_setoption(lua_State *L) {
 }
 
 static int udp_close(lua_State *L) {
-  conn_t *c = check_udp(L);
-  if (!c->closed) conn_release(c, false);
+  check_udp(L);
+  box_end(lua_touserdata(L, 1));
   lua_pushboolean(L, 1);
   return 1;
 }
