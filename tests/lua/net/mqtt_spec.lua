@@ -633,3 +633,102 @@ describe("mqtt.client against a fake broker", function()
     stop()
   end)
 end)
+
+-- Found by the audit of issue 8 (MQTT 3.1.1 sentences a client must honour).
+describe("mqtt audit", function()
+  it("refuses a user name, password or will payload the CONNECT cannot carry", function()
+    -- MQTT-3.1.3-11: the user name is a UTF-8 string; every field has a 2-byte length
+    assert.has_error(function() mqtt.client.new("x", {username = "a\0b"}) end,
+      "bad argument #2 to 'mqtt.client.new' (option 'username' must be valid UTF-8 of at most 65535 bytes)")
+    assert.has_error(function() mqtt.client.new("x", {username = "\xff"}) end,
+      "bad argument #2 to 'mqtt.client.new' (option 'username' must be valid UTF-8 of at most 65535 bytes)")
+    assert.has_error(function() mqtt.client.new("x", {username = ("u"):rep(65536)}) end,
+      "bad argument #2 to 'mqtt.client.new' (option 'username' must be valid UTF-8 of at most 65535 bytes)")
+    assert.has_error(function() mqtt.client.new("x", {username = "u", password = ("p"):rep(65536)}) end,
+      "bad argument #2 to 'mqtt.client.new' (option 'password' is longer than 65535 bytes)")
+    assert.has_error(function() mqtt.client.new("x", {will = {topic = "w", payload = ("p"):rep(65536)}}) end,
+      "bad argument #2 to 'mqtt.client.new' (option 'will.payload' is longer than 65535 bytes)")
+    assert.has_error(function() mqtt.client.new("x", {will = {topic = "w", retain = 1}}) end,
+      "bad argument #2 to 'mqtt.client.new' (option 'will.retain' must be a boolean)")
+    -- binary password is fine
+    assert.is_table(mqtt.client.new("x", {username = "u", password = "\0\255"}))
+  end)
+
+  it("refuses remaining lengths that do not fit in 4 bytes", function()
+    assert.has_error(function() P.encode_length(P.MAX_LENGTH + 1) end)
+    assert.has_error(function() P.encode_length(-1) end)
+  end)
+
+  it("takes a CONNACK with session present on a clean session as a protocol error", function()
+    -- MQTT-3.2.2-1: the server MUST set session present to 0 for CleanSession = 1;
+    -- believing it would leave the subscriptions unmade
+    local p, stop = broker(function(c)
+      accept_connect(c, true)
+      while read(c) do end
+    end)
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, reconnect = false})
+    assert.are.same({nil, "protocol error: CONNACK with session present for a clean session"}, {c:connect()})
+    stop()
+  end)
+
+  it("refuses a SUBACK whose return codes do not match the filters", function()
+    -- MQTT-3.8.4-5: one return code per topic filter
+    local p, stop = broker(function(c)
+      accept_connect(c)
+      local pkt = read(c)
+      send(c, {type = "suback", id = pkt.id, codes = {0, 1}})
+      while read(c) do end
+    end)
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, reconnect = false})
+    assert(c:connect())
+    assert.are.same({nil, "protocol error: SUBACK with 2 return codes for 1 topic filter"},
+      {c:subscribe("a", 0, function() end)})
+    stop()
+  end)
+
+  it("unsubscribes on reconnect what was unsubscribed offline from a kept session", function()
+    local seen = {}
+    local p, stop = broker(function(c, n)
+      accept_connect(c, n > 1)
+      while true do
+        local pkt = read(c)
+        if not pkt then return end
+        seen[#seen + 1] = n .. " " .. pkt.type
+        if pkt.type == "subscribe" then
+          send(c, {type = "suback", id = pkt.id, codes = {1}})
+          return -- drop the connection after the SUBACK
+        elseif pkt.type == "unsubscribe" then
+          seen[#seen] = seen[#seen] .. " " .. pkt.topics[1]
+          send(c, {type = "unsuback", id = pkt.id})
+        end
+      end
+    end)
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, clean_session = false,
+      reconnect = {min = 300, max = 300}})
+    assert(c:connect())
+    assert.are.equal(1, c:subscribe("u/#", 1, function() end))
+    for _ = 1, 50 do if c:status() ~= "connected" then break end task.sleep(10) end
+    assert.are.equal("offline", (c:status()))
+    assert.is_true(c:unsubscribe("u/#"))
+    for _ = 1, 100 do if #seen >= 2 then break end task.sleep(20) end
+    assert.are.same({"1 subscribe", "2 unsubscribe u/#"}, seen)
+    c:disconnect()
+    stop()
+  end)
+
+  it("returns an error, not a crash, when every packet id is in use", function()
+    local p, stop = broker(function(c)
+      accept_connect(c)
+      while read(c) do end -- never acknowledges
+    end)
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, reconnect = false, max_inflight = 65535,
+      queue = {max = 70000, bytes = 1 << 30}})
+    assert(c:connect())
+    for i = 1, 65535 do assert(c:publish("t", "", {qos = 1}), i) end
+    assert.are.equal(65535, c:stats().inflight)
+    assert.are.same({nil, "no free packet id"}, {c:subscribe("a", 0, function() end)})
+    assert.are.same({nil, "no free packet id"}, {c:unsubscribe("a")})
+    c:disconnect()
+    stop()
+  end)
+end)
