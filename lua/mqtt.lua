@@ -49,6 +49,9 @@ P.connack_reasons = {
 
 --- The bytes of a remaining length.
 function P.encode_length(n)
+  if math.type(n) ~= "integer" or n < 0 or n > P.MAX_LENGTH then
+    error(("mqtt.packet: remaining length %s does not fit in 4 bytes"):format(tostring(n)), 2)
+  end
   local out = {}
   repeat
     local d = n % 128
@@ -440,6 +443,13 @@ function M.client.new(client_id, opts)
   self.port = opt_num(F, opts, "port", 1, 65535, true) or (self.tls and 8883 or 1883)
   self.username = opt_type(F, opts, "username", "string")
   self.password = opt_type(F, opts, "password", "string")
+  -- MQTT-3.1.3-11: a UTF-8 string; every CONNECT field has a 2-byte length
+  if self.username and (#self.username > 65535 or not valid_utf8(self.username)) then
+    argerr(F, 2, "option 'username'", "must be valid UTF-8 of at most 65535 bytes")
+  end
+  if self.password and #self.password > 65535 then
+    argerr(F, 2, "option 'password'", "is longer than 65535 bytes")
+  end
   if self.password and not self.username then
     argerr(F, 2, "option 'password'", "needs a username (MQTT 3.1.1)")
   end
@@ -458,6 +468,12 @@ function M.client.new(client_id, opts)
     check_topic(F, 2, w.topic, 1)
     if w.payload ~= nil and type(w.payload) ~= "string" then
       argerr(F, 2, "option 'will.payload'", "must be a string")
+    end
+    if w.payload and #w.payload > 65535 then
+      argerr(F, 2, "option 'will.payload'", "is longer than 65535 bytes")
+    end
+    if w.retain ~= nil and type(w.retain) ~= "boolean" then
+      argerr(F, 2, "option 'will.retain'", "must be a boolean")
     end
     if w.qos ~= nil and w.qos ~= 0 and w.qos ~= 1 and w.qos ~= 2 then
       argerr(F, 2, "option 'will.qos'", "must be 0, 1 or 2")
@@ -491,6 +507,7 @@ function M.client.new(client_id, opts)
   self.state = "new"       -- new, connecting, connected, offline, closed
   self.subs = {}           -- filter -> {qos=, fn=}; kept across reconnects
   self.sub_order = {}      -- filters in subscription order
+  self.unsubs = {}         -- filter -> true: unsubscribed, UNSUBACK not seen (a kept session has it)
   self.waiting = {}        -- messages not yet sent (oldest first)
   self.inflight = {}       -- id -> message sent, not acknowledged
   self.inflight_n = 0
@@ -732,6 +749,12 @@ function Client:_open_connection()
     sock:close()
     return nil, "connection refused by the broker: " .. P.connack_reasons[pkt.code]
   end
+  if pkt.session_present and self.clean_session then
+    -- MQTT-3.2.2-1: a broker that claims to keep a session it was told to
+    -- discard would leave the subscriptions unmade
+    sock:close()
+    return nil, "protocol error: CONNACK with session present for a clean session"
+  end
   if self.closing then -- c:disconnect() from another task while this one connected
     sock:close()
     return nil, "closed"
@@ -753,9 +776,19 @@ function Client:_open_connection()
     if not pkt.session_present then s.acked = false end
     if not s.acked then
       local id = self:_alloc_id()
+      if not id then break end
       self.pending[id] = { kind = "resubscribe", filter = f }
       if not self:_write(P.encode({ type = "subscribe", id = id, topics = { { f, s.qos } } })) then break end
     end
+  end
+  -- unsubscribed while offline (or before the UNSUBACK): a kept session
+  -- still has the subscription
+  if not pkt.session_present then self.unsubs = {} end
+  for f in pairs(self.unsubs) do
+    local id = self:_alloc_id()
+    if not id or self.state ~= "connected" then break end
+    self.pending[id] = { kind = "reunsubscribe", filter = f }
+    self:_write(P.encode({ type = "unsubscribe", id = id, topics = { f } }))
   end
   -- in flight, in the order they were first sent
   local list = {}
@@ -835,7 +868,18 @@ function Client:_handle(p)
     local w = self.pending[p.id]
     if w then
       self.pending[p.id] = nil
-      if w.kind == "resubscribe" then
+      if ty == "suback" and #p.codes ~= 1 then -- MQTT-3.8.4-5: one code per filter (one is sent)
+        local err = ("protocol error: SUBACK with %d return codes for 1 topic filter"):format(#p.codes)
+        task.signal(w, nil, err)
+        return nil, err
+      end
+      if w.filter and self.unsubs[w.filter] and (w.kind == "unsubscribe" or w.kind == "reunsubscribe")
+        and ty == "unsuback" then
+        self.unsubs[w.filter] = nil
+      end
+      if w.kind == "reunsubscribe" then
+        if ty ~= "unsuback" then log.warn("mqtt: UNSUBSCRIBE of %s answered by SUBACK", w.filter) end
+      elseif w.kind == "resubscribe" then
         local s = self.subs[w.filter]
         if ty ~= "suback" or p.codes[1] == 0x80 then
           log.warn("mqtt: the broker refused the subscription to %s", w.filter)
@@ -967,6 +1011,9 @@ function Client:publish(topic, payload, opts)
   self.seq = self.seq + 1
   local m = { topic = topic, payload = payload, qos = qos, retain = not not opts.retain, seq = self.seq }
   local size = msg_bytes(m)
+  if 2 + #topic + (qos > 0 and 2 or 0) + #payload > P.MAX_LENGTH then
+    return nil, ("message larger than an MQTT packet (%d bytes)"):format(P.MAX_LENGTH)
+  end
   if size > self.queue_bytes then
     return nil, ("message larger than the queue (%d bytes, queue.bytes %d)"):format(size, self.queue_bytes)
   end
@@ -1029,8 +1076,10 @@ function Client:subscribe(filter, qos, fn)
   end
   if not self.subs[filter] then self.sub_order[#self.sub_order + 1] = filter end
   self.subs[filter] = { qos = qos, fn = fn }
+  self.unsubs[filter] = nil
   if self.state ~= "connected" then return nil, "not connected (subscribed on connect)" end
   local id = self:_alloc_id()
+  if not id then return nil, "no free packet id" end -- sent on the next reconnect
   local w = { kind = "subscribe" }
   self.pending[id] = w
   local ok, err = self:_write(P.encode({ type = "subscribe", id = id, topics = { { filter, qos } } }))
@@ -1058,16 +1107,20 @@ function Client:unsubscribe(filter)
   local F = "c:unsubscribe"
   local why = P.filter_problem(filter)
   if why then argerr(F, 1, "filter", why) end
+  if task.current() == self.reader_task and self.state == "connected" then
+    error("c:unsubscribe: inside a message handler it would wait for itself; spawn a task", 2)
+  end
   self.subs[filter] = nil
   for i, f in ipairs(self.sub_order) do
     if f == filter then table.remove(self.sub_order, i) break end
   end
+  -- until the UNSUBACK, a persistent session may still hold it: sent
+  -- again on a reconnect that finds the session kept
+  if not self.clean_session then self.unsubs[filter] = true end
   if self.state ~= "connected" then return true end
-  if task.current() == self.reader_task then
-    error("c:unsubscribe: inside a message handler it would wait for itself; spawn a task", 2)
-  end
   local id = self:_alloc_id()
-  local w = { kind = "unsubscribe" }
+  if not id then return nil, "no free packet id" end
+  local w = { kind = "unsubscribe", filter = filter }
   self.pending[id] = w
   local ok, err = self:_write(P.encode({ type = "unsubscribe", id = id, topics = { filter } }))
   if not ok then self.pending[id] = nil return nil, err end
