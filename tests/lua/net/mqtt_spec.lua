@@ -716,6 +716,33 @@ describe("mqtt audit", function()
     stop()
   end)
 
+  it("resends a PUBRECed QoS 2 message as PUBLISH when the broker lost the session", function()
+    -- mosquitto hands a QoS 2 message to subscribers on PUBREL: a broker that
+    -- restarted without the session answers a lone PUBREL with PUBCOMP and
+    -- the message is gone; a kept session gets the PUBREL (MQTT-4.4.0-1)
+    local log_ = {}
+    local p, stop = broker(function(c, n)
+      accept_connect(c, n == 3)
+      while true do
+        local pkt = read(c)
+        if not pkt then return end
+        log_[#log_ + 1] = ("%d %s %s%s"):format(n, pkt.type, pkt.id, pkt.dup and " dup" or "")
+        if pkt.type == "publish" then send(c, {type = "pubrec", id = pkt.id})
+        elseif pkt.type == "pubrel" then
+          if n < 3 then return end -- the broker goes away between PUBREC and PUBCOMP
+          send(c, {type = "pubcomp", id = pkt.id})
+        end
+      end
+    end)
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, clean_session = false,
+      reconnect = {min = 100, max = 100}})
+    assert(c:connect())
+    assert.are.same({true}, {c:publish("q", "two", {qos = 2, wait = true, timeout = 5000})})
+    assert.are.same({"1 publish 1", "1 pubrel 1", "2 publish 1 dup", "2 pubrel 1", "3 pubrel 1"}, log_)
+    c:disconnect()
+    stop()
+  end)
+
   it("returns an error, not a crash, when every packet id is in use", function()
     local p, stop = broker(function(c)
       accept_connect(c)
