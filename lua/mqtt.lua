@@ -797,7 +797,10 @@ function Client:_open_connection()
   for _, m in ipairs(list) do
     if self.state ~= "connected" then break end
     self.st.resent = self.st.resent + 1
-    if m.state == "pubrel" then
+    -- PUBREL only to the session that sent the PUBREC: a broker that lost
+    -- it (mosquitto delivers QoS 2 on PUBREL) would answer PUBCOMP and drop
+    -- the message; PUBLISH again instead (at least once beats lost)
+    if m.state == "pubrel" and pkt.session_present then
       self:_write(P.encode({ type = "pubrel", id = m.id }))
     else
       m.dup = true

@@ -389,6 +389,8 @@ describe("mqtt.client against a fake broker", function()
           return -- drop the connection: QoS 1 unacknowledged, QoS 2 between PUBREC and PUBCOMP
         elseif pkt.type == "publish" and pkt.qos == 1 and n > 1 then -- none on the first connection
           send(c, {type = "puback", id = pkt.id})
+        elseif pkt.type == "publish" and pkt.qos == 2 then -- this broker forgot it (no session)
+          send(c, {type = "pubrec", id = pkt.id})
         elseif pkt.type == "pubrel" then
           send(c, {type = "pubcomp", id = pkt.id})
         end
@@ -404,7 +406,7 @@ describe("mqtt.client against a fake broker", function()
     assert.are.same({true}, r1)
     assert.are.same({true}, r2)
     assert.are.same({"1 subscribe *  cmd/#", "1 publish 2  a", "1 publish 3  b", "1 pubrel 3  ",
-      "4 subscribe *  cmd/#", "4 publish 2 dup a", "4 pubrel 3  "}, log_)
+      "4 subscribe *  cmd/#", "4 publish 2 dup a", "4 publish 3 dup b", "4 pubrel 3  "}, log_)
     -- backoff: 400 ms, then 800 ms, then 1000 (the max), each with 25 % jitter
     assert.is_true(times[2] - times[1] >= 300 and times[2] - times[1] <= 500, times[2] - times[1])
     assert.is_true(times[3] - times[2] >= 600 and times[3] - times[2] <= 1000)
