@@ -395,6 +395,39 @@ c:disconnect()
         self.assertGreaterEqual(int(st[1]), 1, st)
         self.assertFalse([l for l in dev.lines if l.startswith("puberr")])
 
+    def test_offline_unsubscribe_reaches_a_persistent_session(self):
+        # Audit: c:unsubscribe while the broker is down. The broker keeps the
+        # session (persistence) with the subscription in it; the client sends
+        # the UNSUBSCRIBE on the reconnect that finds the session present, so
+        # nothing for that filter arrives any more.
+        b = self.broker("persistence true\npersistence_location %s/\n" % self.sb.path("broker"))
+        dev = self.device("""
+local handler, other = 0, 0
+local c = mqtt.client.new("unsub-dev", {host = "%s", port = port, clean_session = false,
+  reconnect = {min = 200, max = 500}, on_message = function() other = other + 1 end})
+assert(c:connect())
+assert(c:subscribe("u/#", 1, function() handler = handler + 1 end))
+say("subscribed")
+for _ = 1, 300 do if c:status() ~= "connected" then break end task.sleep(50) end
+say("unsub", c:unsubscribe("u/#"), (c:status()))
+wait_file(flag, 20)
+for _ = 1, 300 do if c:status() == "connected" then break end task.sleep(50) end
+task.sleep(500)
+say("ready", (c:status()))
+for _ = 1, 40 do if other + handler > 0 then break end task.sleep(50) end
+say("after", handler, other)
+c:disconnect()
+""" % HOST, b.port, self.flag())
+        expect_line(self, dev, "subscribed")
+        b.stop(signal.SIGTERM)  # saves the session with its subscription
+        self.assertEqual(expect_line(self, dev, "unsub", 20), "unsub\ttrue\toffline")
+        b.start()
+        self.touch(self.flag())
+        self.assertEqual(expect_line(self, dev, "ready", 30), "ready\tconnected")
+        pub(b, "u/x", "late", "-q", "1")
+        self.finish_ok(dev)
+        self.assertIn("after\t0\t0", dev.lines, b.text()[-2000:])
+
     def test_username_password(self):
         pw = self.sb.path("passwd")
         subprocess.run(["mosquitto_passwd", "-b", "-c", pw, "dev", "s3cret"], check=True,
