@@ -688,6 +688,26 @@ describe("mqtt audit", function()
     stop()
   end)
 
+  it("refuses an UNSUBACK for a SUBSCRIBE and a SUBACK for an UNSUBSCRIBE", function()
+    local p, stop = broker(function(c)
+      accept_connect(c)
+      while true do
+        local pkt = read(c)
+        if not pkt then return end
+        if pkt.type == "subscribe" then send(c, {type = "unsuback", id = pkt.id})
+        elseif pkt.type == "unsubscribe" then send(c, {type = "suback", id = pkt.id, codes = {0}}) end
+      end
+    end)
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, reconnect = false})
+    assert(c:connect())
+    assert.are.same({nil, "protocol error: UNSUBACK for a SUBSCRIBE"}, {c:subscribe("a", 0, function() end)})
+    assert.are.equal("offline", (c:status()))
+    assert(c:connect())
+    assert.are.same({nil, "protocol error: SUBACK for an UNSUBSCRIBE"}, {c:unsubscribe("a")})
+    c:disconnect()
+    stop()
+  end)
+
   it("unsubscribes on reconnect what was unsubscribed offline from a kept session", function()
     local seen = {}
     local p, stop = broker(function(c, n)
