@@ -871,6 +871,13 @@ function Client:_handle(p)
     local w = self.pending[p.id]
     if w then
       self.pending[p.id] = nil
+      local want = (w.kind == "subscribe" or w.kind == "resubscribe") and "suback" or "unsuback"
+      if ty ~= want then
+        local err = ("protocol error: %s for %s"):format(ty:upper(),
+          want == "suback" and "a SUBSCRIBE" or "an UNSUBSCRIBE")
+        task.signal(w, nil, err)
+        return nil, err
+      end
       if ty == "suback" and #p.codes ~= 1 then -- MQTT-3.8.4-5: one code per filter (one is sent)
         local err = ("protocol error: SUBACK with %d return codes for 1 topic filter"):format(#p.codes)
         task.signal(w, nil, err)
