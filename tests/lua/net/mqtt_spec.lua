@@ -709,6 +709,40 @@ describe("mqtt audit", function()
     stop()
   end)
 
+  it("sends nothing after DISCONNECT, even what is published while it waits to go out", function()
+    -- MQTT-3.14.4-1: after DISCONNECT the client MUST NOT send any packet
+    local types, gate = {}, false
+    local p, stop = broker(function(c)
+      accept_connect(c)
+      while not gate do task.sleep(20) end -- not reading: the client's sends block
+      while true do
+        local pkt = read(c)
+        if not pkt then return end
+        types[#types + 1] = pkt.type == "publish" and pkt.payload:sub(1, 4) or pkt.type
+      end
+    end)
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, reconnect = false,
+      queue = {bytes = 1 << 20}, timeout = 60000})
+    assert(c:connect())
+    local big = ("b"):rep(40000)
+    task.spawn(function() for _ = 1, 100 do if not c:publish("t", big) then break end end end)
+    task.sleep(50)
+    local done
+    task.spawn(function() c:disconnect() done = true end)
+    task.sleep(20)
+    local late = {c:publish("t", "late")}
+    gate = true
+    for _ = 1, 100 do if done and types[#types] == "disconnect" then break end task.sleep(20) end
+    task.sleep(100)
+    local seen = table.concat(types, " ")
+    assert.are.equal("disconnect", types[#types], seen)
+    assert.is_nil(seen:find("late"), seen)
+    assert.are.same({nil, "closed"}, late)
+    assert.are.equal("disconnect", types[#types])
+    for _, t in ipairs(types) do assert.are_not.equal("late", t) end
+    stop()
+  end)
+
   it("unsubscribes on reconnect what was unsubscribed offline from a kept session", function()
     local seen = {}
     local p, stop = broker(function(c, n)
