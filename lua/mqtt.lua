@@ -568,6 +568,7 @@ end
 function Client:_write(data)
   local sock = self.sock
   if not sock then return nil, "not connected" end
+  if self.disconnecting == sock then return nil, "closed" end -- MQTT-3.14.4-1: DISCONNECT is the last
   local out = self.out
   out[#out + 1] = data
   self.out_bytes = self.out_bytes + #data
@@ -980,6 +981,7 @@ function Client:disconnect()
   local sock = self.sock
   if sock then
     self:_write(P.encode({ type = "disconnect" }))
+    self.disconnecting = sock
     self:_flush(sock)
     self:_drop_connection(self.sock, "closed")
   end
@@ -1013,7 +1015,7 @@ function Client:publish(topic, payload, opts)
   if to ~= nil and (type(to) ~= "number" or to ~= to or to < 0) then
     argerr(F, 3, "option 'timeout'", "must be a non-negative number of ms")
   end
-  if self.state == "closed" then return nil, "closed" end
+  if self.state == "closed" or self.closing then return nil, "closed" end
   local wait = opts.wait
   if wait and task.current() == self.reader_task then
     error("c:publish: wait = true inside a message handler would wait for itself; spawn a task", 2)
