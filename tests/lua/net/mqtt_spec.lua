@@ -743,6 +743,24 @@ describe("mqtt audit", function()
     stop()
   end)
 
+  it("drops the connection to a broker that stops reading (a send blocked past 1.5 keepalives)", function()
+    local p, stop = broker(function(c)
+      accept_connect(c)
+      task.sleep(60000) -- never reads: the client's send blocks on a full window
+    end)
+    local downs = {}
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, keepalive = 1, reconnect = false,
+      queue = {bytes = 1 << 20}, on_disconnect = function(_, e) downs[#downs + 1] = e end})
+    assert(c:connect())
+    local big = ("b"):rep(40000)
+    local t0 = sys.uptime()
+    task.spawn(function() for _ = 1, 100 do if not c:publish("t", big) then break end end end)
+    for _ = 1, 100 do if #downs > 0 then break end task.sleep(100) end
+    assert.are.same({"keepalive timeout (send blocked: the broker stopped reading)"}, downs)
+    assert.is_true(sys.uptime() - t0 < 3000, sys.uptime() - t0)
+    stop()
+  end)
+
   it("unsubscribes on reconnect what was unsubscribed offline from a kept session", function()
     local seen = {}
     local p, stop = broker(function(c, n)
