@@ -553,10 +553,16 @@ function Client:_flush(sock)
     local data = table.concat(self.out)
     self.out, self.out_bytes = {}, 0
     self.wbusy = sock
+    -- a broker that stops reading (a full window) would block this send
+    -- forever, and the keepalive with it: 1.5 intervals, as brokers allow
+    -- (MQTT-3.1.2-24). The deadline is taken at the call (the reader sets
+    -- its own before each receive).
+    sock:settimeout(self.keepalive > 0 and self.keepalive * 1500 or nil)
     local ok, err = sock:send(data)
     if self.wbusy == sock then self.wbusy = nil end
     task.signal(self)
     if not ok then
+      if err == "timeout" then err = "keepalive timeout (send blocked: the broker stopped reading)" end
       self:_drop_connection(sock, err)
       return nil, err
     end
@@ -693,15 +699,21 @@ function Client:_drop_connection(sock, err)
   task.signal(self)
 end
 
--- Reads one packet from the socket: packet | nil, err.
-local function read_packet(self, sock)
-  local h, err = sock:receive(1)
+-- Reads one packet from the socket: packet | nil, err. Each receive
+-- takes `timeout` (ms, nil: none) at its start; a send in another task
+-- sets its own.
+local function read_packet(self, sock, timeout)
+  local function recv(n)
+    sock:settimeout(timeout)
+    return sock:receive(n)
+  end
+  local h, err = recv(1)
   if not h then return nil, err end
   local len, mult = 0, 1
   for i = 1, 5 do
     if i == 5 then return nil, "malformed packet: remaining length longer than 4 bytes" end
     local b
-    b, err = sock:receive(1)
+    b, err = recv(1)
     if not b then return nil, err end
     b = sbyte(b)
     len = len + (b & 127) * mult
@@ -713,7 +725,7 @@ local function read_packet(self, sock)
   end
   local body = ""
   if len > 0 then
-    body, err = sock:receive(len)
+    body, err = recv(len)
     if not body then return nil, err end
   end
   return P.decode_body(sbyte(h), body)
@@ -740,7 +752,7 @@ function Client:_open_connection()
   ok, err = sock:send(P.encode(cp))
   if not ok then sock:close() return nil, err end
   local pkt
-  pkt, err = read_packet(self, sock)
+  pkt, err = read_packet(self, sock, self.timeout)
   if not pkt then sock:close() return nil, err == "closed" and "connection closed by the broker" or err end
   if pkt.type ~= "connack" then
     sock:close()
@@ -760,7 +772,6 @@ function Client:_open_connection()
     sock:close()
     return nil, "closed"
   end
-  sock:settimeout(nil)
   self.sock = sock
   self.state = "connected"
   self.last_out = now()
