@@ -761,6 +761,26 @@ describe("mqtt audit", function()
     stop()
   end)
 
+  it("disconnect() returns within `timeout` from a broker that stops reading (keepalive 0)", function()
+    local p, stop = broker(function(c)
+      accept_connect(c)
+      task.sleep(60000)
+    end)
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, keepalive = 0, reconnect = false,
+      timeout = 1000, queue = {bytes = 1 << 20}})
+    assert(c:connect())
+    local big = ("b"):rep(40000)
+    task.spawn(function() for _ = 1, 100 do if not c:publish("t", big) then break end end end)
+    task.sleep(100)
+    local t0, done = sys.uptime(), false
+    task.spawn(function() c:disconnect() done = true end)
+    for _ = 1, 100 do if done then break end task.sleep(100) end
+    assert.is_true(done)
+    assert.is_true(sys.uptime() - t0 <= 1500, sys.uptime() - t0)
+    assert.are.equal("closed", (c:status()))
+    stop()
+  end)
+
   it("unsubscribes on reconnect what was unsubscribed offline from a kept session", function()
     local seen = {}
     local p, stop = broker(function(c, n)
