@@ -543,11 +543,12 @@ end
 -- Senders take turns (wbusy): a send that blocks must not be interleaved.
 local OUT_FLUSH = 16384
 
-function Client:_flush(sock)
+function Client:_flush(sock, deadline)
   while self.sock == sock and #self.out > 0 do
     while self.wbusy do
-      task.wait(self, 1000)
+      task.wait(self, deadline and math.max(1, math.min(1000, deadline - now())) or 1000)
       if self.sock ~= sock then return nil, "not connected" end
+      if deadline and now() >= deadline then return nil, "timeout" end
     end
     if #self.out == 0 then break end
     local data = table.concat(self.out)
@@ -557,7 +558,9 @@ function Client:_flush(sock)
     -- forever, and the keepalive with it: 1.5 intervals, as brokers allow
     -- (MQTT-3.1.2-24). The deadline is taken at the call (the reader sets
     -- its own before each receive).
-    sock:settimeout(self.keepalive > 0 and self.keepalive * 1500 or nil)
+    local to = self.keepalive > 0 and self.keepalive * 1500 or nil
+    if deadline then to = math.max(1, math.min(to or math.huge, deadline - now())) end
+    sock:settimeout(to)
     local ok, err = sock:send(data)
     if self.wbusy == sock then self.wbusy = nil end
     task.signal(self)
@@ -993,7 +996,7 @@ function Client:disconnect()
   if sock then
     self:_write(P.encode({ type = "disconnect" }))
     self.disconnecting = sock
-    self:_flush(sock)
+    self:_flush(sock, now() + self.timeout) -- bounded: the broker may have stopped reading
     self:_drop_connection(self.sock, "closed")
   end
   self.state = "closed"
