@@ -781,6 +781,30 @@ describe("mqtt audit", function()
     stop()
   end)
 
+  it("backs off from a broker that accepts and drops at once (no reconnect storm)", function()
+    -- e.g. two devices with one client id: each CONNECT takes the other's session over
+    local times = {}
+    local p, stop = broker(function(c, n)
+      times[n] = sys.uptime()
+      accept_connect(c)
+      task.sleep(10)
+    end)
+    local level = log.level("error")
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, reconnect = {min = 100, max = 1000}})
+    assert(c:connect())
+    for _ = 1, 100 do if #times >= 6 then break end task.sleep(100) end
+    c:disconnect()
+    log.level(level)
+    stop()
+    assert.is_true(#times >= 6, #times)
+    local gaps = {}
+    for i = 2, 6 do gaps[#gaps + 1] = math.floor(times[i] - times[i - 1]) end
+    local expect = {100, 200, 400, 800, 1000}
+    for i, g in ipairs(gaps) do
+      assert.is_true(g >= expect[i] * 0.75 and g <= expect[i] * 1.25 + 50, table.concat(gaps, " "))
+    end
+  end)
+
   it("unsubscribes on reconnect what was unsubscribed offline from a kept session", function()
     local seen = {}
     local p, stop = broker(function(c, n)
