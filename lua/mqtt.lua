@@ -779,6 +779,7 @@ function Client:_open_connection()
   self.state = "connected"
   self.last_out = now()
   self.last_in = now()
+  self.connected_at = self.last_in
   self.ping_sent = nil
   self.session_present = pkt.session_present
   if not pkt.session_present then self.inbound_qos2, self.inbound_qos2_n = {}, 0 end
@@ -938,6 +939,10 @@ function Client:_reader()
       end
       if not self.sock and not self.closing then
         log.warn("mqtt: %s: connection lost: %s", self.client_id, tostring(self.last_error or err or p))
+        -- the backoff starts again only after a connection that lasted: a
+        -- broker that drops each one at once (a client id in use twice)
+        -- must not get a reconnect every `min` ms
+        if self.reconnect and now() - (self.connected_at or 0) >= self.reconnect.max then delay = nil end
       end
     else
       if not self.reconnect then break end
@@ -952,7 +957,6 @@ function Client:_reader()
         if not ok then err = type(e) == "string" and e or self.last_error end
       end
       if self.sock then
-        delay = nil
         self.st.reconnects = self.st.reconnects + 1
       elseif self.state == "connecting" then
         task.sleep(100)
