@@ -805,6 +805,19 @@ describe("mqtt audit", function()
     end
   end)
 
+  it("bounds the whole CONNACK by `timeout`, even one that trickles in byte by byte", function()
+    local p, stop = broker(function(c)
+      read(c)
+      for _, b in ipairs({"\x20", "\x02", "\0", "\0"}) do c:send(b) task.sleep(400) end
+      task.sleep(1000)
+    end)
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, timeout = 1000, reconnect = false})
+    local t0 = sys.uptime()
+    assert.are.same({nil, "timeout"}, {c:connect()})
+    assert.is_true(sys.uptime() - t0 <= 1100, sys.uptime() - t0)
+    stop()
+  end)
+
   it("unsubscribes on reconnect what was unsubscribed offline from a kept session", function()
     local seen = {}
     local p, stop = broker(function(c, n)
