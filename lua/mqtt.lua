@@ -702,12 +702,18 @@ function Client:_drop_connection(sock, err)
   task.signal(self)
 end
 
--- Reads one packet from the socket: packet | nil, err. Each receive
--- takes `timeout` (ms, nil: none) at its start; a send in another task
--- sets its own.
-local function read_packet(self, sock, timeout)
+-- Reads one packet from the socket: packet | nil, err. `deadline`
+-- (sys.uptime ms, nil: none) bounds the whole packet; each receive takes
+-- its timeout at its start (a send in another task sets its own).
+local function read_packet(self, sock, deadline)
   local function recv(n)
-    sock:settimeout(timeout)
+    if deadline then
+      local left = deadline - now()
+      if left <= 0 then return nil, "timeout" end
+      sock:settimeout(left)
+    else
+      sock:settimeout(nil)
+    end
     return sock:receive(n)
   end
   local h, err = recv(1)
@@ -744,6 +750,7 @@ function Client:_open()
 end
 
 function Client:_open_connection()
+  local deadline = now() + self.timeout -- TCP (TLS) connect, CONNECT and CONNACK together
   local sopts = { timeout = self.timeout }
   if self.tls then sopts.tls = self.tls end
   local sock, err = socket.connect(self.host, self.port, sopts)
@@ -752,10 +759,11 @@ function Client:_open_connection()
   local cp = { type = "connect", client_id = self.client_id, keepalive = self.keepalive,
     clean_session = self.clean_session, username = self.username, password = self.password, will = self.will }
   local ok
+  sock:settimeout(math.max(1, deadline - now()))
   ok, err = sock:send(P.encode(cp))
   if not ok then sock:close() return nil, err end
   local pkt
-  pkt, err = read_packet(self, sock, self.timeout)
+  pkt, err = read_packet(self, sock, deadline)
   if not pkt then sock:close() return nil, err == "closed" and "connection closed by the broker" or err end
   if pkt.type ~= "connack" then
     sock:close()
