@@ -428,6 +428,101 @@ c:disconnect()
         self.finish_ok(dev)
         self.assertIn("after\t0\t0", dev.lines, b.text()[-2000:])
 
+    def test_qos2_between_pubrec_and_pubcomp_survives_a_killed_broker(self):
+        # Audit: a proxy between the device and mosquitto swallows the
+        # device's first PUBREL, then the broker is killed (no persistence)
+        # and started again. mosquitto hands a QoS 2 message to subscribers
+        # only on PUBREL, so the message exists nowhere but in the device.
+        # The new broker has no session: the device must PUBLISH it again,
+        # not send a lone PUBREL (answered by PUBCOMP, the message lost).
+        import threading
+        b = self.broker()
+        bport = b.port
+        srv = socket.socket()
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(4)
+        self.addCleanup(srv.close)
+        dropped = threading.Event()
+        conns = []
+
+        def pump(src, dst, filt):
+            buf = b""
+            try:
+                while True:
+                    data = src.recv(65536)
+                    if not data:
+                        break
+                    if not filt:
+                        dst.sendall(data)
+                        continue
+                    buf += data
+                    while len(buf) >= 2:  # whole packets: drop the first PUBREL
+                        n, mult, i = 0, 1, 1
+                        while i < len(buf) and i <= 4:
+                            n += (buf[i] & 127) * mult
+                            mult *= 128
+                            i += 1
+                            if buf[i - 1] < 128:
+                                break
+                        else:
+                            break
+                        if len(buf) < i + n:
+                            break
+                        pkt, buf = buf[:i + n], buf[i + n:]
+                        if pkt[0] == 0x62 and not dropped.is_set():
+                            dropped.set()
+                            continue
+                        dst.sendall(pkt)
+            except OSError:
+                pass
+            for x in (src, dst):
+                try:
+                    x.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+        def serve():
+            while True:
+                try:
+                    c, _ = srv.accept()
+                except OSError:
+                    return
+                try:
+                    u = socket.create_connection(("127.0.0.1", bport), 5)
+                except OSError:
+                    c.close()
+                    continue
+                conns.append((c, u))
+                threading.Thread(target=pump, args=(c, u, True), daemon=True).start()
+                threading.Thread(target=pump, args=(u, c, False), daemon=True).start()
+        threading.Thread(target=serve, daemon=True).start()
+        dev = self.device("""
+local got = {}
+local c = mqtt.client.new("q2-dev", {host = "%s", port = port, keepalive = 2,
+  reconnect = {min = 200, max = 1000}})
+assert(c:connect())
+assert(c:subscribe("q2/x", 2, function(_, p) got[#got + 1] = p end))
+say("pub", c:publish("q2/x", "exactly", {qos = 2, wait = true, timeout = 30000}))
+for _ = 1, 100 do if #got > 0 then break end task.sleep(50) end
+say("got", #got, table.concat(got, ","))
+say("stats", c:stats().reconnects, c:stats().resent)
+c:disconnect()
+""" % HOST, srv.getsockname()[1])
+        self.assertTrue(dropped.wait(20), dev.lines)
+        time.sleep(0.3)
+        b.stop(signal.SIGKILL)
+        b.start()
+        for c, u in conns:  # the device's connection goes with the broker
+            for x in (c, u):
+                try:
+                    x.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        self.assertEqual(expect_line(self, dev, "pub", 40), "pub\ttrue")
+        self.finish_ok(dev)
+        self.assertIn("got\t1\texactly", dev.lines, b.text()[-2000:])
+
     def test_username_password(self):
         pw = self.sb.path("passwd")
         subprocess.run(["mosquitto_passwd", "-b", "-c", pw, "dev", "s3cret"], check=True,
