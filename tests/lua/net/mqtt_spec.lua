@@ -818,6 +818,32 @@ describe("mqtt audit", function()
     stop()
   end)
 
+  it("c:flush() in a message handler raises, like the other calls that would wait for the reader", function()
+    local p, stop = broker(function(c)
+      accept_connect(c)
+      while true do
+        local pkt = read(c)
+        if not pkt then return end
+        if pkt.type == "subscribe" then
+          send(c, {type = "suback", id = pkt.id, codes = {1}})
+          send(c, {type = "publish", topic = "f", payload = "x", qos = 0})
+        end -- never PUBACKs: a flush would wait for ever
+      end
+    end)
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, reconnect = false})
+    assert(c:connect())
+    local res
+    assert(c:subscribe("f", 1, function()
+      c:publish("g", "y", {qos = 1})
+      res = {pcall(c.flush, c)}
+    end))
+    for _ = 1, 50 do if res then break end task.sleep(20) end
+    assert.is_false(res[1])
+    assert.matches("c:flush: inside a message handler", res[2])
+    c:disconnect()
+    stop()
+  end)
+
   it("unsubscribes on reconnect what was unsubscribed offline from a kept session", function()
     local seen = {}
     local p, stop = broker(function(c, n)
