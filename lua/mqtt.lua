@@ -1189,6 +1189,9 @@ function Client:flush(timeout)
   if timeout ~= nil and (type(timeout) ~= "number" or timeout ~= timeout or timeout < 0) then
     argerr("c:flush", 1, "timeout", "must be a non-negative number of ms")
   end
+  if task.current() == self.reader_task and (#self.waiting > 0 or self.inflight_n > 0) then
+    error("c:flush: inside a message handler it would wait for itself; spawn a task", 2)
+  end
   local deadline = timeout and now() + timeout
   while #self.waiting > 0 or self.inflight_n > 0 do
     if self.state == "closed" then return nil, "closed" end
