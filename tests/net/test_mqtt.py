@@ -266,6 +266,37 @@ wait_file(flag, 30)
                             "-C", "1", "-W", "5"], capture_output=True, text=True, timeout=15)
         self.assertEqual(r.stdout.strip(), "offline")
 
+    def test_silent_device_dropped_after_1_5_keepalives_with_its_will(self):
+        # Audit (MQTT-3.1.2-24): a device that stops talking (SIGSTOP: its TCP
+        # connection stays open) is dropped by mosquitto after 1.5 keepalive
+        # intervals, and its will goes out; while it runs, its PINGREQs keep
+        # it connected through several intervals.
+        b = self.broker()
+        s = self.sub(b, "-q", "1", topic="ka/#")
+        dev = self.device("""
+local c = mqtt.client.new("ka-dev", {host = "%s", port = port, keepalive = 2,
+  will = {topic = "ka/will", payload = "gone", qos = 1}})
+assert(c:connect())
+task.sleep(5000) -- idle 2.5 intervals: only PINGREQs
+say("alive", c:status(), c:stats().reconnects)
+wait_file(flag, 60)
+""" % HOST, b.port, self.flag())
+        self.assertEqual(expect_line(self, dev, "alive", 20), "alive\tconnected\t0")
+        self.assertFalse([l for l in s.poll() if l.startswith("ka/will")])
+        dev.proc.send_signal(signal.SIGSTOP)
+        t0 = time.time()
+        try:
+            self.assertTrue(s.wait(lambda ls: "ka/will gone" in ls, 15), s.lines)
+            dt = time.time() - t0
+        finally:
+            dev.proc.send_signal(signal.SIGCONT)
+        # 1.5 x 2 s from the last PINGREQ (up to one interval before the stop),
+        # plus mosquitto 2.0.11's own slack: a raw silent client with keepalive
+        # 2 gets its will after 4.7 s (4 -> 10.6 s), measured on this machine
+        self.assertGreaterEqual(dt, 0.9, dt)
+        self.assertLessEqual(dt, 9.0, dt)
+        dev.kill()
+
     def test_clean_disconnect_sends_no_will(self):
         b = self.broker()
         s = self.sub(b, topic="status/#")
