@@ -907,20 +907,16 @@ function Client:_handle(p)
         task.signal(w, nil, err)
         return nil, err
       end
-      if w.filter and self.unsubs[w.filter] and (w.kind == "unsubscribe" or w.kind == "reunsubscribe")
-        and ty == "unsuback" then
-        self.unsubs[w.filter] = nil
-      end
-      if w.kind == "reunsubscribe" then
-        if ty ~= "unsuback" then log.warn("mqtt: UNSUBSCRIBE of %s answered by SUBACK", w.filter) end
-      elseif w.kind == "resubscribe" then
+      -- the broker has forgotten the subscription (see unsubscribe)
+      if ty == "unsuback" and w.filter then self.unsubs[w.filter] = nil end
+      if w.kind == "resubscribe" then
         local s = self.subs[w.filter]
-        if ty ~= "suback" or p.codes[1] == 0x80 then
+        if p.codes[1] == 0x80 then
           log.warn("mqtt: the broker refused the subscription to %s", w.filter)
         elseif s then
           s.acked = true
         end
-      else
+      elseif w.kind ~= "reunsubscribe" then
         task.signal(w, p)
       end
     end
