@@ -656,6 +656,24 @@ describe("mqtt audit", function()
     assert.is_table(mqtt.client.new("x", {username = "u", password = "\0\255"}))
   end)
 
+  it("mqtt.packet functions check their arguments and name them", function()
+    local function e(msg, f, ...) assert.has_error(function(...) f(...) end, msg) end
+    e("bad argument #1 to 'mqtt.packet.match' (filter must be a string, got nil)", P.match, nil, "a")
+    e("bad argument #2 to 'mqtt.packet.match' (topic must be a string, got number)", P.match, "a", 5)
+    e("bad argument #2 to 'mqtt.packet.decode' (pos must be an integer of at least 1, got string)",
+      P.decode, "\xd0\0", "x")
+    e("bad argument #2 to 'mqtt.packet.decode' (pos must be an integer of at least 1, got number)",
+      P.decode, "\xd0\0", 0)
+    e("bad argument #3 to 'mqtt.packet.decode' (max must be a non-negative integer, got string)",
+      P.decode, "\xd0\0", 1, "y")
+    e("bad argument #1 to 'mqtt.packet.decode_length' (data must be a string, got nil)", P.decode_length, nil, 1)
+    e("bad argument #2 to 'mqtt.packet.decode_length' (pos must be an integer of at least 1, got table)",
+      P.decode_length, "\1", {})
+    e("bad argument #1 to 'mqtt.packet.encode' (packet must be a table, got number)", P.encode, 5)
+    e("bad argument #1 to 'mqtt.packet.encode_length' (n must be an integer from 0 to 268435455, got string)",
+      P.encode_length, "7")
+  end)
+
   it("refuses remaining lengths that do not fit in 4 bytes", function()
     assert.has_error(function() P.encode_length(P.MAX_LENGTH + 1) end)
     assert.has_error(function() P.encode_length(-1) end)
