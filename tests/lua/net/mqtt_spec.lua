@@ -657,7 +657,10 @@ describe("mqtt audit", function()
   end)
 
   it("mqtt.packet functions check their arguments and name them", function()
-    local function e(msg, f, ...) assert.has_error(function(...) f(...) end, msg) end
+    local function e(msg, f, ...)
+      local args = table.pack(...)
+      assert.has_error(function() f(table.unpack(args, 1, args.n)) end, msg)
+    end
     e("bad argument #1 to 'mqtt.packet.match' (filter must be a string, got nil)", P.match, nil, "a")
     e("bad argument #2 to 'mqtt.packet.match' (topic must be a string, got number)", P.match, "a", 5)
     e("bad argument #2 to 'mqtt.packet.decode' (pos must be an integer of at least 1, got string)",
