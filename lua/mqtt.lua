@@ -47,10 +47,17 @@ P.connack_reasons = {
   [5] = "not authorized",
 }
 
+local function check_pos(fname, n, pos)
+  if math.type(pos) ~= "integer" or pos < 1 then
+    argerr(fname, n, "pos", "must be an integer of at least 1, got " .. type(pos), 2)
+  end
+end
+
 --- The bytes of a remaining length.
 function P.encode_length(n)
   if math.type(n) ~= "integer" or n < 0 or n > P.MAX_LENGTH then
-    error(("mqtt.packet: remaining length %s does not fit in 4 bytes"):format(tostring(n)), 2)
+    argerr("mqtt.packet.encode_length", 1, "n", ("must be an integer from 0 to %d, got %s"):format(
+      P.MAX_LENGTH, math.type(n) and tostring(n) or type(n)))
   end
   local out = {}
   repeat
@@ -65,6 +72,10 @@ end
 --- Remaining length at `pos` of `s`: value, position after it | nil, err
 -- ("truncated" when more bytes are needed).
 function P.decode_length(s, pos)
+  if type(s) ~= "string" then
+    argerr("mqtt.packet.decode_length", 1, "data", "must be a string, got " .. type(s))
+  end
+  check_pos("mqtt.packet.decode_length", 2, pos)
   local n, mult = 0, 1
   for i = 0, 3 do
     local b = sbyte(s, pos + i)
@@ -118,6 +129,12 @@ end
 --- Does `topic` match `filter` (MQTT-4.7: "+" one level, "#" the rest;
 -- topics starting with "$" are not matched by a leading wildcard)?
 function P.match(filter, topic)
+  if type(filter) ~= "string" then
+    argerr("mqtt.packet.match", 1, "filter", "must be a string, got " .. type(filter))
+  end
+  if type(topic) ~= "string" then
+    argerr("mqtt.packet.match", 2, "topic", "must be a string, got " .. type(topic))
+  end
   if filter == topic then return true end
   if topic:sub(1, 1) == "$" and (filter:sub(1, 1) == "+" or filter:sub(1, 1) == "#") then
     return false
@@ -150,6 +167,7 @@ end
 -- {{filter, qos}...}}; suback {id, codes = {...}}; unsubscribe {id,
 -- topics = {filter...}}; pingreq/pingresp/disconnect {}.
 function P.encode(p)
+  if type(p) ~= "table" then argerr("mqtt.packet.encode", 1, "packet", "must be a table, got " .. type(p)) end
   local t = T[p.type]
   if not t then error("mqtt.packet.encode: unknown packet type " .. tostring(p.type), 2) end
   local flags = FLAGS[t] or 0
@@ -359,6 +377,10 @@ end
 function P.decode(s, pos, max)
   if type(s) ~= "string" then argerr("mqtt.packet.decode", 1, "data", "must be a string, got " .. type(s)) end
   pos = pos or 1
+  check_pos("mqtt.packet.decode", 2, pos)
+  if max ~= nil and (math.type(max) ~= "integer" or max < 0) then
+    argerr("mqtt.packet.decode", 3, "max", "must be a non-negative integer, got " .. type(max))
+  end
   local first = sbyte(s, pos)
   if not first then return nil, "truncated" end
   local len, bpos = P.decode_length(s, pos + 1)

@@ -669,7 +669,8 @@ describe("mqtt audit", function()
       P.decode, "\xd0\0", 0)
     e("bad argument #3 to 'mqtt.packet.decode' (max must be a non-negative integer, got string)",
       P.decode, "\xd0\0", 1, "y")
-    e("bad argument #1 to 'mqtt.packet.decode_length' (data must be a string, got nil)", P.decode_length, nil, 1)
+    e("bad argument #1 to 'mqtt.packet.decode_length' (data must be a string, got nil)",
+      P.decode_length, nil, 1)
     e("bad argument #2 to 'mqtt.packet.decode_length' (pos must be an integer of at least 1, got table)",
       P.decode_length, "\1", {})
     e("bad argument #1 to 'mqtt.packet.encode' (packet must be a table, got number)", P.encode, 5)
