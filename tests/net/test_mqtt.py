@@ -554,6 +554,36 @@ c:disconnect()
         self.finish_ok(dev)
         self.assertIn("got\t1\texactly", dev.lines, b.text()[-2000:])
 
+    def test_two_devices_with_one_client_id_back_off(self):
+        # Audit: mosquitto drops the older connection when a client id
+        # connects again (MQTT-3.1.4-2), so two devices with one id take the
+        # session from each other in turn. Each connection then dies young:
+        # the reconnect backoff must keep growing (not restart at `min`
+        # after each CONNACK), or the pair reconnects every `min` ms for ever.
+        b = self.broker("log_type all\n")
+        app = """
+local c = mqtt.client.new("dup-id", {host = "%s", port = port, keepalive = 30,
+  reconnect = {min = 100, max = 2000}})
+assert(c:connect())
+say("up")
+wait_file(flag, 30)
+say("stats", c:stats().reconnects)
+c:disconnect()
+""" % HOST
+        d1 = self.device(app, b.port, self.flag(), name="d1.lua")
+        expect_line(self, d1, "up")
+        d2 = self.device(app, b.port, self.flag(), name="d2.lua")
+        expect_line(self, d2, "up")
+        time.sleep(8)
+        self.touch(self.flag())
+        self.finish_ok(d1)
+        self.finish_ok(d2)
+        conns = b.text().count("as dup-id")
+        # with backoff 100, 200, 400, 800, 1600, 2000... each: about 10 in 8 s
+        # (with the reset at each CONNACK: one every ~100 ms each, over 100)
+        print("connections of dup-id in 8 s:", conns, file=sys.stderr)
+        self.assertLess(conns, 30, conns)
+
     def test_username_password(self):
         pw = self.sb.path("passwd")
         subprocess.run(["mosquitto_passwd", "-b", "-c", pw, "dev", "s3cret"], check=True,
