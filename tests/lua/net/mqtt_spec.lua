@@ -866,6 +866,38 @@ describe("mqtt audit", function()
     stop()
   end)
 
+  it("skips (and acknowledges) a PUBLISH over max_packet instead of dropping the connection", function()
+    -- a kept session would send it again on every reconnect: dropping the
+    -- connection for it would cut the device off for good
+    local acks, conns = {}, 0
+    local p, stop = broker(function(c)
+      conns = conns + 1
+      accept_connect(c)
+      send(c, {type = "publish", topic = "big", payload = ("x"):rep(5000), qos = 1, id = 7})
+      send(c, {type = "publish", topic = "big2", payload = ("y"):rep(3000), qos = 2, id = 8})
+      send(c, {type = "publish", topic = "big0", payload = ("z"):rep(3000), qos = 0})
+      send(c, {type = "publish", topic = "small", payload = "ok", qos = 0})
+      while true do
+        local pkt = read(c)
+        if not pkt then return end
+        acks[#acks + 1] = pkt.type .. " " .. tostring(pkt.id)
+        if pkt.type == "pubrec" then send(c, {type = "pubrel", id = pkt.id}) end
+      end
+    end)
+    local got = {}
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, max_packet = 1000,
+      on_message = function(topic, payload) got[#got + 1] = topic .. "=" .. payload end})
+    assert(c:connect())
+    for _ = 1, 50 do if #got > 0 and #acks >= 3 then break end task.sleep(20) end
+    assert.are.same({"small=ok"}, got)
+    assert.are.same({"puback 7", "pubrec 8", "pubcomp 8"}, acks)
+    assert.are.equal("connected", (c:status()))
+    assert.are.equal(1, conns)
+    assert.are.equal(3, c:stats().oversized)
+    c:disconnect()
+    stop()
+  end)
+
   it("unsubscribes on reconnect what was unsubscribed offline from a kept session", function()
     local seen = {}
     local p, stop = broker(function(c, n)
