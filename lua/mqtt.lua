@@ -540,7 +540,7 @@ function M.client.new(client_id, opts)
   self.next_id = 0
   self.seq = 0
   self.out, self.out_bytes, self.out_ev = {}, 0, {}
-  self.st = { sent = 0, received = 0, dropped = 0, reconnects = 0, resent = 0 }
+  self.st = { sent = 0, received = 0, dropped = 0, reconnects = 0, resent = 0, oversized = 0 }
   return self
 end
 
@@ -752,7 +752,41 @@ local function read_packet(self, sock, deadline)
     mult = mult * 128
   end
   if len > self.max_packet then
-    return nil, ("packet too large: %d bytes (max_packet %d)"):format(len, self.max_packet)
+    -- connected (no deadline), a PUBLISH is read past in small pieces and
+    -- acknowledged: a kept session would send it again on each reconnect
+    if deadline or (sbyte(h) >> 4) ~= 3 or (sbyte(h) >> 1) & 3 == 3 then
+      return nil, ("packet too large: %d bytes (max_packet %d)"):format(len, self.max_packet)
+    end
+    local left = len
+    local function take(n) -- n bytes of the body, kept only when small
+      local keep = {}
+      while n > 0 do
+        local k = math.min(n, 4096)
+        local d, e = recv(k)
+        if not d then return nil, e end
+        if n <= self.max_packet then keep[#keep + 1] = d end
+        n, left = n - k, left - k
+      end
+      return table.concat(keep)
+    end
+    local qos = (sbyte(h) >> 1) & 3
+    local d, e = take(2)
+    if not d then return nil, e end
+    local tlen = sunpack(">I2", d)
+    if tlen + 2 + (qos > 0 and 2 or 0) > len then return nil, "malformed packet: publish: truncated topic" end
+    local topic
+    topic, e = take(tlen)
+    if not topic then return nil, e end
+    local id
+    if qos > 0 then
+      d, e = take(2)
+      if not d then return nil, e end
+      id = sunpack(">I2", d)
+      if id == 0 then return nil, "malformed packet: publish: packet id 0" end
+    end
+    d, e = take(left)
+    if not d then return nil, e end
+    return { type = "publish", oversized = len, topic = topic, qos = qos, id = id }
   end
   local body = ""
   if len > 0 then
@@ -882,7 +916,12 @@ function Client:_handle(p)
   local ty = p.type
   if ty == "publish" then
     self.st.received = self.st.received + 1
-    if p.qos == 0 then
+    if p.oversized then
+      self.st.oversized = self.st.oversized + 1
+      log.warn("mqtt: %s: PUBLISH of %d bytes (topic %q) over max_packet %d: skipped", self.client_id,
+        p.oversized, p.topic, self.max_packet)
+      if p.qos > 0 then self:_write(P.encode({ type = p.qos == 1 and "puback" or "pubrec", id = p.id })) end
+    elseif p.qos == 0 then
       self:_deliver(p)
     elseif p.qos == 1 then
       self:_deliver(p)
