@@ -584,6 +584,34 @@ c:disconnect()
         print("connections of dup-id in 8 s:", conns, file=sys.stderr)
         self.assertLess(conns, 30, conns)
 
+    def test_oversized_publish_from_a_kept_session_is_skipped(self):
+        # Audit: a host publishes 100 KB at QoS 1 to a topic of a device whose
+        # max_packet is 4096, with a persistent session. The device skips and
+        # PUBACKs it and stays connected: the broker does not send it again,
+        # and a small message after it arrives.
+        b = self.broker()
+        dev = self.device("""
+local got = {}
+local c = mqtt.client.new("big-dev", {host = "%s", port = port, clean_session = false,
+  max_packet = 4096, reconnect = {min = 200, max = 1000}})
+assert(c:connect())
+assert(c:subscribe("big/#", 1, function(t, p) got[#got + 1] = t .. "=" .. #p end))
+say("subscribed")
+for _ = 1, 200 do if #got > 0 then break end task.sleep(50) end
+local st = c:stats()
+say("result", table.concat(got, ","), st.oversized, st.reconnects, (c:status()))
+c:disconnect()
+""" % HOST, b.port)
+        expect_line(self, dev, "subscribed")
+        big = self.sb.path("big.bin")
+        with open(big, "wb") as f:
+            f.write(b"x" * 100000)
+        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(b.port), "-t", "big/1", "-q", "1",
+                        "-f", big], check=True, timeout=10)
+        pub(b, "big/2", "small", "-q", "1")
+        self.assertEqual(expect_line(self, dev, "result", 20), "result\tbig/2=5\t1\t0\tconnected")
+        self.finish_ok(dev)
+
     def test_username_password(self):
         pw = self.sb.path("passwd")
         subprocess.run(["mosquitto_passwd", "-b", "-c", pw, "dev", "s3cret"], check=True,
