@@ -955,6 +955,43 @@ describe("mqtt audit", function()
     stop()
   end)
 
+  it("resends PUBRELs in the order their PUBRECs came (MQTT-4.6.0-3)", function()
+    local log_ = {}
+    local p, stop = broker(function(c, n)
+      accept_connect(c, n > 1)
+      local pubs = {}
+      while true do
+        local pkt = read(c)
+        if not pkt then return end
+        if n == 1 then
+          if pkt.type == "publish" then
+            pubs[#pubs + 1] = pkt
+            if #pubs == 2 then -- acknowledge the second first
+              send(c, {type = "pubrec", id = pubs[2].id})
+              send(c, {type = "pubrec", id = pubs[1].id})
+            end
+          elseif pkt.type == "pubrel" and #log_ == 0 then
+            log_[1] = "first"
+          elseif pkt.type == "pubrel" then
+            return -- drop with both PUBRELs unanswered
+          end
+        else
+          log_[#log_ + 1] = pkt.type .. " " .. pkt.id
+          if pkt.type == "pubrel" then send(c, {type = "pubcomp", id = pkt.id}) end
+        end
+      end
+    end)
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, clean_session = false,
+      reconnect = {min = 100, max = 100}})
+    assert(c:connect())
+    assert(c:publish("a", "1", {qos = 2}))
+    assert(c:publish("b", "2", {qos = 2}))
+    assert.is_true(c:flush(5000))
+    assert.are.same({"first", "pubrel 2", "pubrel 1"}, log_)
+    c:disconnect()
+    stop()
+  end)
+
   it("returns an error, not a crash, when every packet id is in use", function()
     local p, stop = broker(function(c)
       accept_connect(c)
