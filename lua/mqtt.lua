@@ -950,7 +950,12 @@ function Client:_handle(p)
     self:_pump()
   elseif ty == "pubrec" then
     local m = self.inflight[p.id]
-    if m and m.qos == 2 then m.state = "pubrel" end
+    if m and m.qos == 2 and m.state ~= "pubrel" then
+      m.state = "pubrel"
+      -- resent PUBRELs go in the order of their PUBRECs (MQTT-4.6.0-3)
+      self.seq = self.seq + 1
+      m.seq = self.seq
+    end
     self:_write(P.encode({ type = "pubrel", id = p.id }))
   elseif ty == "suback" or ty == "unsuback" then
     local w = self.pending[p.id]

@@ -976,7 +976,7 @@ describe("mqtt audit", function()
             return -- drop with both PUBRELs unanswered
           end
         else
-          log_[#log_ + 1] = pkt.type .. " " .. pkt.id
+          if pkt.id then log_[#log_ + 1] = pkt.type .. " " .. pkt.id end
           if pkt.type == "pubrel" then send(c, {type = "pubcomp", id = pkt.id}) end
         end
       end
