@@ -873,7 +873,9 @@ function Client:_open_connection()
   -- in flight, in the order they were first sent
   local list = {}
   for _, m in pairs(self.inflight) do list[#list + 1] = m end
-  table.sort(list, function(a, b) return a.seq < b.seq end)
+  -- (PUBRELs by their PUBREC, to a kept session; else all are PUBLISHed again)
+  local function key(m) return pkt.session_present and m.state == "pubrel" and m.rec_seq or m.seq end
+  table.sort(list, function(a, b) return key(a) < key(b) end)
   for _, m in ipairs(list) do
     if self.state ~= "connected" then break end
     self.st.resent = self.st.resent + 1
@@ -954,7 +956,7 @@ function Client:_handle(p)
       m.state = "pubrel"
       -- resent PUBRELs go in the order of their PUBRECs (MQTT-4.6.0-3)
       self.seq = self.seq + 1
-      m.seq = self.seq
+      m.rec_seq = self.seq
     end
     self:_write(P.encode({ type = "pubrel", id = p.id }))
   elseif ty == "suback" or ty == "unsuback" then
