@@ -47,8 +47,18 @@ P.connack_reasons = {
   [5] = "not authorized",
 }
 
+local function check_pos(fname, n, pos)
+  if math.type(pos) ~= "integer" or pos < 1 then
+    argerr(fname, n, "pos", "must be an integer of at least 1, got " .. type(pos), 2)
+  end
+end
+
 --- The bytes of a remaining length.
 function P.encode_length(n)
+  if math.type(n) ~= "integer" or n < 0 or n > P.MAX_LENGTH then
+    argerr("mqtt.packet.encode_length", 1, "n", ("must be an integer from 0 to %d, got %s"):format(
+      P.MAX_LENGTH, math.type(n) and tostring(n) or type(n)))
+  end
   local out = {}
   repeat
     local d = n % 128
@@ -62,6 +72,10 @@ end
 --- Remaining length at `pos` of `s`: value, position after it | nil, err
 -- ("truncated" when more bytes are needed).
 function P.decode_length(s, pos)
+  if type(s) ~= "string" then
+    argerr("mqtt.packet.decode_length", 1, "data", "must be a string, got " .. type(s))
+  end
+  check_pos("mqtt.packet.decode_length", 2, pos)
   local n, mult = 0, 1
   for i = 0, 3 do
     local b = sbyte(s, pos + i)
@@ -115,6 +129,12 @@ end
 --- Does `topic` match `filter` (MQTT-4.7: "+" one level, "#" the rest;
 -- topics starting with "$" are not matched by a leading wildcard)?
 function P.match(filter, topic)
+  if type(filter) ~= "string" then
+    argerr("mqtt.packet.match", 1, "filter", "must be a string, got " .. type(filter))
+  end
+  if type(topic) ~= "string" then
+    argerr("mqtt.packet.match", 2, "topic", "must be a string, got " .. type(topic))
+  end
   if filter == topic then return true end
   if topic:sub(1, 1) == "$" and (filter:sub(1, 1) == "+" or filter:sub(1, 1) == "#") then
     return false
@@ -147,6 +167,7 @@ end
 -- {{filter, qos}...}}; suback {id, codes = {...}}; unsubscribe {id,
 -- topics = {filter...}}; pingreq/pingresp/disconnect {}.
 function P.encode(p)
+  if type(p) ~= "table" then argerr("mqtt.packet.encode", 1, "packet", "must be a table, got " .. type(p)) end
   local t = T[p.type]
   if not t then error("mqtt.packet.encode: unknown packet type " .. tostring(p.type), 2) end
   local flags = FLAGS[t] or 0
@@ -356,6 +377,10 @@ end
 function P.decode(s, pos, max)
   if type(s) ~= "string" then argerr("mqtt.packet.decode", 1, "data", "must be a string, got " .. type(s)) end
   pos = pos or 1
+  check_pos("mqtt.packet.decode", 2, pos)
+  if max ~= nil and (math.type(max) ~= "integer" or max < 0) then
+    argerr("mqtt.packet.decode", 3, "max", "must be a non-negative integer, got " .. type(max))
+  end
   local first = sbyte(s, pos)
   if not first then return nil, "truncated" end
   local len, bpos = P.decode_length(s, pos + 1)
@@ -440,6 +465,13 @@ function M.client.new(client_id, opts)
   self.port = opt_num(F, opts, "port", 1, 65535, true) or (self.tls and 8883 or 1883)
   self.username = opt_type(F, opts, "username", "string")
   self.password = opt_type(F, opts, "password", "string")
+  -- MQTT-3.1.3-11: a UTF-8 string; every CONNECT field has a 2-byte length
+  if self.username and (#self.username > 65535 or not valid_utf8(self.username)) then
+    argerr(F, 2, "option 'username'", "must be valid UTF-8 of at most 65535 bytes")
+  end
+  if self.password and #self.password > 65535 then
+    argerr(F, 2, "option 'password'", "is longer than 65535 bytes")
+  end
   if self.password and not self.username then
     argerr(F, 2, "option 'password'", "needs a username (MQTT 3.1.1)")
   end
@@ -458,6 +490,12 @@ function M.client.new(client_id, opts)
     check_topic(F, 2, w.topic, 1)
     if w.payload ~= nil and type(w.payload) ~= "string" then
       argerr(F, 2, "option 'will.payload'", "must be a string")
+    end
+    if w.payload and #w.payload > 65535 then
+      argerr(F, 2, "option 'will.payload'", "is longer than 65535 bytes")
+    end
+    if w.retain ~= nil and type(w.retain) ~= "boolean" then
+      argerr(F, 2, "option 'will.retain'", "must be a boolean")
     end
     if w.qos ~= nil and w.qos ~= 0 and w.qos ~= 1 and w.qos ~= 2 then
       argerr(F, 2, "option 'will.qos'", "must be 0, 1 or 2")
@@ -491,6 +529,7 @@ function M.client.new(client_id, opts)
   self.state = "new"       -- new, connecting, connected, offline, closed
   self.subs = {}           -- filter -> {qos=, fn=}; kept across reconnects
   self.sub_order = {}      -- filters in subscription order
+  self.unsubs = {}         -- filter -> true: unsubscribed, UNSUBACK not seen (a kept session has it)
   self.waiting = {}        -- messages not yet sent (oldest first)
   self.inflight = {}       -- id -> message sent, not acknowledged
   self.inflight_n = 0
@@ -501,7 +540,7 @@ function M.client.new(client_id, opts)
   self.next_id = 0
   self.seq = 0
   self.out, self.out_bytes, self.out_ev = {}, 0, {}
-  self.st = { sent = 0, received = 0, dropped = 0, reconnects = 0, resent = 0 }
+  self.st = { sent = 0, received = 0, dropped = 0, reconnects = 0, resent = 0, oversized = 0 }
   return self
 end
 
@@ -526,20 +565,29 @@ end
 -- Senders take turns (wbusy): a send that blocks must not be interleaved.
 local OUT_FLUSH = 16384
 
-function Client:_flush(sock)
+function Client:_flush(sock, deadline)
   while self.sock == sock and #self.out > 0 do
     while self.wbusy do
-      task.wait(self, 1000)
+      task.wait(self, deadline and math.max(1, math.min(1000, deadline - now())) or 1000)
       if self.sock ~= sock then return nil, "not connected" end
+      if deadline and now() >= deadline then return nil, "timeout" end
     end
     if #self.out == 0 then break end
     local data = table.concat(self.out)
     self.out, self.out_bytes = {}, 0
     self.wbusy = sock
+    -- a broker that stops reading (a full window) would block this send
+    -- forever, and the keepalive with it: 1.5 intervals, as brokers allow
+    -- (MQTT-3.1.2-24). The deadline is taken at the call (the reader sets
+    -- its own before each receive).
+    local to = self.keepalive > 0 and self.keepalive * 1500 or nil
+    if deadline then to = math.max(1, math.min(to or math.huge, deadline - now())) end
+    sock:settimeout(to)
     local ok, err = sock:send(data)
     if self.wbusy == sock then self.wbusy = nil end
     task.signal(self)
     if not ok then
+      if err == "timeout" then err = "keepalive timeout (send blocked: the broker stopped reading)" end
       self:_drop_connection(sock, err)
       return nil, err
     end
@@ -551,6 +599,7 @@ end
 function Client:_write(data)
   local sock = self.sock
   if not sock then return nil, "not connected" end
+  if self.disconnecting == sock then return nil, "closed" end -- MQTT-3.14.4-1: DISCONNECT is the last
   local out = self.out
   out[#out + 1] = data
   self.out_bytes = self.out_bytes + #data
@@ -675,15 +724,27 @@ function Client:_drop_connection(sock, err)
   task.signal(self)
 end
 
--- Reads one packet from the socket: packet | nil, err.
-local function read_packet(self, sock)
-  local h, err = sock:receive(1)
+-- Reads one packet from the socket: packet | nil, err. `deadline`
+-- (sys.uptime ms, nil: none) bounds the whole packet; each receive takes
+-- its timeout at its start (a send in another task sets its own).
+local function read_packet(self, sock, deadline)
+  local function recv(n)
+    if deadline then
+      local left = deadline - now()
+      if left <= 0 then return nil, "timeout" end
+      sock:settimeout(left)
+    else
+      sock:settimeout(nil)
+    end
+    return sock:receive(n)
+  end
+  local h, err = recv(1)
   if not h then return nil, err end
   local len, mult = 0, 1
   for i = 1, 5 do
     if i == 5 then return nil, "malformed packet: remaining length longer than 4 bytes" end
     local b
-    b, err = sock:receive(1)
+    b, err = recv(1)
     if not b then return nil, err end
     b = sbyte(b)
     len = len + (b & 127) * mult
@@ -691,11 +752,45 @@ local function read_packet(self, sock)
     mult = mult * 128
   end
   if len > self.max_packet then
-    return nil, ("packet too large: %d bytes (max_packet %d)"):format(len, self.max_packet)
+    -- connected (no deadline), a PUBLISH is read past in small pieces and
+    -- acknowledged: a kept session would send it again on each reconnect
+    if deadline or (sbyte(h) >> 4) ~= 3 or (sbyte(h) >> 1) & 3 == 3 then
+      return nil, ("packet too large: %d bytes (max_packet %d)"):format(len, self.max_packet)
+    end
+    local left = len
+    local function take(n) -- n bytes of the body, kept only when small
+      local keep = {}
+      while n > 0 do
+        local k = math.min(n, 4096)
+        local d, e = recv(k)
+        if not d then return nil, e end
+        if n <= self.max_packet then keep[#keep + 1] = d end
+        n, left = n - k, left - k
+      end
+      return table.concat(keep)
+    end
+    local qos = (sbyte(h) >> 1) & 3
+    local d, e = take(2)
+    if not d then return nil, e end
+    local tlen = sunpack(">I2", d)
+    if tlen + 2 + (qos > 0 and 2 or 0) > len then return nil, "malformed packet: publish: truncated topic" end
+    local topic
+    topic, e = take(tlen)
+    if not topic then return nil, e end
+    local id
+    if qos > 0 then
+      d, e = take(2)
+      if not d then return nil, e end
+      id = sunpack(">I2", d)
+      if id == 0 then return nil, "malformed packet: publish: packet id 0" end
+    end
+    d, e = take(left)
+    if not d then return nil, e end
+    return { type = "publish", oversized = len, topic = topic, qos = qos, id = id }
   end
   local body = ""
   if len > 0 then
-    body, err = sock:receive(len)
+    body, err = recv(len)
     if not body then return nil, err end
   end
   return P.decode_body(sbyte(h), body)
@@ -711,6 +806,7 @@ function Client:_open()
 end
 
 function Client:_open_connection()
+  local deadline = now() + self.timeout -- TCP (TLS) connect, CONNECT and CONNACK together
   local sopts = { timeout = self.timeout }
   if self.tls then sopts.tls = self.tls end
   local sock, err = socket.connect(self.host, self.port, sopts)
@@ -719,10 +815,11 @@ function Client:_open_connection()
   local cp = { type = "connect", client_id = self.client_id, keepalive = self.keepalive,
     clean_session = self.clean_session, username = self.username, password = self.password, will = self.will }
   local ok
+  sock:settimeout(math.max(1, deadline - now()))
   ok, err = sock:send(P.encode(cp))
   if not ok then sock:close() return nil, err end
   local pkt
-  pkt, err = read_packet(self, sock)
+  pkt, err = read_packet(self, sock, deadline)
   if not pkt then sock:close() return nil, err == "closed" and "connection closed by the broker" or err end
   if pkt.type ~= "connack" then
     sock:close()
@@ -732,15 +829,21 @@ function Client:_open_connection()
     sock:close()
     return nil, "connection refused by the broker: " .. P.connack_reasons[pkt.code]
   end
+  if pkt.session_present and self.clean_session then
+    -- MQTT-3.2.2-1: a broker that claims to keep a session it was told to
+    -- discard would leave the subscriptions unmade
+    sock:close()
+    return nil, "protocol error: CONNACK with session present for a clean session"
+  end
   if self.closing then -- c:disconnect() from another task while this one connected
     sock:close()
     return nil, "closed"
   end
-  sock:settimeout(nil)
   self.sock = sock
   self.state = "connected"
   self.last_out = now()
   self.last_in = now()
+  self.connected_at = self.last_in
   self.ping_sent = nil
   self.session_present = pkt.session_present
   if not pkt.session_present then self.inbound_qos2, self.inbound_qos2_n = {}, 0 end
@@ -753,18 +856,33 @@ function Client:_open_connection()
     if not pkt.session_present then s.acked = false end
     if not s.acked then
       local id = self:_alloc_id()
+      if not id then break end
       self.pending[id] = { kind = "resubscribe", filter = f }
       if not self:_write(P.encode({ type = "subscribe", id = id, topics = { { f, s.qos } } })) then break end
     end
   end
+  -- unsubscribed while offline (or before the UNSUBACK): a kept session
+  -- still has the subscription
+  if not pkt.session_present then self.unsubs = {} end
+  for f in pairs(self.unsubs) do
+    local id = self:_alloc_id()
+    if not id or self.state ~= "connected" then break end
+    self.pending[id] = { kind = "reunsubscribe", filter = f }
+    self:_write(P.encode({ type = "unsubscribe", id = id, topics = { f } }))
+  end
   -- in flight, in the order they were first sent
   local list = {}
   for _, m in pairs(self.inflight) do list[#list + 1] = m end
-  table.sort(list, function(a, b) return a.seq < b.seq end)
+  -- (PUBRELs by their PUBREC, to a kept session; else all are PUBLISHed again)
+  local function key(m) return pkt.session_present and m.state == "pubrel" and m.rec_seq or m.seq end
+  table.sort(list, function(a, b) return key(a) < key(b) end)
   for _, m in ipairs(list) do
     if self.state ~= "connected" then break end
     self.st.resent = self.st.resent + 1
-    if m.state == "pubrel" then
+    -- PUBREL only to the session that sent the PUBREC: a broker that lost
+    -- it (mosquitto delivers QoS 2 on PUBREL) would answer PUBCOMP and drop
+    -- the message; PUBLISH again instead (at least once beats lost)
+    if m.state == "pubrel" and pkt.session_present then
       self:_write(P.encode({ type = "pubrel", id = m.id }))
     else
       m.dup = true
@@ -800,7 +918,12 @@ function Client:_handle(p)
   local ty = p.type
   if ty == "publish" then
     self.st.received = self.st.received + 1
-    if p.qos == 0 then
+    if p.oversized then
+      self.st.oversized = self.st.oversized + 1
+      log.warn("mqtt: %s: PUBLISH of %d bytes (topic %q) over max_packet %d: skipped", self.client_id,
+        p.oversized, p.topic, self.max_packet)
+      if p.qos > 0 then self:_write(P.encode({ type = p.qos == 1 and "puback" or "pubrec", id = p.id })) end
+    elseif p.qos == 0 then
       self:_deliver(p)
     elseif p.qos == 1 then
       self:_deliver(p)
@@ -829,20 +952,39 @@ function Client:_handle(p)
     self:_pump()
   elseif ty == "pubrec" then
     local m = self.inflight[p.id]
-    if m and m.qos == 2 then m.state = "pubrel" end
+    if m and m.qos == 2 and m.state ~= "pubrel" then
+      m.state = "pubrel"
+      -- resent PUBRELs go in the order of their PUBRECs (MQTT-4.6.0-3)
+      self.seq = self.seq + 1
+      m.rec_seq = self.seq
+    end
     self:_write(P.encode({ type = "pubrel", id = p.id }))
   elseif ty == "suback" or ty == "unsuback" then
     local w = self.pending[p.id]
     if w then
       self.pending[p.id] = nil
+      local want = (w.kind == "subscribe" or w.kind == "resubscribe") and "suback" or "unsuback"
+      if ty ~= want then
+        local err = ("protocol error: %s for %s"):format(ty:upper(),
+          want == "suback" and "a SUBSCRIBE" or "an UNSUBSCRIBE")
+        task.signal(w, nil, err)
+        return nil, err
+      end
+      if ty == "suback" and #p.codes ~= 1 then -- MQTT-3.8.4-5: one code per filter (one is sent)
+        local err = ("protocol error: SUBACK with %d return codes for 1 topic filter"):format(#p.codes)
+        task.signal(w, nil, err)
+        return nil, err
+      end
+      -- the broker has forgotten the subscription (see unsubscribe)
+      if ty == "unsuback" and w.filter then self.unsubs[w.filter] = nil end
       if w.kind == "resubscribe" then
         local s = self.subs[w.filter]
-        if ty ~= "suback" or p.codes[1] == 0x80 then
+        if p.codes[1] == 0x80 then
           log.warn("mqtt: the broker refused the subscription to %s", w.filter)
         elseif s then
           s.acked = true
         end
-      else
+      elseif w.kind ~= "reunsubscribe" then
         task.signal(w, p)
       end
     end
@@ -869,6 +1011,10 @@ function Client:_reader()
       end
       if not self.sock and not self.closing then
         log.warn("mqtt: %s: connection lost: %s", self.client_id, tostring(self.last_error or err or p))
+        -- the backoff starts again only after a connection that lasted: a
+        -- broker that drops each one at once (a client id in use twice)
+        -- must not get a reconnect every `min` ms
+        if self.reconnect and now() - (self.connected_at or 0) >= self.reconnect.max then delay = nil end
       end
     else
       if not self.reconnect then break end
@@ -883,7 +1029,6 @@ function Client:_reader()
         if not ok then err = type(e) == "string" and e or self.last_error end
       end
       if self.sock then
-        delay = nil
         self.st.reconnects = self.st.reconnects + 1
       elseif self.state == "connecting" then
         task.sleep(100)
@@ -926,7 +1071,8 @@ function Client:disconnect()
   local sock = self.sock
   if sock then
     self:_write(P.encode({ type = "disconnect" }))
-    self:_flush(sock)
+    self.disconnecting = sock
+    self:_flush(sock, now() + self.timeout) -- bounded: the broker may have stopped reading
     self:_drop_connection(self.sock, "closed")
   end
   self.state = "closed"
@@ -959,7 +1105,7 @@ function Client:publish(topic, payload, opts)
   if to ~= nil and (type(to) ~= "number" or to ~= to or to < 0) then
     argerr(F, 3, "option 'timeout'", "must be a non-negative number of ms")
   end
-  if self.state == "closed" then return nil, "closed" end
+  if self.state == "closed" or self.closing then return nil, "closed" end
   local wait = opts.wait
   if wait and task.current() == self.reader_task then
     error("c:publish: wait = true inside a message handler would wait for itself; spawn a task", 2)
@@ -967,6 +1113,9 @@ function Client:publish(topic, payload, opts)
   self.seq = self.seq + 1
   local m = { topic = topic, payload = payload, qos = qos, retain = not not opts.retain, seq = self.seq }
   local size = msg_bytes(m)
+  if 2 + #topic + (qos > 0 and 2 or 0) + #payload > P.MAX_LENGTH then
+    return nil, ("message larger than an MQTT packet (%d bytes)"):format(P.MAX_LENGTH)
+  end
   if size > self.queue_bytes then
     return nil, ("message larger than the queue (%d bytes, queue.bytes %d)"):format(size, self.queue_bytes)
   end
@@ -1029,8 +1178,10 @@ function Client:subscribe(filter, qos, fn)
   end
   if not self.subs[filter] then self.sub_order[#self.sub_order + 1] = filter end
   self.subs[filter] = { qos = qos, fn = fn }
+  self.unsubs[filter] = nil
   if self.state ~= "connected" then return nil, "not connected (subscribed on connect)" end
   local id = self:_alloc_id()
+  if not id then return nil, "no free packet id" end -- sent on the next reconnect
   local w = { kind = "subscribe" }
   self.pending[id] = w
   local ok, err = self:_write(P.encode({ type = "subscribe", id = id, topics = { { filter, qos } } }))
@@ -1058,16 +1209,20 @@ function Client:unsubscribe(filter)
   local F = "c:unsubscribe"
   local why = P.filter_problem(filter)
   if why then argerr(F, 1, "filter", why) end
+  if task.current() == self.reader_task and self.state == "connected" then
+    error("c:unsubscribe: inside a message handler it would wait for itself; spawn a task", 2)
+  end
   self.subs[filter] = nil
   for i, f in ipairs(self.sub_order) do
     if f == filter then table.remove(self.sub_order, i) break end
   end
+  -- until the UNSUBACK, a persistent session may still hold it: sent
+  -- again on a reconnect that finds the session kept
+  if not self.clean_session then self.unsubs[filter] = true end
   if self.state ~= "connected" then return true end
-  if task.current() == self.reader_task then
-    error("c:unsubscribe: inside a message handler it would wait for itself; spawn a task", 2)
-  end
   local id = self:_alloc_id()
-  local w = { kind = "unsubscribe" }
+  if not id then return nil, "no free packet id" end
+  local w = { kind = "unsubscribe", filter = filter }
   self.pending[id] = w
   local ok, err = self:_write(P.encode({ type = "unsubscribe", id = id, topics = { filter } }))
   if not ok then self.pending[id] = nil return nil, err end
@@ -1097,6 +1252,9 @@ end
 function Client:flush(timeout)
   if timeout ~= nil and (type(timeout) ~= "number" or timeout ~= timeout or timeout < 0) then
     argerr("c:flush", 1, "timeout", "must be a non-negative number of ms")
+  end
+  if task.current() == self.reader_task and (#self.waiting > 0 or self.inflight_n > 0) then
+    error("c:flush: inside a message handler it would wait for itself; spawn a task", 2)
   end
   local deadline = timeout and now() + timeout
   while #self.waiting > 0 or self.inflight_n > 0 do

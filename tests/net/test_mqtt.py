@@ -266,6 +266,37 @@ wait_file(flag, 30)
                             "-C", "1", "-W", "5"], capture_output=True, text=True, timeout=15)
         self.assertEqual(r.stdout.strip(), "offline")
 
+    def test_silent_device_dropped_after_1_5_keepalives_with_its_will(self):
+        # Audit (MQTT-3.1.2-24): a device that stops talking (SIGSTOP: its TCP
+        # connection stays open) is dropped by mosquitto after 1.5 keepalive
+        # intervals, and its will goes out; while it runs, its PINGREQs keep
+        # it connected through several intervals.
+        b = self.broker()
+        s = self.sub(b, "-q", "1", topic="ka/#")
+        dev = self.device("""
+local c = mqtt.client.new("ka-dev", {host = "%s", port = port, keepalive = 2,
+  will = {topic = "ka/will", payload = "gone", qos = 1}})
+assert(c:connect())
+task.sleep(5000) -- idle 2.5 intervals: only PINGREQs
+say("alive", c:status(), c:stats().reconnects)
+wait_file(flag, 60)
+""" % HOST, b.port, self.flag())
+        self.assertEqual(expect_line(self, dev, "alive", 20), "alive\tconnected\t0")
+        self.assertFalse([l for l in s.poll() if l.startswith("ka/will")])
+        dev.proc.send_signal(signal.SIGSTOP)
+        t0 = time.time()
+        try:
+            self.assertTrue(s.wait(lambda ls: "ka/will gone" in ls, 15), s.lines)
+            dt = time.time() - t0
+        finally:
+            dev.proc.send_signal(signal.SIGCONT)
+        # 1.5 x 2 s from the last PINGREQ (up to one interval before the stop),
+        # plus mosquitto 2.0.11's own slack: a raw silent client with keepalive
+        # 2 gets its will after 4.7 s (4 -> 10.6 s), measured on this machine
+        self.assertGreaterEqual(dt, 0.9, dt)
+        self.assertLessEqual(dt, 9.0, dt)
+        dev.kill()
+
     def test_clean_disconnect_sends_no_will(self):
         b = self.broker()
         s = self.sub(b, topic="status/#")
@@ -394,6 +425,192 @@ c:disconnect()
         st = expect_line(self, dev, "stats").split("\t")
         self.assertGreaterEqual(int(st[1]), 1, st)
         self.assertFalse([l for l in dev.lines if l.startswith("puberr")])
+
+    def test_offline_unsubscribe_reaches_a_persistent_session(self):
+        # Audit: c:unsubscribe while the broker is down. The broker keeps the
+        # session (persistence) with the subscription in it; the client sends
+        # the UNSUBSCRIBE on the reconnect that finds the session present, so
+        # nothing for that filter arrives any more.
+        b = self.broker("persistence true\npersistence_location %s/\n" % self.sb.path("broker"))
+        dev = self.device("""
+local handler, other = 0, 0
+local c = mqtt.client.new("unsub-dev", {host = "%s", port = port, clean_session = false,
+  reconnect = {min = 200, max = 500}, on_message = function() other = other + 1 end})
+assert(c:connect())
+assert(c:subscribe("u/#", 1, function() handler = handler + 1 end))
+say("subscribed")
+for _ = 1, 300 do if c:status() ~= "connected" then break end task.sleep(50) end
+say("unsub", c:unsubscribe("u/#"), (c:status()))
+wait_file(flag, 20)
+for _ = 1, 300 do if c:status() == "connected" then break end task.sleep(50) end
+task.sleep(500)
+say("ready", (c:status()))
+for _ = 1, 40 do if other + handler > 0 then break end task.sleep(50) end
+say("after", handler, other)
+c:disconnect()
+""" % HOST, b.port, self.flag())
+        expect_line(self, dev, "subscribed")
+        b.stop(signal.SIGTERM)  # saves the session with its subscription
+        self.assertEqual(expect_line(self, dev, "unsub", 20), "unsub\ttrue\toffline")
+        b.start()
+        self.touch(self.flag())
+        self.assertEqual(expect_line(self, dev, "ready", 30), "ready\tconnected")
+        pub(b, "u/x", "late", "-q", "1")
+        self.finish_ok(dev)
+        self.assertIn("after\t0\t0", dev.lines, b.text()[-2000:])
+
+    def test_qos2_between_pubrec_and_pubcomp_survives_a_killed_broker(self):
+        # Audit: a proxy between the device and mosquitto swallows the
+        # device's first PUBREL, then the broker is killed (no persistence)
+        # and started again. mosquitto hands a QoS 2 message to subscribers
+        # only on PUBREL, so the message exists nowhere but in the device.
+        # The new broker has no session: the device must PUBLISH it again,
+        # not send a lone PUBREL (answered by PUBCOMP, the message lost).
+        import threading
+        b = self.broker()
+        bport = b.port
+        srv = socket.socket()
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(4)
+        self.addCleanup(srv.close)
+        dropped = threading.Event()
+        conns = []
+
+        def pump(src, dst, filt):
+            buf = b""
+            try:
+                while True:
+                    data = src.recv(65536)
+                    if not data:
+                        break
+                    if not filt:
+                        dst.sendall(data)
+                        continue
+                    buf += data
+                    while len(buf) >= 2:  # whole packets: drop the first PUBREL
+                        n, mult, i = 0, 1, 1
+                        while i < len(buf) and i <= 4:
+                            n += (buf[i] & 127) * mult
+                            mult *= 128
+                            i += 1
+                            if buf[i - 1] < 128:
+                                break
+                        else:
+                            break
+                        if len(buf) < i + n:
+                            break
+                        pkt, buf = buf[:i + n], buf[i + n:]
+                        if pkt[0] == 0x62 and not dropped.is_set():
+                            dropped.set()
+                            continue
+                        dst.sendall(pkt)
+            except OSError:
+                pass
+            for x in (src, dst):
+                try:
+                    x.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+        def serve():
+            while True:
+                try:
+                    c, _ = srv.accept()
+                except OSError:
+                    return
+                try:
+                    u = socket.create_connection(("127.0.0.1", bport), 5)
+                except OSError:
+                    c.close()
+                    continue
+                conns.append((c, u))
+                threading.Thread(target=pump, args=(c, u, True), daemon=True).start()
+                threading.Thread(target=pump, args=(u, c, False), daemon=True).start()
+        threading.Thread(target=serve, daemon=True).start()
+        dev = self.device("""
+local got = {}
+local c = mqtt.client.new("q2-dev", {host = "%s", port = port, keepalive = 2,
+  reconnect = {min = 200, max = 1000}})
+assert(c:connect())
+assert(c:subscribe("q2/x", 2, function(_, p) got[#got + 1] = p end))
+say("pub", c:publish("q2/x", "exactly", {qos = 2, wait = true, timeout = 30000}))
+for _ = 1, 100 do if #got > 0 then break end task.sleep(50) end
+say("got", #got, table.concat(got, ","))
+say("stats", c:stats().reconnects, c:stats().resent)
+c:disconnect()
+""" % HOST, srv.getsockname()[1])
+        self.assertTrue(dropped.wait(20), dev.lines)
+        time.sleep(0.3)
+        b.stop(signal.SIGKILL)
+        b.start()
+        for c, u in conns:  # the device's connection goes with the broker
+            for x in (c, u):
+                try:
+                    x.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        self.assertEqual(expect_line(self, dev, "pub", 40), "pub\ttrue")
+        self.finish_ok(dev)
+        self.assertIn("got\t1\texactly", dev.lines, b.text()[-2000:])
+
+    def test_two_devices_with_one_client_id_back_off(self):
+        # Audit: mosquitto drops the older connection when a client id
+        # connects again (MQTT-3.1.4-2), so two devices with one id take the
+        # session from each other in turn. Each connection then dies young:
+        # the reconnect backoff must keep growing (not restart at `min`
+        # after each CONNACK), or the pair reconnects every `min` ms for ever.
+        b = self.broker("log_type all\n")
+        app = """
+local c = mqtt.client.new("dup-id", {host = "%s", port = port, keepalive = 30,
+  reconnect = {min = 100, max = 2000}})
+assert(c:connect())
+say("up")
+wait_file(flag, 30)
+say("stats", c:stats().reconnects)
+c:disconnect()
+""" % HOST
+        d1 = self.device(app, b.port, self.flag(), name="d1.lua")
+        expect_line(self, d1, "up")
+        d2 = self.device(app, b.port, self.flag(), name="d2.lua")
+        expect_line(self, d2, "up")
+        time.sleep(8)
+        self.touch(self.flag())
+        self.finish_ok(d1)
+        self.finish_ok(d2)
+        conns = b.text().count("as dup-id")
+        # with backoff 100, 200, 400, 800, 1600, 2000... each: about 10 in 8 s
+        # (with the reset at each CONNACK: one every ~100 ms each, over 100)
+        print("connections of dup-id in 8 s:", conns, file=sys.stderr)
+        self.assertLess(conns, 30, conns)
+
+    def test_oversized_publish_from_a_kept_session_is_skipped(self):
+        # Audit: a host publishes 100 KB at QoS 1 to a topic of a device whose
+        # max_packet is 4096, with a persistent session. The device skips and
+        # PUBACKs it and stays connected: the broker does not send it again,
+        # and a small message after it arrives.
+        b = self.broker()
+        dev = self.device("""
+local got = {}
+local c = mqtt.client.new("big-dev", {host = "%s", port = port, clean_session = false,
+  max_packet = 4096, reconnect = {min = 200, max = 1000}})
+assert(c:connect())
+assert(c:subscribe("big/#", 1, function(t, p) got[#got + 1] = t .. "=" .. #p end))
+say("subscribed")
+for _ = 1, 200 do if #got > 0 then break end task.sleep(50) end
+local st = c:stats()
+say("result", table.concat(got, ","), st.oversized, st.reconnects, (c:status()))
+c:disconnect()
+""" % HOST, b.port)
+        expect_line(self, dev, "subscribed")
+        big = self.sb.path("big.bin")
+        with open(big, "wb") as f:
+            f.write(b"x" * 100000)
+        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(b.port), "-t", "big/1", "-q", "1",
+                        "-f", big], check=True, timeout=10)
+        pub(b, "big/2", "small", "-q", "1")
+        self.assertEqual(expect_line(self, dev, "result", 20), "result\tbig/2=5\t1\t0\tconnected")
+        self.finish_ok(dev)
 
     def test_username_password(self):
         pw = self.sb.path("passwd")

@@ -389,6 +389,8 @@ describe("mqtt.client against a fake broker", function()
           return -- drop the connection: QoS 1 unacknowledged, QoS 2 between PUBREC and PUBCOMP
         elseif pkt.type == "publish" and pkt.qos == 1 and n > 1 then -- none on the first connection
           send(c, {type = "puback", id = pkt.id})
+        elseif pkt.type == "publish" and pkt.qos == 2 then -- this broker forgot it (no session)
+          send(c, {type = "pubrec", id = pkt.id})
         elseif pkt.type == "pubrel" then
           send(c, {type = "pubcomp", id = pkt.id})
         end
@@ -404,7 +406,7 @@ describe("mqtt.client against a fake broker", function()
     assert.are.same({true}, r1)
     assert.are.same({true}, r2)
     assert.are.same({"1 subscribe *  cmd/#", "1 publish 2  a", "1 publish 3  b", "1 pubrel 3  ",
-      "4 subscribe *  cmd/#", "4 publish 2 dup a", "4 pubrel 3  "}, log_)
+      "4 subscribe *  cmd/#", "4 publish 2 dup a", "4 publish 3 dup b", "4 pubrel 3  "}, log_)
     -- backoff: 400 ms, then 800 ms, then 1000 (the max), each with 25 % jitter
     assert.is_true(times[2] - times[1] >= 300 and times[2] - times[1] <= 500, times[2] - times[1])
     assert.is_true(times[3] - times[2] >= 600 and times[3] - times[2] <= 1000)
@@ -629,6 +631,379 @@ describe("mqtt.client against a fake broker", function()
     for _ = 1, 50 do if n_conn >= 2 and c:status() == "connected" then break end task.sleep(20) end
     assert.are.same({"malformed packet: publish: publish QoS 3"}, downs)
     assert.are.equal("connected", c:status())
+    c:disconnect()
+    stop()
+  end)
+end)
+
+-- Found by the audit of issue 8 (MQTT 3.1.1 sentences a client must honour).
+describe("mqtt audit", function()
+  it("refuses a user name, password or will payload the CONNECT cannot carry", function()
+    -- MQTT-3.1.3-11: the user name is a UTF-8 string; every field has a 2-byte length
+    assert.has_error(function() mqtt.client.new("x", {username = "a\0b"}) end,
+      "bad argument #2 to 'mqtt.client.new' (option 'username' must be valid UTF-8 of at most 65535 bytes)")
+    assert.has_error(function() mqtt.client.new("x", {username = "\xff"}) end,
+      "bad argument #2 to 'mqtt.client.new' (option 'username' must be valid UTF-8 of at most 65535 bytes)")
+    assert.has_error(function() mqtt.client.new("x", {username = ("u"):rep(65536)}) end,
+      "bad argument #2 to 'mqtt.client.new' (option 'username' must be valid UTF-8 of at most 65535 bytes)")
+    assert.has_error(function() mqtt.client.new("x", {username = "u", password = ("p"):rep(65536)}) end,
+      "bad argument #2 to 'mqtt.client.new' (option 'password' is longer than 65535 bytes)")
+    assert.has_error(function() mqtt.client.new("x", {will = {topic = "w", payload = ("p"):rep(65536)}}) end,
+      "bad argument #2 to 'mqtt.client.new' (option 'will.payload' is longer than 65535 bytes)")
+    assert.has_error(function() mqtt.client.new("x", {will = {topic = "w", retain = 1}}) end,
+      "bad argument #2 to 'mqtt.client.new' (option 'will.retain' must be a boolean)")
+    -- binary password is fine
+    assert.is_table(mqtt.client.new("x", {username = "u", password = "\0\255"}))
+  end)
+
+  it("mqtt.packet functions check their arguments and name them", function()
+    local function e(msg, f, ...)
+      local args = table.pack(...)
+      assert.has_error(function() f(table.unpack(args, 1, args.n)) end, msg)
+    end
+    e("bad argument #1 to 'mqtt.packet.match' (filter must be a string, got nil)", P.match, nil, "a")
+    e("bad argument #2 to 'mqtt.packet.match' (topic must be a string, got number)", P.match, "a", 5)
+    e("bad argument #2 to 'mqtt.packet.decode' (pos must be an integer of at least 1, got string)",
+      P.decode, "\xd0\0", "x")
+    e("bad argument #2 to 'mqtt.packet.decode' (pos must be an integer of at least 1, got number)",
+      P.decode, "\xd0\0", 0)
+    e("bad argument #3 to 'mqtt.packet.decode' (max must be a non-negative integer, got string)",
+      P.decode, "\xd0\0", 1, "y")
+    e("bad argument #1 to 'mqtt.packet.decode_length' (data must be a string, got nil)",
+      P.decode_length, nil, 1)
+    e("bad argument #2 to 'mqtt.packet.decode_length' (pos must be an integer of at least 1, got table)",
+      P.decode_length, "\1", {})
+    e("bad argument #1 to 'mqtt.packet.encode' (packet must be a table, got number)", P.encode, 5)
+    e("bad argument #1 to 'mqtt.packet.encode_length' (n must be an integer from 0 to 268435455, got string)",
+      P.encode_length, "7")
+  end)
+
+  it("refuses remaining lengths that do not fit in 4 bytes", function()
+    assert.has_error(function() P.encode_length(P.MAX_LENGTH + 1) end)
+    assert.has_error(function() P.encode_length(-1) end)
+  end)
+
+  it("takes a CONNACK with session present on a clean session as a protocol error", function()
+    -- MQTT-3.2.2-1: the server MUST set session present to 0 for CleanSession = 1;
+    -- believing it would leave the subscriptions unmade
+    local p, stop = broker(function(c)
+      accept_connect(c, true)
+      while read(c) do end
+    end)
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, reconnect = false})
+    assert.are.same({nil, "protocol error: CONNACK with session present for a clean session"}, {c:connect()})
+    stop()
+  end)
+
+  it("refuses a SUBACK whose return codes do not match the filters", function()
+    -- MQTT-3.8.4-5: one return code per topic filter
+    local p, stop = broker(function(c)
+      accept_connect(c)
+      local pkt = read(c)
+      send(c, {type = "suback", id = pkt.id, codes = {0, 1}})
+      while read(c) do end
+    end)
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, reconnect = false})
+    assert(c:connect())
+    assert.are.same({nil, "protocol error: SUBACK with 2 return codes for 1 topic filter"},
+      {c:subscribe("a", 0, function() end)})
+    stop()
+  end)
+
+  it("refuses an UNSUBACK for a SUBSCRIBE and a SUBACK for an UNSUBSCRIBE", function()
+    local p, stop = broker(function(c)
+      accept_connect(c)
+      while true do
+        local pkt = read(c)
+        if not pkt then return end
+        if pkt.type == "subscribe" then send(c, {type = "unsuback", id = pkt.id})
+        elseif pkt.type == "unsubscribe" then send(c, {type = "suback", id = pkt.id, codes = {0}}) end
+      end
+    end)
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, reconnect = false})
+    assert(c:connect())
+    assert.are.same({nil, "protocol error: UNSUBACK for a SUBSCRIBE"}, {c:subscribe("a", 0, function() end)})
+    assert.are.equal("offline", (c:status()))
+    local c2 = mqtt.client.new("y", {host = "127.0.0.1", port = p, reconnect = false})
+    assert(c2:connect())
+    assert.are.same({nil, "protocol error: SUBACK for an UNSUBSCRIBE"}, {c2:unsubscribe("a")})
+    assert.are.equal("offline", (c2:status()))
+    stop()
+  end)
+
+  it("sends nothing after DISCONNECT, even what is published while it waits to go out", function()
+    -- MQTT-3.14.4-1: after DISCONNECT the client MUST NOT send any packet
+    local types, gate = {}, false
+    local p, stop = broker(function(c)
+      accept_connect(c)
+      while not gate do task.sleep(20) end -- not reading: the client's sends block
+      while true do
+        local pkt = read(c)
+        if not pkt then return end
+        types[#types + 1] = pkt.type == "publish" and pkt.payload:sub(1, 4) or pkt.type
+      end
+    end)
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, reconnect = false,
+      queue = {bytes = 1 << 20}, timeout = 60000})
+    assert(c:connect())
+    local big = ("b"):rep(40000)
+    task.spawn(function() for _ = 1, 100 do if not c:publish("t", big) then break end end end)
+    task.sleep(50)
+    local done
+    task.spawn(function() c:disconnect() done = true end)
+    task.sleep(20)
+    local late = {c:publish("t", "late")}
+    gate = true
+    for _ = 1, 100 do if done and types[#types] == "disconnect" then break end task.sleep(20) end
+    task.sleep(100)
+    local seen = table.concat(types, " ")
+    assert.are.equal("disconnect", types[#types], seen)
+    assert.is_nil(seen:find("late"), seen)
+    assert.are.same({nil, "closed"}, late)
+    assert.are.equal("disconnect", types[#types])
+    for _, t in ipairs(types) do assert.are_not.equal("late", t) end
+    stop()
+  end)
+
+  it("drops the connection to a broker that stops reading (a send blocked past 1.5 keepalives)", function()
+    local p, stop = broker(function(c)
+      accept_connect(c)
+      task.sleep(60000) -- never reads: the client's send blocks on a full window
+    end)
+    local downs = {}
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, keepalive = 1, reconnect = false,
+      queue = {bytes = 1 << 20}, on_disconnect = function(_, e) downs[#downs + 1] = e end})
+    assert(c:connect())
+    local big = ("b"):rep(40000)
+    local t0 = sys.uptime()
+    task.spawn(function() for _ = 1, 100 do if not c:publish("t", big) then break end end end)
+    for _ = 1, 100 do if #downs > 0 then break end task.sleep(100) end
+    assert.are.same({"keepalive timeout (send blocked: the broker stopped reading)"}, downs)
+    assert.is_true(sys.uptime() - t0 < 3000, sys.uptime() - t0)
+    stop()
+  end)
+
+  it("disconnect() returns within `timeout` from a broker that stops reading (keepalive 0)", function()
+    local p, stop = broker(function(c)
+      accept_connect(c)
+      task.sleep(60000)
+    end)
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, keepalive = 0, reconnect = false,
+      timeout = 1000, queue = {bytes = 1 << 20}})
+    assert(c:connect())
+    local big = ("b"):rep(40000)
+    task.spawn(function() for _ = 1, 100 do if not c:publish("t", big) then break end end end)
+    task.sleep(100)
+    local t0, done = sys.uptime(), false
+    task.spawn(function() c:disconnect() done = true end)
+    for _ = 1, 100 do if done then break end task.sleep(100) end
+    assert.is_true(done)
+    assert.is_true(sys.uptime() - t0 <= 1500, sys.uptime() - t0)
+    assert.are.equal("closed", (c:status()))
+    stop()
+  end)
+
+  it("backs off from a broker that accepts and drops at once (no reconnect storm)", function()
+    -- e.g. two devices with one client id: each CONNECT takes the other's session over
+    local times = {}
+    local p, stop = broker(function(c, n)
+      times[n] = sys.uptime()
+      accept_connect(c)
+      task.sleep(10)
+    end)
+    local level = log.level("error")
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, reconnect = {min = 100, max = 1000}})
+    assert(c:connect())
+    for _ = 1, 100 do if #times >= 6 then break end task.sleep(100) end
+    c:disconnect()
+    log.level(level)
+    stop()
+    assert.is_true(#times >= 6, #times)
+    local gaps = {}
+    for i = 2, 6 do gaps[#gaps + 1] = math.floor(times[i] - times[i - 1]) end
+    local expect = {100, 200, 400, 800, 1000}
+    for i, g in ipairs(gaps) do
+      assert.is_true(g >= expect[i] * 0.75 and g <= expect[i] * 1.25 + 50, table.concat(gaps, " "))
+    end
+  end)
+
+  it("bounds the whole CONNACK by `timeout`, even one that trickles in byte by byte", function()
+    local p, stop = broker(function(c)
+      read(c)
+      for _, b in ipairs({"\x20", "\x02", "\0", "\0"}) do c:send(b) task.sleep(400) end
+      task.sleep(1000)
+    end)
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, timeout = 1000, reconnect = false})
+    local t0 = sys.uptime()
+    assert.are.same({nil, "timeout"}, {c:connect()})
+    assert.is_true(sys.uptime() - t0 <= 1100, sys.uptime() - t0)
+    stop()
+  end)
+
+  it("c:flush() in a message handler raises, like the other calls that would wait for the reader", function()
+    local p, stop = broker(function(c)
+      accept_connect(c)
+      while true do
+        local pkt = read(c)
+        if not pkt then return end
+        if pkt.type == "subscribe" then
+          send(c, {type = "suback", id = pkt.id, codes = {1}})
+          send(c, {type = "publish", topic = "f", payload = "x", qos = 0})
+        end -- never PUBACKs: a flush would wait for ever
+      end
+    end)
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, reconnect = false})
+    assert(c:connect())
+    local res
+    assert(c:subscribe("f", 1, function()
+      c:publish("g", "y", {qos = 1})
+      res = {pcall(c.flush, c)}
+    end))
+    for _ = 1, 50 do if res then break end task.sleep(20) end
+    assert.is_false(res[1])
+    assert.matches("c:flush: inside a message handler", res[2])
+    c:disconnect()
+    stop()
+  end)
+
+  it("skips (and acknowledges) a PUBLISH over max_packet instead of dropping the connection", function()
+    -- a kept session would send it again on every reconnect: dropping the
+    -- connection for it would cut the device off for good
+    local acks, conns = {}, 0
+    local p, stop = broker(function(c)
+      conns = conns + 1
+      accept_connect(c)
+      send(c, {type = "publish", topic = "big", payload = ("x"):rep(5000), qos = 1, id = 7})
+      send(c, {type = "publish", topic = "big2", payload = ("y"):rep(3000), qos = 2, id = 8})
+      send(c, {type = "publish", topic = "big0", payload = ("z"):rep(3000), qos = 0})
+      send(c, {type = "publish", topic = "small", payload = "ok", qos = 0})
+      while true do
+        local pkt = read(c)
+        if not pkt then return end
+        acks[#acks + 1] = pkt.type .. " " .. tostring(pkt.id)
+        if pkt.type == "pubrec" then send(c, {type = "pubrel", id = pkt.id}) end
+      end
+    end)
+    local got = {}
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, max_packet = 1000,
+      on_message = function(topic, payload) got[#got + 1] = topic .. "=" .. payload end})
+    assert(c:connect())
+    for _ = 1, 50 do if #got > 0 and #acks >= 3 then break end task.sleep(20) end
+    assert.are.same({"small=ok"}, got)
+    assert.are.same({"puback 7", "pubrec 8", "pubcomp 8"}, acks)
+    assert.are.equal("connected", (c:status()))
+    assert.are.equal(1, conns)
+    assert.are.equal(3, c:stats().oversized)
+    c:disconnect()
+    stop()
+  end)
+
+  it("unsubscribes on reconnect what was unsubscribed offline from a kept session", function()
+    local seen = {}
+    local p, stop = broker(function(c, n)
+      accept_connect(c, n > 1)
+      while true do
+        local pkt = read(c)
+        if not pkt then return end
+        seen[#seen + 1] = n .. " " .. pkt.type
+        if pkt.type == "subscribe" then
+          send(c, {type = "suback", id = pkt.id, codes = {1}})
+          return -- drop the connection after the SUBACK
+        elseif pkt.type == "unsubscribe" then
+          seen[#seen] = seen[#seen] .. " " .. pkt.topics[1]
+          send(c, {type = "unsuback", id = pkt.id})
+        end
+      end
+    end)
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, clean_session = false,
+      reconnect = {min = 300, max = 300}})
+    assert(c:connect())
+    assert.are.equal(1, c:subscribe("u/#", 1, function() end))
+    for _ = 1, 50 do if c:status() ~= "connected" then break end task.sleep(10) end
+    assert.are.equal("offline", (c:status()))
+    assert.is_true(c:unsubscribe("u/#"))
+    for _ = 1, 100 do if #seen >= 2 then break end task.sleep(20) end
+    assert.are.same({"1 subscribe", "2 unsubscribe u/#"}, seen)
+    c:disconnect()
+    stop()
+  end)
+
+  it("resends a PUBRECed QoS 2 message as PUBLISH when the broker lost the session", function()
+    -- mosquitto hands a QoS 2 message to subscribers on PUBREL: a broker that
+    -- restarted without the session answers a lone PUBREL with PUBCOMP and
+    -- the message is gone; a kept session gets the PUBREL (MQTT-4.4.0-1)
+    local log_ = {}
+    local p, stop = broker(function(c, n)
+      accept_connect(c, n == 3)
+      while true do
+        local pkt = read(c)
+        if not pkt then return end
+        log_[#log_ + 1] = ("%d %s %s%s"):format(n, pkt.type, pkt.id, pkt.dup and " dup" or "")
+        if pkt.type == "publish" then send(c, {type = "pubrec", id = pkt.id})
+        elseif pkt.type == "pubrel" then
+          if n < 3 then return end -- the broker goes away between PUBREC and PUBCOMP
+          send(c, {type = "pubcomp", id = pkt.id})
+        end
+      end
+    end)
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, clean_session = false,
+      reconnect = {min = 100, max = 100}})
+    assert(c:connect())
+    assert.are.same({true}, {c:publish("q", "two", {qos = 2, wait = true, timeout = 5000})})
+    assert.are.same({"1 publish 1", "1 pubrel 1", "2 publish 1 dup", "2 pubrel 1", "3 pubrel 1"}, log_)
+    c:disconnect()
+    stop()
+  end)
+
+  it("resends PUBRELs in the order their PUBRECs came (MQTT-4.6.0-3)", function()
+    local log_ = {}
+    local p, stop = broker(function(c, n)
+      accept_connect(c, n > 1)
+      local pubs = {}
+      while true do
+        local pkt = read(c)
+        if not pkt then return end
+        if n == 1 then
+          if pkt.type == "publish" then
+            pubs[#pubs + 1] = pkt
+            if #pubs == 2 then -- acknowledge the second first
+              send(c, {type = "pubrec", id = pubs[2].id})
+              send(c, {type = "pubrec", id = pubs[1].id})
+            end
+          elseif pkt.type == "pubrel" and #log_ == 0 then
+            log_[1] = "first"
+          elseif pkt.type == "pubrel" then
+            return -- drop with both PUBRELs unanswered
+          end
+        else
+          if pkt.id then log_[#log_ + 1] = pkt.type .. " " .. pkt.id end
+          if pkt.type == "pubrel" then send(c, {type = "pubcomp", id = pkt.id}) end
+        end
+      end
+    end)
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, clean_session = false,
+      reconnect = {min = 100, max = 100}})
+    assert(c:connect())
+    assert(c:publish("a", "1", {qos = 2}))
+    assert(c:publish("b", "2", {qos = 2}))
+    assert.is_true(c:flush(5000))
+    assert.are.same({"first", "pubrel 2", "pubrel 1"}, log_)
+    c:disconnect()
+    stop()
+  end)
+
+  it("returns an error, not a crash, when every packet id is in use", function()
+    local p, stop = broker(function(c)
+      accept_connect(c)
+      while read(c) do end -- never acknowledges
+    end)
+    local c = mqtt.client.new("x", {host = "127.0.0.1", port = p, reconnect = false, max_inflight = 65535,
+      queue = {max = 70000, bytes = 1 << 30}})
+    assert(c:connect())
+    for i = 1, 65535 do assert(c:publish("t", "", {qos = 1}), i) end
+    assert.are.equal(65535, c:stats().inflight)
+    assert.are.same({nil, "no free packet id"}, {c:subscribe("a", 0, function() end)})
+    assert.are.same({nil, "no free packet id"}, {c:unsubscribe("a")})
     c:disconnect()
     stop()
   end)
