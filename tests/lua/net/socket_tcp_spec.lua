@@ -525,4 +525,39 @@ describe("socket (TCP over loopback)", function()
     srv:close()
     assert.truthy(tostring(srv):find("closed", 1, true))
   end)
+
+  it("close() gives the connection's network memory back at once, not at the next collection", function()
+    -- It waits out TIME_WAIT (2 minutes): virtual time only.
+    if not sys.virtual_time then return end
+    local srv = assert(socket.bind("127.0.0.1", 0))
+    local _, port = srv:getsockname()
+    local server = task.spawn(function()
+      for _ = 1, 5 do
+        local c = assert(srv:accept())
+        c:settimeout(1000)
+        c:receive("*l")
+        c:send("bye\n")
+        c:close()
+      end
+    end)
+    task.sleep(125000) -- earlier tests' connections leave TIME_WAIT
+    collectgarbage()
+    collectgarbage()
+    local before = sys.memory().net
+    collectgarbage("stop") -- no userdata is collected: only close() can free
+    local ok, err = pcall(function()
+      for _ = 1, 5 do
+        local c = assert(socket.connect("127.0.0.1", port, {timeout = 5000}))
+        c:send("hi\n")
+        assert(c:receive("*a") == "bye\n")
+        c:close()
+      end
+      server:join()
+      task.sleep(125000) -- past TIME_WAIT (2 * TCP_MSL)
+      assert(sys.memory().net <= before, ("net memory %d after, %d before"):format(sys.memory().net, before))
+    end)
+    collectgarbage("restart")
+    srv:close()
+    assert(ok, err)
+  end)
 end)
