@@ -530,7 +530,7 @@ describe("socket (TCP over loopback)", function()
     -- It waits out TIME_WAIT (2 minutes): virtual time only.
     if not sys.virtual_time then return end
     local srv = assert(socket.bind("127.0.0.1", 0))
-    local _, port = srv:getsockname()
+    local _, sport = srv:getsockname()
     local server = task.spawn(function()
       for _ = 1, 5 do
         local c = assert(srv:accept())
@@ -547,7 +547,7 @@ describe("socket (TCP over loopback)", function()
     collectgarbage("stop") -- no userdata is collected: only close() can free
     local ok, err = pcall(function()
       for _ = 1, 5 do
-        local c = assert(socket.connect("127.0.0.1", port, {timeout = 5000}))
+        local c = assert(socket.connect("127.0.0.1", sport, {timeout = 5000}))
         c:send("hi\n")
         assert(c:receive("*a") == "bye\n")
         c:close()
