@@ -9,6 +9,7 @@
 
 #include "tls.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <time.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #include "mbedtls/oid.h"
 #include "mbedtls/pk.h"
 #include "mbedtls/platform.h"
+#include "mbedtls/sha256.h"
 #include "mbedtls/ssl.h"
 #include "mbedtls/ssl_internal.h"
 #include "mbedtls/x509_crt.h"
@@ -50,6 +52,11 @@ struct tls_conf {
   mbedtls_pk_context key;
   const char *alpn[TLS_ALPN_MAX + 1];
   char *server_name; /* overrides the connect host for SNI and checking */
+  /* A client configuration built from a table is shared by the connections
+   * open at the same time with the same options (conf_find). */
+  struct tls_conf *next_shared;
+  bool shared;
+  unsigned char digest[32]; /* SHA-256 of the options */
   char strings[];    /* alpn names and server_name live here */
 };
 
@@ -278,8 +285,16 @@ static const mbedtls_ecp_group_id tls_curves[] = {
 
 void tls_conf_ref(tls_conf_t *c) { c->refs++; }
 
+/* Client configurations from tables, live now (weak: not referenced). */
+static tls_conf_t *shared_confs;
+
 void tls_conf_unref(tls_conf_t *c) {
   if (!c || --c->refs > 0) return;
+  if (c->shared) {
+    tls_conf_t **pp = &shared_confs;
+    while (*pp && *pp != c) pp = &(*pp)->next_shared;
+    if (*pp) *pp = c->next_shared;
+  }
   mbedtls_ssl_config_free(&c->ssl);
   mbedtls_x509_crt_free(&c->ca);
   mbedtls_x509_crt_free(&c->cert);
@@ -412,6 +427,24 @@ static const char *conf_setup(tls_conf_t *c, char *err, size_t n) {
 
 static tls_conf_t *default_client;
 
+/* The options a client configuration is made of, as one digest: each
+ * field with its length (absent: a length of all ones), so no two option
+ * sets give the same input. SHA-256: a CA text must never be mistaken for
+ * another. */
+static void digest_field(mbedtls_sha256_context *h, const char *s, size_t n) {
+  unsigned char len[8];
+  uint64_t v = s ? (uint64_t)n : UINT64_MAX;
+  for (int i = 0; i < 8; i++) len[i] = (unsigned char)(v >> (8 * i));
+  mbedtls_sha256_update_ret(h, len, sizeof len);
+  if (s && n) mbedtls_sha256_update_ret(h, (const unsigned char *)s, n);
+}
+
+static tls_conf_t *conf_find(const unsigned char digest[32]) {
+  for (tls_conf_t *c = shared_confs; c; c = c->next_shared)
+    if (memcmp(c->digest, digest, 32) == 0) return c;
+  return NULL;
+}
+
 tls_conf_t *tls_conf_check(lua_State *L, int arg, int idx, bool server) {
   char err[TLS_ERR];
   idx = lua_absindex(L, idx);
@@ -501,6 +534,28 @@ tls_conf_t *tls_conf_check(lua_State *L, int arg, int idx, bool server) {
     lua_pushliteral(L, "tls: no entropy");
     return NULL;
   }
+  /* A client's configuration (its parsed CA chain: ~1.5 KB on a board) is
+   * shared by the connections open at once with the same options. */
+  unsigned char digest[32];
+  if (!server) {
+    mbedtls_sha256_context h;
+    mbedtls_sha256_init(&h);
+    mbedtls_sha256_starts_ret(&h, 0);
+    digest_field(&h, ca, calen);
+    digest_field(&h, cert, certlen);
+    digest_field(&h, key, keylen);
+    digest_field(&h, sn, snlen);
+    digest_field(&h, verify ? "1" : "0", 1);
+    for (size_t i = 0; i < nalpn; i++) digest_field(&h, alpn[i], alpnlen[i]);
+    mbedtls_sha256_finish_ret(&h, digest);
+    mbedtls_sha256_free(&h);
+    tls_conf_t *found = conf_find(digest);
+    if (found) {
+      lua_settop(L, idx);
+      tls_conf_ref(found);
+      return found;
+    }
+  }
   tls_conf_t *c = conf_alloc(strbytes, server);
   if (!c) luaL_error(L, "not enough memory");
   c->verify = verify;
@@ -530,6 +585,12 @@ tls_conf_t *tls_conf_check(lua_State *L, int arg, int idx, bool server) {
     tls_conf_unref(c);
     lua_pushstring(L, e);
     return NULL;
+  }
+  if (!server) {
+    memcpy(c->digest, digest, sizeof digest);
+    c->shared = true;
+    c->next_shared = shared_confs;
+    shared_confs = c;
   }
   return c;
 }
