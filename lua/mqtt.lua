@@ -308,7 +308,9 @@ DECODE[3] = function(b, flags)
   return p
 end
 DECODE[4], DECODE[5], DECODE[6], DECODE[7], DECODE[11] = id_only, id_only, id_only, id_only, id_only
-DECODE[8] = function(b)
+-- SUBSCRIBE (with_qos: each filter followed by its requested QoS) and
+-- UNSUBSCRIBE: a packet id, then one or more topic filters.
+local function filter_list(b, with_qos, what)
   if #b < 2 then return nil, "truncated packet id" end
   local id, pos = sunpack(">I2", b)
   if id == 0 then return nil, "packet id 0" end
@@ -319,15 +321,20 @@ DECODE[8] = function(b)
     if not f then return nil, pos end
     local why = P.filter_problem(f)
     if why then return nil, "topic filter " .. why end
-    local q = sbyte(b, pos)
-    if not q then return nil, "truncated requested QoS" end
-    if q > 2 then return nil, "requested QoS byte " .. q end
-    topics[#topics + 1] = { f, q }
-    pos = pos + 1
+    if with_qos then
+      local q = sbyte(b, pos)
+      if not q then return nil, "truncated requested QoS" end
+      if q > 2 then return nil, "requested QoS byte " .. q end
+      topics[#topics + 1] = { f, q }
+      pos = pos + 1
+    else
+      topics[#topics + 1] = f
+    end
   end
-  if #topics == 0 then return nil, "subscribe without topic filters" end
+  if #topics == 0 then return nil, what .. " without topic filters" end
   return { id = id, topics = topics }
 end
+DECODE[8] = function(b) return filter_list(b, true, "subscribe") end
 DECODE[9] = function(b)
   if #b < 3 then return nil, "suback needs a packet id and a return code" end
   local id = sunpack(">I2", b)
@@ -338,22 +345,7 @@ DECODE[9] = function(b)
   end
   return { id = id, codes = codes }
 end
-DECODE[10] = function(b)
-  if #b < 2 then return nil, "truncated packet id" end
-  local id, pos = sunpack(">I2", b)
-  if id == 0 then return nil, "packet id 0" end
-  local topics = {}
-  while pos <= #b do
-    local f
-    f, pos = utf8_at(b, pos, "topic filter")
-    if not f then return nil, pos end
-    local why = P.filter_problem(f)
-    if why then return nil, "topic filter " .. why end
-    topics[#topics + 1] = f
-  end
-  if #topics == 0 then return nil, "unsubscribe without topic filters" end
-  return { id = id, topics = topics }
-end
+DECODE[10] = function(b) return filter_list(b, false, "unsubscribe") end
 DECODE[12], DECODE[13], DECODE[14] = empty, empty, empty
 
 --- A packet's body (after the fixed header): `kind` is the first byte.
