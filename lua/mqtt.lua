@@ -1172,28 +1172,43 @@ function Client:subscribe(filter, qos, fn)
   self.subs[filter] = { qos = qos, fn = fn }
   self.unsubs[filter] = nil
   if self.state ~= "connected" then return nil, "not connected (subscribed on connect)" end
+  -- (no free id: it is sent on the next reconnect)
+  local p, err = self:_request({ kind = "subscribe" },
+    { type = "subscribe", topics = { { filter, qos } } })
+  if not p then return nil, err end
+  if p.type ~= "suback" then return nil, "protocol error" end
+  local code = p.codes[1]
+  if self.subs[filter] then self.subs[filter].acked = code ~= 0x80 end
+  if code == 0x80 then
+    self:_drop_sub(filter)
+    return nil, "subscription refused by the broker"
+  end
+  return code
+end
+
+-- Forget a subscription (it is not made again on reconnects).
+function Client:_drop_sub(filter)
+  self.subs[filter] = nil
+  for i, f in ipairs(self.sub_order) do
+    if f == filter then table.remove(self.sub_order, i) break end
+  end
+end
+
+-- Send `pkt` under a fresh packet id and wait for the reader to hand `w`
+-- its answer (SUBACK/UNSUBACK): the answer packet | nil, err.
+function Client:_request(w, pkt)
   local id = self:_alloc_id()
-  if not id then return nil, "no free packet id" end -- sent on the next reconnect
-  local w = { kind = "subscribe" }
+  if not id then return nil, "no free packet id" end
+  pkt.id = id
   self.pending[id] = w
-  local ok, err = self:_write(P.encode({ type = "subscribe", id = id, topics = { { filter, qos } } }))
+  local ok, err = self:_write(P.encode(pkt))
   if not ok then self.pending[id] = nil return nil, err end
   local p, werr = task.wait(w, self.timeout)
   if not p then
     self.pending[id] = nil
     return nil, werr
   end
-  if p.type ~= "suback" then return nil, "protocol error" end
-  local code = p.codes[1]
-  if self.subs[filter] then self.subs[filter].acked = code ~= 0x80 end
-  if code == 0x80 then
-    self.subs[filter] = nil
-    for i, f in ipairs(self.sub_order) do
-      if f == filter then table.remove(self.sub_order, i) break end
-    end
-    return nil, "subscription refused by the broker"
-  end
-  return code
+  return p
 end
 
 --- c:unsubscribe(filter) -> true | nil, err
@@ -1204,25 +1219,14 @@ function Client:unsubscribe(filter)
   if task.current() == self.reader_task and self.state == "connected" then
     error("c:unsubscribe: inside a message handler it would wait for itself; spawn a task", 2)
   end
-  self.subs[filter] = nil
-  for i, f in ipairs(self.sub_order) do
-    if f == filter then table.remove(self.sub_order, i) break end
-  end
+  self:_drop_sub(filter)
   -- until the UNSUBACK, a persistent session may still hold it: sent
   -- again on a reconnect that finds the session kept
   if not self.clean_session then self.unsubs[filter] = true end
   if self.state ~= "connected" then return true end
-  local id = self:_alloc_id()
-  if not id then return nil, "no free packet id" end
-  local w = { kind = "unsubscribe", filter = filter }
-  self.pending[id] = w
-  local ok, err = self:_write(P.encode({ type = "unsubscribe", id = id, topics = { filter } }))
-  if not ok then self.pending[id] = nil return nil, err end
-  local p, werr = task.wait(w, self.timeout)
-  if not p then
-    self.pending[id] = nil
-    return nil, werr
-  end
+  local p, err = self:_request({ kind = "unsubscribe", filter = filter },
+    { type = "unsubscribe", topics = { filter } })
+  if not p then return nil, err end
   return true
 end
 
