@@ -18,6 +18,8 @@ PKGS=(
   clang libclang-rt-14-dev
   libslirp-dev libvdeplug-dev vde2 dnsmasq-base iproute2 iptables iperf iputils-ping
   libmbedtls-dev openssl ca-certificates mosquitto mosquitto-clients curl apache2-utils
+  libsdl2-dev libsdl2-ttf-dev fonts-dejavu-core libpng-dev xvfb xdotool x11-utils
+  libftdi1-dev
 )
 [ "${LUAOS_SETUP_EXTRA:-}" ] && PKGS+=(${LUAOS_SETUP_EXTRA})
 

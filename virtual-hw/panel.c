@@ -46,8 +46,8 @@ static int led_set(vhw_part_t *p, const char *key, double v) {
   return VHW_EKEY; /* an LED shows what the pin says; it cannot be set */
 }
 
-static const vhw_ops_t led_ops = {"led", NULL, NULL, led_set, led_get, NULL,
-                                  NULL, panel_destroy, led_keys};
+static const vhw_ops_t led_ops = {
+    .type = "led", .set = led_set, .get = led_get, .destroy = panel_destroy, .keys = led_keys};
 
 vhw_part_t *vhw_led_new(const vhw_env_t *env) {
   return vhw_part_alloc(sizeof(vhw_panel_t), &led_ops, env);
@@ -91,10 +91,16 @@ static int button_get(vhw_part_t *p, const char *k, double *v) { return input_ge
 static int switch_set(vhw_part_t *p, const char *k, double v) { return input_set(p, k, v, "on"); }
 static int switch_get(vhw_part_t *p, const char *k, double *v) { return input_get(p, k, v, "on"); }
 
-static const vhw_ops_t button_ops = {"button", NULL, NULL, button_set, button_get, NULL,
-                                     NULL, panel_destroy, button_keys};
-static const vhw_ops_t switch_ops = {"switch", NULL, NULL, switch_set, switch_get, NULL,
-                                     NULL, panel_destroy, switch_keys};
+static const vhw_ops_t button_ops = {.type = "button",
+                                     .set = button_set,
+                                     .get = button_get,
+                                     .destroy = panel_destroy,
+                                     .keys = button_keys};
+static const vhw_ops_t switch_ops = {.type = "switch",
+                                     .set = switch_set,
+                                     .get = switch_get,
+                                     .destroy = panel_destroy,
+                                     .keys = switch_keys};
 
 vhw_part_t *vhw_button_new(const vhw_env_t *env) {
   return vhw_part_alloc(sizeof(vhw_panel_t), &button_ops, env);
@@ -136,9 +142,13 @@ static int loopback_set(vhw_part_t *p, const char *key, double v) {
   return VHW_EKEY;
 }
 
-static const vhw_ops_t loopback_ops = {"loopback",   loopback_select, loopback_exchange,
-                                       loopback_set, loopback_get,    NULL,
-                                       NULL,         panel_destroy,   loopback_keys};
+static const vhw_ops_t loopback_ops = {.type = "loopback",
+                                       .spi_select = loopback_select,
+                                       .spi_exchange = loopback_exchange,
+                                       .set = loopback_set,
+                                       .get = loopback_get,
+                                       .destroy = panel_destroy,
+                                       .keys = loopback_keys};
 
 vhw_part_t *vhw_loopback_new(const vhw_env_t *env) {
   vhw_part_t *p = vhw_part_alloc(sizeof(vhw_loopback_t), &loopback_ops, env);

@@ -36,6 +36,24 @@ typedef struct {
   void *ctx;
 } vhw_env_t;
 
+/* A physical quantity a person may turn (the window's sliders): the key of
+ * set/get, the range the part's datasheet specifies, and its unit. */
+typedef struct {
+  const char *key;
+  double min, max;
+  const char *unit; /* "degC", "Pa", "%RH", "g" */
+} vhw_quantity_t;
+
+/* A part with a screen (a display controller): its glass as the viewer
+ * sees it. Pixels RGB565, row-major, width * height; `generation` changes
+ * whenever pixels, size or `on` change, so a viewer copies only then. */
+typedef struct {
+  int width, height;
+  const uint16_t *pixels;
+  uint32_t generation;
+  bool on; /* display on and out of sleep (else the glass is dark) */
+} vhw_screen_t;
+
 typedef struct {
   const char *type;
   /* SPI slave: chip select went active/inactive; one byte each way. NULL
@@ -55,6 +73,18 @@ typedef struct {
   uint64_t (*poll)(vhw_part_t *p);
   void (*destroy)(vhw_part_t *p);
   const char *const *keys; /* NULL-terminated names accepted by set/get */
+  /* Optional (NULL when the part has none), kept last so models that
+   * predate them need no change: */
+  /* Physical inputs, {NULL} ended. */
+  const vhw_quantity_t *quantities;
+  /* One SPI transaction of this part in words, for people (the window's
+   * SPI view): "read 0xF7 press_msb.. = 52 3a 00", "write CASET 0..239".
+   * tx/rx hold the first n of len bytes. Writes at most outlen bytes
+   * (NUL-terminated, truncated); returns 0 if it has nothing to say. */
+  size_t (*spi_describe)(const vhw_part_t *p, const uint8_t *tx, const uint8_t *rx, size_t n,
+                         size_t len, char *out, size_t outlen);
+  /* The screen of a display part, or NULL. */
+  const vhw_screen_t *(*screen)(vhw_part_t *p);
 } vhw_ops_t;
 
 struct vhw_part {

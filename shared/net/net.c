@@ -36,6 +36,8 @@ static struct {
   uint8_t events[8];  /* pending net_event_t, delivered from the timer */
   unsigned nevents;
   net_event_fn on_event;
+  netif_linkoutput_fn port_output; /* the port's, under count_output */
+  net_counters_t counters;
 } N;
 
 /* lwIP's clock is the loop's: virtual time in tests, real time otherwise. */
@@ -199,6 +201,21 @@ static err_t attach_init(struct netif *nif) {
   return ERR_OK;
 }
 
+/* Counting wrappers around the port's frame paths (net_counters). */
+static err_t count_input(struct pbuf *p, struct netif *nif) {
+  N.counters.rx_packets++;
+  N.counters.rx_bytes += p->tot_len;
+  return ethernet_input(p, nif);
+}
+
+static err_t count_output(struct netif *nif, struct pbuf *p) {
+  N.counters.tx_packets++;
+  N.counters.tx_bytes += p->tot_len;
+  return N.port_output(nif, p);
+}
+
+void net_counters(net_counters_t *c) { *c = N.counters; }
+
 /* A failed attach leaves nothing behind: a later attach may try again,
  * and nothing sends through a half-started interface. */
 static void attach_undo(struct netif *nif) {
@@ -224,10 +241,13 @@ struct netif *net_attach(netif_init_fn init, void *state, const net_config_t *cf
   const ip4_addr_t *mask = cfg->dhcp ? &any : &cfg->netmask;
   const ip4_addr_t *gw = cfg->dhcp ? &any : &cfg->gw;
   port_init = init;
-  if (!netif_add(nif, ip, mask, gw, state, attach_init, ethernet_input)) {
+  if (!netif_add(nif, ip, mask, gw, state, attach_init, count_input)) {
     snprintf(err, errlen, "the network interface did not start");
     return NULL;
   }
+  memset(&N.counters, 0, sizeof N.counters);
+  N.port_output = nif->linkoutput;
+  nif->linkoutput = count_output;
   netif_set_hostname(nif, N.cfg.hostname[0] ? N.cfg.hostname : NULL);
   netif_set_default(nif);
   if (!ip4_addr_isany_val(cfg->dns)) dns_setserver(0, &cfg->dns);

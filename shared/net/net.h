@@ -52,6 +52,13 @@ const net_config_t *net_config(void);
  * loop's timer for lwIP's next timeout. Cheap; call it freely. */
 void net_kick(void);
 
+/* Ethernet frames through the attached interface since it was attached
+ * (the simulator window's network pane; a board's status page). */
+typedef struct {
+  uint64_t rx_packets, tx_packets, rx_bytes, tx_bytes;
+} net_counters_t;
+void net_counters(net_counters_t *c);
+
 /* True when the interface is up, its link is up and it has an address. */
 bool net_is_up(void);
 
