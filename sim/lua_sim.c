@@ -10,6 +10,7 @@
 #include "lua_sim.h"
 #include "luaos.h"
 #include "sched.h"
+#include "window.h"
 
 #define PART_MT "luaos.sim.part"
 
@@ -336,6 +337,15 @@ static int sim_board(lua_State *L) {
   return 1;
 }
 
+/* sim.screenshot(path): a PNG of the window as it is now (sim/window.c). */
+static int sim_screenshot(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  char err[400];
+  if (!window_screenshot(path, err, sizeof err)) return luaL_error(L, "sim.screenshot: %s", err);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 int luaopen_sim(lua_State *L) {
   static const luaL_Reg f[] = {{"part", sim_part},
                                {"parts", sim_parts},
@@ -351,6 +361,7 @@ int luaopen_sim(lua_State *L) {
                                {"gpio_trace_clear", sim_gpio_trace_clear},
                                {"board", sim_board},
                                {"fault", sim_fault},
+                               {"screenshot", sim_screenshot},
                                {NULL, NULL}};
   luaL_newmetatable(L, PART_MT);
   lua_pushcfunction(L, part_index);
