@@ -40,6 +40,20 @@ static void card_widgets(win_layout_t *l, const ws_part_t *p, int i, int x, int 
     add(l, WW_FAULT, i, f, x + 8 + f * (FAULT_W + 6), cy + 4, FAULT_W, FAULT_H);
 }
 
+static ww_kind_t chip_kind(const ws_part_t *p) {
+  return p->kind == WK_LED ? WW_LED : p->kind == WK_BUTTON ? WW_BUTTON : WW_SWITCH;
+}
+
+/* Does the box overlap one of the widgets [from, to) (the placed parts)? */
+static bool collides(const win_layout_t *l, int from, int to, int x, int y, int w, int h) {
+  for (int i = from; i < to; i++) {
+    const ww_widget_t *o = &l->wd[i];
+    if (o->kind == WW_SLIDER || o->kind == WW_FAULT) continue;
+    if (x < o->x + o->w && o->x < x + w && y < o->y + o->h && o->y < y + h) return true;
+  }
+  return false;
+}
+
 void win_layout(const win_snap_t *s, int w, int h, win_layout_t *l) {
   memset(l, 0, sizeof *l);
   if (w < WIN_MIN_W) w = WIN_MIN_W;
@@ -79,48 +93,57 @@ void win_layout(const win_snap_t *s, int w, int h, win_layout_t *l) {
   add(l, WW_NET, -1, 0, rx, ry + spi_h + PAD / 2, right_w, net_h);
   add(l, WW_CONSOLE, -1, 0, PAD, h - con_h, w - 2 * PAD, con_h - PAD / 2);
 
-  /* Left: panel chips in rows, then part cards in columns. */
+  /* Left: parts the board file placed first; then the other chips in
+   * rows and cards in columns around them. */
   int left_w = rx - 2 * PAD;
+  int placed_from = l->n;
+  for (int i = 0; i < s->nparts; i++) {
+    const ws_part_t *p = &s->parts[i];
+    if (!p->has_pos) continue;
+    int px = PAD + p->x, py = mid_top + p->y;
+    if (p->kind == WK_LED || p->kind == WK_BUTTON || p->kind == WK_SWITCH) {
+      add(l, chip_kind(p), i, 0, px, py, CHIP_W, CHIP_H);
+    } else if (p->kind == WK_SENSOR || p->kind == WK_OTHER) {
+      add(l, WW_CARD, i, 0, px, py, CARD_W, card_height(p));
+      card_widgets(l, p, i, px, py);
+    }
+  }
+  int placed_to = l->n;
   int x = PAD, y = mid_top;
   bool any_chip = false;
   for (int i = 0; i < s->nparts; i++) {
     const ws_part_t *p = &s->parts[i];
-    ww_kind_t k = p->kind == WK_LED ? WW_LED : p->kind == WK_BUTTON ? WW_BUTTON : WW_SWITCH;
-    if (p->kind != WK_LED && p->kind != WK_BUTTON && p->kind != WK_SWITCH) continue;
-    if (p->has_pos) {
-      add(l, k, i, 0, PAD + p->x, mid_top + p->y, CHIP_W, CHIP_H);
+    if (p->has_pos || (p->kind != WK_LED && p->kind != WK_BUTTON && p->kind != WK_SWITCH))
       continue;
+    for (int tries = 0; tries < 400; tries++) {
+      if (x + CHIP_W > PAD + left_w && x > PAD) {
+        x = PAD;
+        y += CHIP_H + 6;
+      }
+      if (!collides(l, placed_from, placed_to, x, y, CHIP_W, CHIP_H)) break;
+      x += CHIP_W + 6;
     }
-    if (x + CHIP_W > PAD + left_w && x > PAD) {
-      x = PAD;
-      y += CHIP_H + 6;
-    }
-    add(l, k, i, 0, x, y, CHIP_W, CHIP_H);
+    add(l, chip_kind(p), i, 0, x, y, CHIP_W, CHIP_H);
     x += CHIP_W + 6;
     any_chip = true;
   }
-  int cx = PAD, cy = any_chip ? y + CHIP_H + PAD : mid_top, col_bottom = cy;
+  int cx = PAD, cy = any_chip ? y + CHIP_H + PAD : mid_top;
   int top = cy;
   for (int i = 0; i < s->nparts; i++) {
     const ws_part_t *p = &s->parts[i];
-    if (p->kind != WK_SENSOR && p->kind != WK_OTHER) continue;
+    if (p->has_pos || (p->kind != WK_SENSOR && p->kind != WK_OTHER)) continue;
     int ch = card_height(p);
-    int bx = cx, by = cy;
-    if (p->has_pos) {
-      bx = PAD + p->x;
-      by = mid_top + p->y;
-    } else {
+    for (int tries = 0; tries < 400; tries++) {
       if (cy + ch > mid_bot && cy > top && cx + 2 * (CARD_W + PAD) <= PAD + left_w + PAD) {
         cx += CARD_W + PAD; /* next column */
         cy = top;
       }
-      bx = cx;
-      by = cy;
-      cy += ch + 6;
-      if (cy > col_bottom) col_bottom = cy;
+      if (!collides(l, placed_from, placed_to, cx, cy, CARD_W, ch)) break;
+      cy += 8;
     }
-    add(l, WW_CARD, i, 0, bx, by, CARD_W, ch);
-    card_widgets(l, p, i, bx, by);
+    add(l, WW_CARD, i, 0, cx, cy, CARD_W, ch);
+    card_widgets(l, p, i, cx, cy);
+    cy += ch + 6;
   }
 }
 

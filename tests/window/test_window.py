@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+"""The simulator window under a real X server (Xvfb, started here) driven
+by real X input events (xdotool): a click on a button lights the app's LED
+(in the model and in the pixels), a key works the button, a dragged slider
+changes what the BME280 driver reads, closing the window ends the run as
+Ctrl-C does. usage: test_window.py path/to/luaos"""
+import ctypes
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import winlib  # noqa: E402
+
+LUAOS = os.path.abspath(sys.argv[1])
+TMP = tempfile.mkdtemp(prefix="luaos-window-")
+
+
+class Run:
+    """`luaos run APP` in the X server, its output collected line by line."""
+
+    def __init__(self, x, app, *args):
+        self.layout = os.path.join(TMP, "layout-%d.json" % id(self))
+        path = os.path.join(TMP, "app-%d.lua" % id(self))
+        with open(path, "w") as f:
+            f.write(app)
+        self.proc = subprocess.Popen([LUAOS, "run", path, "--layout-json", self.layout] +
+                                     list(args), env=x.env(), stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+        self.lines = []
+        self.cv = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+        self.x = x
+
+    def _read(self):
+        for line in self.proc.stdout:
+            with self.cv:
+                self.lines.append(line.rstrip("\n"))
+                self.cv.notify_all()
+
+    def wait_line(self, pattern, timeout=10, start=0):
+        rx = re.compile(pattern)
+        end = time.time() + timeout
+        with self.cv:
+            while True:
+                for i in range(start, len(self.lines)):
+                    m = rx.search(self.lines[i])
+                    if m:
+                        return m, i
+                left = end - time.time()
+                if left <= 0:
+                    raise AssertionError("no line matching %r in %r" % (pattern,
+                                                                      self.lines[-12:]))
+                self.cv.wait(left)
+
+    def window(self):
+        wid = self.x.xdotool("search", "--sync", "--name", "^luaos - ").split()[0]
+        for _ in range(100):  # the layout file follows the first frame
+            if os.path.exists(self.layout):
+                break
+            time.sleep(0.05)
+        self.x.xdotool("windowmove", "--sync", wid, 0, 0)
+        time.sleep(0.2)
+        return wid, winlib.load_layout(self.layout)
+
+    def finish(self, timeout=20):
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+
+
+BUTTON_APP = r"""
+local sim = require("sim")
+local shots = ...
+gpio.mode("LED0", "out")
+gpio.mode("BTN0", "in")
+local n = 0
+gpio.on("BTN0", "both", function(_, level)
+  gpio.write("LED0", level)
+  n = n + 1
+  local path = shots .. n .. ".png"
+  sim.screenshot(path)
+  print(string.format("BTN0 %d led=%s shot=%s", level, tostring(sim.led("LED0")), path))
+end)
+print("ready")
+"""
+
+RED = (0xFF, 0x20, 0x20)  # an LED without a colour in the board file
+
+
+def led_pixel(png, layout):
+    w, _, rows = winlib.read_png(png)
+    wd = winlib.widget(layout, "led", "LED0")
+    scale = w / layout["width"]
+    return rows[int((wd["y"] + wd["h"] // 2) * scale)][int((wd["x"] + 22) * scale)]
+
+
+def test_click_lights_led(x):
+    r = Run(x, BUTTON_APP, "--for", "20s", "--", os.path.join(TMP, "click-"))
+    r.wait_line("^ready")
+    wid, layout = r.window()
+    bx, by = winlib.centre(winlib.widget(layout, "button", "BTN0"))
+    lx, ly = winlib.centre(winlib.widget(layout, "led", "LED0"))
+    x.xdotool("mousemove", "--window", wid, bx, by, "mousedown", 1)
+    m, i = r.wait_line(r"^BTN0 1 led=(\w+) shot=(\S+)")
+    assert m.group(1) == "true", "the model's LED is off after the click"
+    px = led_pixel(m.group(2), layout)
+    assert px == RED, "LED0 in the screenshot while pressed: %r, want %r" % (px, RED)
+    # Cross-check what the X server shows (ImageMagick's import, if present).
+    time.sleep(0.4)
+    real = os.path.join(TMP, "x-pressed.png")
+    if subprocess.run(["import", "-window", wid, real], env=x.env(),
+                      capture_output=True).returncode == 0:
+        w, _, rows = winlib.read_png(real)
+        got = rows[ly][lx - winlib.widget(layout, "led", "LED0")["w"] // 2 + 22]
+        assert got == RED, "LED0 on the X server: %r" % (got,)
+    x.xdotool("mouseup", 1)
+    m, _ = r.wait_line(r"^BTN0 0 led=(\w+) shot=(\S+)", start=i + 1)
+    assert m.group(1) == "false", "the model's LED stays on after the release"
+    px = led_pixel(m.group(2), layout)
+    assert px != RED and max(px) < 0x80, "LED0 still lit in the pixels: %r" % (px,)
+    r.proc.terminate()
+    r.finish()
+
+
+def test_key_works_button(x):
+    r = Run(x, BUTTON_APP, "--for", "20s", "--", os.path.join(TMP, "key-"))
+    r.wait_line("^ready")
+    wid, _ = r.window()
+    # No window manager: the pointer in the window and a click give it the focus.
+    x.xdotool("mousemove", "--window", wid, 500, 20, "click", 1)
+    x.xdotool("windowfocus", "--sync", wid)
+    time.sleep(0.3)
+    x.xdotool("keydown", "1")  # BTN0's printed shortcut: "[1]"
+    m, i = r.wait_line(r"^BTN0 1 led=(\w+)")
+    assert m.group(1) == "true"
+    x.xdotool("keyup", "1")
+    m, _ = r.wait_line(r"^BTN0 0 led=(\w+)", start=i + 1)
+    assert m.group(1) == "false"
+    r.proc.terminate()
+    r.finish()
+
+
+SENSOR_APP = r"""
+local s = require("bme280").new(0, 0)
+print("ready")
+while true do
+  print(string.format("T %.2f", s:read().temperature))
+  task.sleep(50)
+end
+"""
+
+
+def test_drag_temperature_slider(x):
+    r = Run(x, SENSOR_APP, "--for", "30s")
+    m, i = r.wait_line(r"^T (-?[\d.]+)")
+    before = float(m.group(1))
+    wid, layout = r.window()
+    sl = winlib.widget(layout, "slider", "env", key="temperature")
+    knob_x = sl["x"] + round((before - sl["min"]) / (sl["max"] - sl["min"]) * (sl["w"] - 1))
+    y = sl["y"] + sl["h"] // 2
+    target = sl["x"] + round(0.8 * (sl["w"] - 1))
+    want = sl["min"] + (target - sl["x"]) / (sl["w"] - 1) * (sl["max"] - sl["min"])
+    x.xdotool("mousemove", "--window", wid, knob_x, y, "mousedown", 1)
+    for step in range(1, 6):  # a drag: several motion events with the button down
+        x.xdotool("mousemove", "--window", wid, knob_x + (target - knob_x) * step // 5, y)
+        time.sleep(0.05)
+    x.xdotool("mouseup", 1)
+    end, got = time.time() + 10, None
+    while time.time() < end:
+        got = float(r.lines[-1].split()[1])
+        if abs(got - want) < 0.1:
+            break
+        time.sleep(0.1)
+    assert abs(got - want) < 0.1, "driver reads %.2f degC after the drag, slider says %.2f" % (
+        got, want)
+    r.proc.terminate()
+    r.finish()
+
+
+def close_window(display, wid):
+    """What a window manager's close button sends: WM_DELETE_WINDOW."""
+    xl = ctypes.CDLL("libX11.so.6")
+    xl.XOpenDisplay.restype = ctypes.c_void_p
+    xl.XInternAtom.restype = ctypes.c_ulong
+    xl.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+    xl.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_long,
+                              ctypes.c_void_p]
+    xl.XFlush.argtypes = [ctypes.c_void_p]
+    xl.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    d = xl.XOpenDisplay(display.encode())
+    assert d, "cannot open the X display"
+
+    class ClientMessage(ctypes.Structure):
+        _fields_ = [("type", ctypes.c_int), ("serial", ctypes.c_ulong),
+                    ("send_event", ctypes.c_int), ("display", ctypes.c_void_p),
+                    ("window", ctypes.c_ulong), ("message_type", ctypes.c_ulong),
+                    ("format", ctypes.c_int), ("data", ctypes.c_long * 5),
+                    ("pad", ctypes.c_long * 8)]
+    ev = ClientMessage()
+    ev.type = 33  # ClientMessage
+    ev.window = int(wid)
+    ev.message_type = xl.XInternAtom(d, b"WM_PROTOCOLS", 0)
+    ev.format = 32
+    ev.data[0] = xl.XInternAtom(d, b"WM_DELETE_WINDOW", 0)
+    ev.data[1] = 0  # CurrentTime
+    assert xl.XSendEvent(d, int(wid), 0, 0, ctypes.byref(ev))
+    xl.XFlush(d)
+    xl.XCloseDisplay(d)
+
+
+def test_close_ends_run_like_ctrl_c(x):
+    r = Run(x, "print('ready')\nwhile true do task.sleep(10) end\n")
+    r.wait_line("^ready")
+    wid, _ = r.window()
+    t0 = time.time()
+    close_window(x.display, wid)
+    rc = r.finish(10)
+    assert rc == 130, "closing the window: exit %r, Ctrl-C gives 130 (%r)" % (rc, r.lines)
+    assert time.time() - t0 < 5
+
+
+def test_headless_same_output(x):
+    app = "for i = 1, 3 do print('line', i) task.sleep(5) end\nprint(require('sim').led('LED0'))\n"
+    outs = []
+    for extra, env in (([], x.env()), (["--headless"], x.env()),
+                       ([], {k: v for k, v in os.environ.items() if k != "DISPLAY"})):
+        path = os.path.join(TMP, "same.lua")
+        with open(path, "w") as f:
+            f.write(app)
+        p = subprocess.run([LUAOS, "run", path] + extra, env=env, capture_output=True,
+                           text=True, timeout=30)
+        outs.append((p.returncode, p.stdout))
+    assert outs[0] == outs[1] == outs[2], outs
+    assert outs[0][1] == "line\t1\nline\t2\nline\t3\nfalse\n", outs[0]
+
+
+def main():
+    missing = winlib.tools_missing()
+    if missing:
+        print("SKIP: %s not installed (apt-get install xvfb xdotool)" % ", ".join(missing))
+        return 77
+    probe = subprocess.run([LUAOS, "run", "/dev/null", "--headless", "--screenshot",
+                            os.path.join(TMP, "probe.png")], capture_output=True, text=True)
+    if "built without the window" in probe.stderr:
+        print("SKIP: " + probe.stderr.strip())
+        return 77
+    tests = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
+    only = sys.argv[2:]
+    failed = 0
+    with winlib.Xvfb() as x:
+        for t in tests:
+            if only and t.__name__ not in only:
+                continue
+            t0 = time.time()
+            try:
+                t(x)
+                print("ok   %s (%.1f s)" % (t.__name__, time.time() - t0))
+            except Exception as e:  # noqa: BLE001 - report and go on
+                failed += 1
+                print("FAIL %s: %s" % (t.__name__, e))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
