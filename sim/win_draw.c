@@ -225,6 +225,9 @@ struct win_draw {
   unsigned frame;
   SDL_Texture *scr_tex;
   int scr_w, scr_h;
+  uint32_t *scr_rgb; /* the glass in 0x00RRGGBB */
+  uint32_t scr_gen;  /* generation in scr_tex */
+  bool scr_valid;
 };
 
 static SDL_mutex *ttf_lock; /* FreeType's library is shared by all contexts */
@@ -285,6 +288,7 @@ void win_draw_free(win_draw_t *d) {
   if (!d) return;
   sweep_text(d, true);
   if (d->scr_tex) SDL_DestroyTexture(d->scr_tex);
+  free(d->scr_rgb);
   SDL_LockMutex(ttf_lock);
   for (int i = 0; i < F_N; i++)
     if (d->font[i]) TTF_CloseFont(d->font[i]);
@@ -492,14 +496,30 @@ static void draw_screen(win_draw_t *d, const win_snap_t *s, const uint16_t *px,
   }
   if (!d->scr_tex || d->scr_w != s->scr_w || d->scr_h != s->scr_h) {
     if (d->scr_tex) SDL_DestroyTexture(d->scr_tex);
-    d->scr_tex = SDL_CreateTexture(d->r, SDL_PIXELFORMAT_RGB565, SDL_TEXTUREACCESS_STREAMING,
-                                   s->scr_w, s->scr_h);
+    free(d->scr_rgb);
+    d->scr_rgb = malloc((size_t)s->scr_w * (size_t)s->scr_h * sizeof *d->scr_rgb);
+    d->scr_tex = d->scr_rgb ? SDL_CreateTexture(d->r, SDL_PIXELFORMAT_RGB888,
+                                                SDL_TEXTUREACCESS_STREAMING, s->scr_w, s->scr_h)
+                            : NULL;
     d->scr_w = s->scr_w;
     d->scr_h = s->scr_h;
+    d->scr_valid = false;
     if (d->scr_tex) SDL_SetTextureScaleMode(d->scr_tex, SDL_ScaleModeNearest);
   }
   if (!d->scr_tex) return;
-  SDL_UpdateTexture(d->scr_tex, NULL, px, s->scr_w * 2);
+  if (!d->scr_valid || d->scr_gen != s->scr_gen) {
+    /* RGB565 to 8 bits a channel by repeating the top bits into the low
+     * ones (0x1F -> 0xFF, 0x10 -> 0x84): our formula, not the blitter's,
+     * so the PNG's pixels are known exactly (docs/simulator.md). */
+    size_t n = (size_t)s->scr_w * (size_t)s->scr_h;
+    for (size_t i = 0; i < n; i++) {
+      uint32_t v = px[i], r = v >> 11, g = (v >> 5) & 0x3F, b = v & 0x1F;
+      d->scr_rgb[i] = (r << 3 | r >> 2) << 16 | (g << 2 | g >> 4) << 8 | (b << 3 | b >> 2);
+    }
+    SDL_UpdateTexture(d->scr_tex, NULL, d->scr_rgb, s->scr_w * 4);
+    d->scr_gen = s->scr_gen;
+    d->scr_valid = true;
+  }
   SDL_RenderCopy(d->r, d->scr_tex, NULL, &dst);
 }
 
