@@ -369,6 +369,9 @@ static void build_part(lua_State *L, int pt, const char *where) {
       p->reset_pin = pin_field(L, pt, where, "reset");
       if (p->dc_pin >= 0 && p->dc_pin == p->reset_pin)
         bfail(L, "%s: 'dc' and 'reset' must be different pins", where);
+      /* Display modules pull their reset line up: the chip runs until
+       * the MCU drives the pin low. */
+      if (p->reset_pin >= 0) vhw_pins_set_mode(B.pins, p->reset_pin, VHW_PIN_PULLUP);
     }
   } else {
     int pin = pin_field(L, pt, where, "pin");
