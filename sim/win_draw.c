@@ -86,11 +86,6 @@ void win_layout(const win_snap_t *s, int w, int h, win_layout_t *l) {
     }
     add(l, WW_SCREEN, s->scr_part, 0, sx, sy, s->scr_w * l->scr_scale, s->scr_h * l->scr_scale);
   }
-  int net_h = 64;
-  int spi_h = mid_bot - ry - net_h - PAD;
-  if (spi_h < 60) spi_h = 60;
-  add(l, WW_SPI, -1, 0, rx, ry, right_w, spi_h);
-  add(l, WW_NET, -1, 0, rx, ry + spi_h + PAD / 2, right_w, net_h);
   add(l, WW_CONSOLE, -1, 0, PAD, h - con_h, w - 2 * PAD, con_h - PAD / 2);
 
   /* Left: parts the board file placed first; then the other chips in
@@ -128,7 +123,10 @@ void win_layout(const win_snap_t *s, int w, int h, win_layout_t *l) {
     any_chip = true;
   }
   int cx = PAD, cy = any_chip ? y + CHIP_H + PAD : mid_top;
-  int top = cy;
+  int top = cy, cards_right = PAD;
+  for (int i = placed_from; i < placed_to; i++)
+    if (l->wd[i].x + l->wd[i].w > cards_right && l->wd[i].y + l->wd[i].h > top)
+      cards_right = l->wd[i].x + l->wd[i].w;
   for (int i = 0; i < s->nparts; i++) {
     const ws_part_t *p = &s->parts[i];
     if (p->has_pos || (p->kind != WK_SENSOR && p->kind != WK_OTHER)) continue;
@@ -144,6 +142,21 @@ void win_layout(const win_snap_t *s, int w, int h, win_layout_t *l) {
     add(l, WW_CARD, i, 0, cx, cy, CARD_W, ch);
     card_widgets(l, p, i, cx, cy);
     cy += ch + 6;
+    if (cx + CARD_W > cards_right) cards_right = cx + CARD_W;
+  }
+  /* The SPI view: between the cards and the right column when there is
+   * room for it (lines of ~40 characters), else under the display. */
+  int net_h = 64;
+  int mid_x = cards_right + PAD, mid_w = rx - PAD - mid_x;
+  if (mid_w >= 280 && mid_bot - top >= 120) {
+    add(l, WW_SPI, -1, 0, mid_x, top, mid_w, mid_bot - top);
+    int nh = mid_bot - ry > net_h ? net_h : mid_bot - ry;
+    add(l, WW_NET, -1, 0, rx, ry, right_w, nh < 40 ? 40 : nh);
+  } else {
+    int spi_h = mid_bot - ry - net_h - PAD;
+    if (spi_h < 60) spi_h = 60;
+    add(l, WW_SPI, -1, 0, rx, ry, right_w, spi_h);
+    add(l, WW_NET, -1, 0, rx, ry + spi_h + PAD / 2, right_w, net_h);
   }
 }
 

@@ -169,9 +169,10 @@ static void fill_quantities(ws_part_t *sp, vhw_part_t *p) {
   }
 }
 
-/* LED brightness: the part's own "brightness" if it has one, else the
- * share of device time its pin was lit since the last snapshot, from the
- * GPIO trace, when it toggled fast; else whether it is lit. */
+/* LED brightness, when its pin toggles fast: the part's own "brightness"
+ * (duty over the last 20 ms of device time) if it has one, else the share
+ * of device time its pin was lit since the last snapshot, from the GPIO
+ * trace; otherwise whether it is lit. */
 static void duty_scan(void) {
   const board_gpio_rec_t *recs;
   size_t first, n = board_gpio_trace(&recs, &first);
@@ -194,13 +195,19 @@ static void duty_scan(void) {
 }
 
 static double led_level(vhw_part_t *p, uint64_t now) {
-  double v = 0, lit = 0, al = 0;
-  if (p->ops->get(p, "brightness", &v) == VHW_OK) return v;
+  double v = 0, lit = 0, al = 0, changes = 0;
   p->ops->get(p, "lit", &lit);
   int pin = p->pin;
-  if (pin < 0 || pin >= BOARD_MAX_PINS || W.changes[pin] < WIN_DUTY_MIN_CHANGES ||
-      now <= W.duty_t0)
-    return lit;
+  if (pin < 0 || pin >= BOARD_MAX_PINS) return lit;
+  /* Fast: toggled several times since the last frame (window), or at all
+   * (an offscreen picture has no last frame). A pin switched once shows
+   * its level, not a fraction of the part's 20 ms average. */
+  bool fast = W.windowed ? W.changes[pin] >= WIN_DUTY_MIN_CHANGES
+                         : p->ops->get(p, "changes", &changes) == VHW_OK &&
+                               changes >= WIN_DUTY_MIN_CHANGES;
+  if (!fast) return lit;
+  if (p->ops->get(p, "brightness", &v) == VHW_OK) return v;
+  if (!W.windowed || now <= W.duty_t0) return lit;
   p->ops->get(p, "active_low", &al);
   uint64_t hi = W.hi_us[pin] + (W.lvl[pin] && now > W.last_t[pin] ? now - W.last_t[pin] : 0);
   double f = (double)hi / (double)(now - W.duty_t0);
