@@ -392,7 +392,12 @@ static int sim_board(lua_State *L) {
 
 /* sim.screenshot(path): a PNG of the window as it is now (sim/window.c). */
 static int sim_screenshot(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  size_t n;
+  const char *path = luaL_checklstring(L, 1, &n);
+  /* As --screenshot: a PNG's name (and no file named by a stray string). */
+  luaL_argcheck(L, n > 4 && path[n - 5] != '/' && strlen(path) == n &&
+                       strcmp(path + n - 4, ".png") == 0,
+                1, "a file name ending in .png expected");
   char err[400];
   if (!window_screenshot(path, err, sizeof err)) return luaL_error(L, "sim.screenshot: %s", err);
   lua_pushboolean(L, 1);
