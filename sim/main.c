@@ -73,7 +73,7 @@ static int parse_window(const char *cmd, cli_opts_t *o, int argc, char **argv, i
            -1;
   if (shot) {
     size_t n = strlen(argv[i + 1]);
-    if (n < 4 || strcasecmp(argv[i + 1] + n - 4, ".png") != 0)
+    if (n < 5 || strcasecmp(argv[i + 1] + n - 4, ".png") != 0)
       return bad_usage(cmd, "%s writes a PNG: the file name must end in .png", a), -1;
     o->screenshot = argv[i + 1];
   } else {

@@ -88,6 +88,10 @@ static struct {
   char startup_err[200];
   SDL_Thread *thread;
   Uint32 ev_snapshot;
+  /* LUAOS_WINDOW_STATS=1: counts printed at the end (tools/bench-window) */
+  unsigned frames, snapshots; /* frames: render thread, under lock */
+  uint64_t draw_ns;           /* time spent drawing them */
+  uint64_t start_ns;
 } W;
 
 static uint64_t wall_ns(void) {
@@ -413,6 +417,7 @@ static void publish(void) {
     W.shared_px_gen = W.stage.scr_gen;
   }
   W.shared_seq++;
+  W.snapshots++;
   SDL_UnlockMutex(W.lock);
   W.px_changed = false;
   SDL_Event ev;
@@ -584,9 +589,15 @@ static void render_frame(render_t *r) {
   W.cur_w = r->lay.w;
   W.cur_h = r->lay.h;
   W.cur_scale = scale;
+  W.frames++;
   SDL_UnlockMutex(W.lock);
+  uint64_t t0 = wall_ns();
   win_draw_frame(r->draw, &r->snap, r->px, &r->lay, &r->ui);
   SDL_RenderPresent(r->ren);
+  uint64_t dt = wall_ns() - t0;
+  SDL_LockMutex(W.lock);
+  W.draw_ns += dt;
+  SDL_UnlockMutex(W.lock);
   char sig[32];
   snprintf(sig, sizeof sig, "%dx%d@%d", ww, wh, r->snap.nparts);
   if (W.o.layout_json && strcmp(sig, r->layout_for) != 0) {
@@ -921,6 +932,7 @@ bool window_start(lua_State *L, const window_opts_t *o, char *err, size_t errlen
     return true;
   }
   W.windowed = true;
+  W.start_ns = wall_ns();
   if (!o->repl) install_print(L); /* the REPL has its own */
   board_gpio_trace_listen(true); /* LED brightness from the pin's changes */
   duty_reset(sched_now());
@@ -941,6 +953,16 @@ bool window_finish(void) {
     if (!ok) fprintf(stderr, "luaos: --screenshot: %s\n", err);
   }
   host_set_console_tap(NULL);
+  const char *stats = getenv("LUAOS_WINDOW_STATS");
+  if (stats && stats[0] == '1' && W.windowed) {
+    double secs = (double)(wall_ns() - W.start_ns) / 1e9;
+    SDL_LockMutex(W.lock);
+    fprintf(stderr,
+            "luaos: window: %u frames, %u snapshots in %.2f s (%.1f fps, %.2f ms a frame)\n",
+            W.frames, W.snapshots, secs, secs > 0 ? W.frames / secs : 0,
+            W.frames ? (double)W.draw_ns / W.frames / 1e6 : 0);
+    SDL_UnlockMutex(W.lock);
+  }
   if (W.windowed) {
     if (sched_virtual() && !W.o.repl) sched_set_idle_hook(NULL, NULL);
     host_remove_poller(&W.poller);
