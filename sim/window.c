@@ -491,6 +491,10 @@ static void apply(const win_cmd_t *c) {
       if (repl_busy()) {
         console_tap("(busy: the last line still runs)\n", 34);
       } else {
+        /* The typed line in the pane (the terminal sees only its output). */
+        char echo[WS_LINE + 4];
+        int n = snprintf(echo, sizeof echo, "%s%s\n", repl_prompt(), c->text);
+        if (n > 0) console_tap(echo, strlen(echo));
         repl_line(W.L, c->text, strlen(c->text));
       }
       break;
@@ -933,7 +937,7 @@ bool window_start(lua_State *L, const window_opts_t *o, char *err, size_t errlen
   }
   W.windowed = true;
   W.start_ns = wall_ns();
-  if (!o->repl) install_print(L); /* the REPL has its own */
+  install_print(L); /* the REPL's own on a terminal replaces it: same path */
   board_gpio_trace_listen(true); /* LED brightness from the pin's changes */
   duty_reset(sched_now());
   W.poller = (host_poller_t){poller_fill, poller_poll, NULL};

@@ -241,6 +241,30 @@ def test_headless_same_output(x):
     assert outs[0][1] == "line\t1\nline\t2\nline\t3\nfalse\n", outs[0]
 
 
+def test_repl_in_window(x):
+    """Lua typed into the window's console runs; the terminal REPL still works."""
+    layout = os.path.join(TMP, "repl.json")
+    p = subprocess.Popen([LUAOS, "repl", "--net", "none", "--layout-json", layout], env=x.env(),
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True)
+    r = Run.__new__(Run)
+    r.proc, r.lines, r.cv, r.x, r.layout = p, [], threading.Condition(), x, layout
+    threading.Thread(target=r._read, daemon=True).start()
+    wid, lay = r.window()
+    con = winlib.widget(lay, "console", "")
+    x.xdotool("mousemove", "--window", wid, con["x"] + 50, con["y"] + con["h"] - 8, "click", 1)
+    x.xdotool("windowfocus", "--sync", wid)
+    time.sleep(0.3)
+    x.xdotool("type", "--delay", "20", "print(6*7, 'from the window')")
+    x.xdotool("key", "Return")
+    r.wait_line(r"42\tfrom the window")
+    p.stdin.write("print(1+1, 'from the terminal')\n")
+    p.stdin.flush()
+    r.wait_line(r"2\tfrom the terminal")
+    close_window(x.display, wid)
+    assert r.finish(10) == 0
+
+
 def main():
     missing = winlib.tools_missing()
     if missing:
