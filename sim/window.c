@@ -11,7 +11,7 @@
  * an eventfd the scheduler's idle wait watches, and are applied in the
  * scheduler thread, as sim.press and part:set do. */
 #define _GNU_SOURCE
-#include "window.h"
+#include "win_mod.h"
 
 #include <SDL.h>
 #include <errno.h>
@@ -29,8 +29,6 @@
 #include "hal/hal_console.h"
 #include "host.h"
 #include "lauxlib.h"
-#include "lwip/ip4_addr.h"
-#include "net.h"
 #include "repl.h"
 #include "sched.h"
 #include "win_draw.h"
@@ -98,12 +96,6 @@ static uint64_t wall_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-bool window_available(char *why, size_t len) {
-  (void)why;
-  (void)len;
-  return true;
 }
 
 /* ---- console tap (scheduler thread) ---- */
@@ -372,19 +364,7 @@ static void snap_fill(void) {
     }
   }
   spi_fill(s);
-  struct netif *nif = net_netif();
-  s->net_present = nif != NULL;
-  if (nif) {
-    s->net_up = net_is_up();
-    ip4addr_ntoa_r(netif_ip4_addr(nif), s->net_addr, sizeof s->net_addr);
-    if (strcmp(s->net_addr, "0.0.0.0") == 0) s->net_addr[0] = 0;
-    net_counters_t c;
-    net_counters(&c);
-    s->rx_packets = c.rx_packets;
-    s->tx_packets = c.tx_packets;
-    s->rx_bytes = c.rx_bytes;
-    s->tx_bytes = c.tx_bytes;
-  }
+  win_net_info(s);
   screen_fill(s);
 }
 
@@ -816,7 +796,7 @@ static int render_main(void *ud) {
 
 /* ---- offscreen (scheduler thread) ---- */
 
-bool window_screenshot(const char *path, char *err, size_t errlen) {
+bool winmod_screenshot(const char *path, char *err, size_t errlen) {
   snap_fill();
   W.px_changed = true; /* the stage's pixels are fresh: publish them next time */
   int w = WIN_DEFAULT_W, h = WIN_DEFAULT_H;
@@ -885,12 +865,7 @@ static void install_print(lua_State *L) {
 
 /* ---- start and end ---- */
 
-static bool have_display(void) {
-  const char *d = getenv("DISPLAY"), *wl = getenv("WAYLAND_DISPLAY");
-  return (d && d[0]) || (wl && wl[0]);
-}
-
-bool window_start(lua_State *L, const window_opts_t *o, char *err, size_t errlen) {
+bool winmod_start(lua_State *L, const window_opts_t *o, char *err, size_t errlen) {
   (void)err;
   (void)errlen;
   memset(&W, 0, sizeof W);
@@ -901,7 +876,7 @@ bool window_start(lua_State *L, const window_opts_t *o, char *err, size_t errlen
   host_set_console_tap(console_tap);
   snap_fill();
   if (o->screenshot) install_print(L);
-  if (o->headless || !have_display()) {
+  if (o->headless || !window_have_display()) {
     if (o->layout_json) {
       win_layout_t *lay = malloc(sizeof *lay);
       if (lay) {
@@ -948,12 +923,12 @@ bool window_start(lua_State *L, const window_opts_t *o, char *err, size_t errlen
   return true;
 }
 
-bool window_finish(void) {
+bool winmod_finish(void) {
   if (!W.started) return true;
   bool ok = true;
   if (W.o.screenshot) {
     char err[300];
-    ok = window_screenshot(W.o.screenshot, err, sizeof err);
+    ok = winmod_screenshot(W.o.screenshot, err, sizeof err);
     if (!ok) fprintf(stderr, "luaos: --screenshot: %s\n", err);
   }
   host_set_console_tap(NULL);
