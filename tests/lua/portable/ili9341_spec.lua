@@ -39,12 +39,9 @@ local function words(log, from)
 end
 
 describe("ili9341 on the wire", function()
-  local rec, lcd
-
-  setup(function()
-    rec = recorder()
-    lcd = ili9341.new(1, 0, { dc = "LED1", spi = rec })
-  end)
+  -- (at definition: the board's test runner has no setup())
+  local rec = recorder()
+  local lcd = ili9341.new(1, 0, { dc = "LED1", spi = rec })
 
   it("starts with SWRESET, COLMOD 16 bit, MADCTL, SLPOUT, DISPON", function()
     assert.are.equal("c:01 c:3a d:55 c:36 d:00 c:11 c:29", words(rec.log))
