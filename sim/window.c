@@ -260,16 +260,38 @@ static void spi_fill(win_snap_t *s) {
    * stays quiet must not make us walk the whole ring). */
   int want = nb * WS_SPI_LINES, got = 0;
   char tmp[BOARD_MAX_BUSES][WS_SPI_LINES][WS_LINE];
-  int cnt[BOARD_MAX_BUSES] = {0};
-  for (size_t i = n; i > first && got < want && n - i < 256; i--) {
+  int cnt[BOARD_MAX_BUSES] = {0}, rep[BOARD_MAX_BUSES][WS_SPI_LINES];
+  char line[WS_LINE];
+  /* A run of equal transactions (a display's pixel stream) is one line
+   * with its count, so the other parts' traffic stays in view. */
+  for (size_t i = n; i > first && got < want && n - i < 512; i--) {
     const board_spi_rec_t *r = &recs[(i - 1) % BOARD_TRACE_MAX];
-    if (r->bus >= nb || cnt[r->bus] >= WS_SPI_LINES) continue;
-    describe_rec(r, tmp[r->bus][cnt[r->bus]++], WS_LINE);
+    if (r->bus >= nb) continue;
+    int b = r->bus, k = cnt[b];
+    describe_rec(r, line, sizeof line);
+    if (k > 0 && strcmp(tmp[b][k - 1], line) == 0) {
+      rep[b][k - 1]++;
+      continue;
+    }
+    if (k >= WS_SPI_LINES) continue;
+    memcpy(tmp[b][k], line, WS_LINE);
+    rep[b][k] = 1;
+    cnt[b]++;
     got++;
   }
   for (int b = 0; b < nb; b++) {
     s->bus[b].n = cnt[b];
-    for (int k = 0; k < cnt[b]; k++) memcpy(s->bus[b].line[k], tmp[b][cnt[b] - 1 - k], WS_LINE);
+    for (int k = 0; k < cnt[b]; k++) {
+      const int src = cnt[b] - 1 - k;
+      memcpy(s->bus[b].line[k], tmp[b][src], WS_LINE);
+      if (rep[b][src] > 1) {
+        char suffix[16];
+        int m = snprintf(suffix, sizeof suffix, "  x%d", rep[b][src] % 100000);
+        size_t at = strlen(s->bus[b].line[k]);
+        if (at + (size_t)m >= WS_LINE) at = WS_LINE - 1 - (size_t)m;
+        memcpy(s->bus[b].line[k] + at, suffix, (size_t)m + 1);
+      }
+    }
   }
 }
 
