@@ -265,6 +265,93 @@ def test_repl_in_window(x):
     assert r.finish(10) == 0
 
 
+def test_fault_toggle_and_switch(x):
+    app = r"""
+local sim = require("sim")
+gpio.mode("SW0", "in")
+print("ready")
+local last
+while true do
+  local now = string.format("fault=%s sw=%d", tostring(sim.fault("env")), gpio.read("SW0"))
+  if now ~= last then print(now) last = now end
+  task.sleep(20)
+end
+"""
+    r = Run(x, app, "--for", "30s")
+    r.wait_line("^ready")
+    wid, layout = r.window()
+    _, i = r.wait_line(r"^fault=nil sw=0")
+    fx, fy = winlib.centre(winlib.widget(layout, "fault", "env", fault="stuck"))
+    x.xdotool("mousemove", "--window", wid, fx, fy, "click", 1)
+    _, i = r.wait_line(r"^fault=stuck sw=0", start=i)
+    x.xdotool("mousemove", "--window", wid, fx, fy, "click", 1)  # again: cleared
+    _, i = r.wait_line(r"^fault=nil sw=0", start=i + 1)
+    sx, sy = winlib.centre(winlib.widget(layout, "switch", "SW0"))
+    x.xdotool("mousemove", "--window", wid, sx, sy, "click", 1)
+    _, i = r.wait_line(r"^fault=nil sw=1", start=i + 1)
+    x.xdotool("mousemove", "--window", wid, sx, sy, "click", 1)
+    r.wait_line(r"^fault=nil sw=0", start=i + 1)
+    r.proc.terminate()
+    r.finish()
+
+
+def test_resize_relayouts(x):
+    shot = os.path.join(TMP, "resized.png")
+    r = Run(x, "local sim = require('sim')\nprint('ready')\ntask.sleep(1500)\n"
+               "sim.screenshot(arg[1])\nprint('shot')\n", "--", shot)
+    r.wait_line("^ready")
+    wid, layout = r.window()
+    assert (layout["width"], layout["height"]) == (1000, 700), layout["width"]
+    os.remove(r.layout)
+    x.xdotool("windowsize", "--sync", wid, 700, 500)
+    for _ in range(100):
+        if os.path.exists(r.layout):
+            break
+        time.sleep(0.05)
+    time.sleep(0.2)
+    small = winlib.load_layout(r.layout)
+    assert (small["width"], small["height"]) == (700, 500), (small["width"], small["height"])
+    for wd in small["widgets"]:
+        assert wd["x"] >= 0 and wd["x"] + wd["w"] <= 700 + 340, wd  # cards may run off
+    r.wait_line("^shot")
+    assert winlib.read_png(shot)[:2] == (700, 500)
+    assert r.finish() == 0
+
+
+def test_idle_window_costs_under_1_percent(x):
+    r = Run(x, "print('ready')\nwhile true do task.sleep(60000) end\n")
+    r.wait_line("^ready")
+    r.window()
+    time.sleep(0.5)
+
+    def ticks():
+        with open("/proc/%d/stat" % r.proc.pid) as f:
+            v = f.read().rsplit(")", 1)[1].split()
+        return int(v[11]) + int(v[12])
+    t0, c0 = time.time(), ticks()
+    time.sleep(3)
+    cpu = (ticks() - c0) / os.sysconf("SC_CLK_TCK") / (time.time() - t0)
+    assert cpu < 0.01, "an idle window costs %.1f %% of a core" % (cpu * 100)
+    r.proc.terminate()
+    r.finish()
+
+
+def test_virtual_time_as_fast_as_headless(x):
+    app = os.path.join(TMP, "vt.lua")
+    with open(app, "w") as f:  # an hour of device time in 10 ms steps
+        f.write("gpio.mode('LED0', 'out')\nfor i = 1, 360000 do gpio.write('LED0', i % 2) "
+                "task.sleep(10) end\nprint('done')\n")
+    times = {}
+    for label, extra in (("window", []), ("headless", ["--headless"])):
+        t0 = time.time()
+        p = subprocess.run([LUAOS, "run", app, "--virtual-time"] + extra, env=x.env(),
+                           capture_output=True, text=True, timeout=120)
+        times[label] = time.time() - t0
+        assert p.returncode == 0 and p.stdout == "done\n", p
+    # the window's own start and end (about 0.25 s) aside, no slower
+    assert times["window"] < times["headless"] * 1.3 + 0.6, times
+
+
 def main():
     missing = winlib.tools_missing()
     if missing:
