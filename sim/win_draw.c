@@ -254,7 +254,16 @@ win_draw_t *win_draw_new(SDL_Renderer *r, double scale, char *err, size_t errlen
   }
   d->r = r;
   d->scale = scale > 0 ? scale : 1;
+  /* The render thread and a screenshot may come here at the same time. */
+  static SDL_SpinLock once;
+  SDL_AtomicLock(&once);
   if (!ttf_lock) ttf_lock = SDL_CreateMutex();
+  SDL_AtomicUnlock(&once);
+  if (!ttf_lock) {
+    snprintf(err, errlen, "out of memory");
+    free(d);
+    return NULL;
+  }
   SDL_LockMutex(ttf_lock);
   if (ttf_users++ == 0 && TTF_Init() != 0) {
     ttf_users = 0;
