@@ -20,6 +20,15 @@ LUAOS = os.path.abspath(sys.argv[1])
 TMP = tempfile.mkdtemp(prefix="luaos-window-")
 
 
+RUNS = []  # every simulator started, killed after each test
+
+
+def sanitized():
+    """An ASan build: slower, and its own threads cost CPU while idle."""
+    r = subprocess.run(["ldd", LUAOS], capture_output=True, text=True)
+    return "libasan" in r.stdout
+
+
 class Run:
     """`luaos run APP` in the X server, its output collected line by line."""
 
@@ -31,6 +40,7 @@ class Run:
         self.proc = subprocess.Popen([LUAOS, "run", path, "--layout-json", self.layout] +
                                      list(args), env=x.env(), stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
+        RUNS.append(self.proc)
         self.lines = []
         self.cv = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()
@@ -58,7 +68,9 @@ class Run:
                 self.cv.wait(left)
 
     def window(self):
-        wid = self.x.xdotool("search", "--sync", "--name", "^luaos - ").split()[0]
+        # This process's window (SDL sets _NET_WM_PID), not a leftover.
+        wid = self.x.xdotool("search", "--sync", "--pid", self.proc.pid, "--name",
+                             "^luaos - ").split()[0]
         for _ in range(100):  # the layout file follows the first frame
             if os.path.exists(self.layout):
                 break
@@ -247,6 +259,7 @@ def test_repl_in_window(x):
     p = subprocess.Popen([LUAOS, "repl", "--net", "none", "--layout-json", layout], env=x.env(),
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          text=True)
+    RUNS.append(p)
     r = Run.__new__(Run)
     r.proc, r.lines, r.cv, r.x, r.layout = p, [], threading.Condition(), x, layout
     threading.Thread(target=r._read, daemon=True).start()
@@ -331,7 +344,8 @@ def test_idle_window_costs_under_1_percent(x):
     t0, c0 = time.time(), ticks()
     time.sleep(3)
     cpu = (ticks() - c0) / os.sysconf("SC_CLK_TCK") / (time.time() - t0)
-    assert cpu < 0.01, "an idle window costs %.1f %% of a core" % (cpu * 100)
+    limit = 0.05 if sanitized() else 0.01  # ASan's own threads wake up too
+    assert cpu < limit, "an idle window costs %.1f %% of a core" % (cpu * 100)
     r.proc.terminate()
     r.finish()
 
@@ -376,6 +390,12 @@ def main():
             except Exception as e:  # noqa: BLE001 - report and go on
                 failed += 1
                 print("FAIL %s: %s" % (t.__name__, e))
+            finally:
+                while RUNS:
+                    p = RUNS.pop()
+                    if p.poll() is None:
+                        p.kill()
+                        p.wait()
     return 1 if failed else 0
 
 
