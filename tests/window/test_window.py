@@ -278,6 +278,50 @@ def test_repl_in_window(x):
     assert r.finish(10) == 0
 
 
+def test_f12_writes_screenshot(x):
+    cwd = tempfile.mkdtemp(dir=TMP)
+    path = os.path.join(cwd, "app.lua")
+    with open(path, "w") as f:
+        f.write("print('ready')\nwhile true do task.sleep(50) end\n")
+    layout = os.path.join(cwd, "layout.json")
+    p = subprocess.Popen([LUAOS, "run", path, "--layout-json", layout], cwd=cwd, env=x.env(),
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    RUNS.append(p)
+    r = Run.__new__(Run)
+    r.proc, r.lines, r.cv, r.x, r.layout = p, [], threading.Condition(), x, layout
+    threading.Thread(target=r._read, daemon=True).start()
+    r.wait_line("^ready")
+    wid, lay = r.window()
+    x.xdotool("mousemove", "--window", wid, 500, 20, "click", 1)
+    x.xdotool("windowfocus", "--sync", wid)
+    time.sleep(0.3)
+    x.xdotool("key", "F12")
+    shots = []
+    for _ in range(100):
+        shots = [n for n in os.listdir(cwd) if re.match(r"luaos-\d{8}-\d{6}\.png$", n)]
+        if shots:
+            break
+        time.sleep(0.05)
+    assert shots, os.listdir(cwd)
+    time.sleep(0.3)  # written whole
+    w, h, rows = winlib.read_png(os.path.join(cwd, shots[0]))
+    assert (w, h) == (lay["width"], lay["height"]), (w, h)
+    # The window's own pixels (read back from its renderer) match the
+    # offscreen drawing of the same state, in a part's card.
+    off = os.path.join(cwd, "off.png")
+    subprocess.run([LUAOS, "run", "/dev/null", "--headless", "--screenshot", off], check=True,
+                   env=x.env())
+    _, _, orows = winlib.read_png(off)
+    c = winlib.widget(lay, "card", "env")
+    same = sum(rows[y][xx] == orows[y][xx] for y in range(c["y"], c["y"] + c["h"])
+               for xx in range(c["x"], c["x"] + c["w"]))
+    # (text edges may blend differently on the window's renderer)
+    assert same >= 0.9 * c["w"] * c["h"], "F12 and offscreen differ in %d pixels" % (
+        c["w"] * c["h"] - same)
+    p.terminate()
+    r.finish()
+
+
 def test_fault_toggle_and_switch(x):
     app = r"""
 local sim = require("sim")
