@@ -16,7 +16,7 @@ bool window_available(char *why, size_t len) {
 bool window_start(lua_State *L, const window_opts_t *o, char *err, size_t errlen) {
   (void)L;
   if (o->screenshot || o->layout_json) {
-    snprintf(err, errlen, "cannot write %s: %s", o->screenshot ? "--screenshot" : "--layout-json",
+    snprintf(err, errlen, "cannot write %s: %s", o->screenshot ? o->screenshot : o->layout_json,
              WHY);
     return false;
   }
