@@ -33,7 +33,7 @@
 #endif
 
 static const modreg_entry_t sim_modules[] = {
-    {"sim", luaopen_sim}, {"bench", luaopen_bench}, {NULL, NULL}};
+    {"sim", luaopen_sim}, {"bench", luaopen_bench}, {"hil", luaopen_hil}, {NULL, NULL}};
 
 /* Paths must outlive the state: modreg keeps the config pointer. */
 static struct {
