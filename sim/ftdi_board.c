@@ -439,6 +439,14 @@ static int spi_setting(int bus, const hal_spi_config_t *cfg, ftdi_spi_t *s) {
     hal_set_error_detail(HAL_ENODEV, msg);
     return HAL_ENODEV;
   }
+  for (int i = 0; i < H.npins; i++)
+    if (&H.ad[H.pin[i].ad].dev == d && H.pin[i].apin == ap) {
+      snprintf(msg, sizeof msg, "FTDI adapter %s: chip select %d would be %s, which is pin "
+                                "'%s' (map cs elsewhere: spi[%d].cs)", d->url, cfg->cs,
+               pin_names[ap], H.pin[i].name, bus);
+      hal_set_error_detail(HAL_ENODEV, msg);
+      return HAL_ENODEV;
+    }
   uint16_t div;
   bool div5;
   uint32_t actual;
@@ -448,6 +456,7 @@ static int spi_setting(int bus, const hal_spi_config_t *cfg, ftdi_spi_t *s) {
     hal_set_error_detail(HAL_EINVAL, msg);
     return HAL_EINVAL;
   }
+  if (!(d->dir & (1u << ap))) d->value |= (uint16_t)(1u << ap); /* a new CS starts high */
   *s = (ftdi_spi_t){cfg->speed_hz, cfg->mode, cfg->lsb_first != 0, ap};
   return HAL_OK;
 }

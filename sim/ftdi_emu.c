@@ -50,6 +50,7 @@ bool ftdi_emu_fault(ftdi_emu_t *e, const char *name) {
   for (int i = 0; faults[i]; i++)
     if (strcmp(faults[i], name) == 0) {
       snprintf(e->fault, sizeof e->fault, "%s", name);
+      if (i < 4) e->gone = false; /* plugged back in, with this problem */
       return true;
     }
   return false;

@@ -25,7 +25,7 @@ const char *ftdi_emu_fault_name(const ftdi_emu_t *e);
 
 /* Bytes the adapter received since the last clear (at most the first
  * FTDI_EMU_CAPTURE). */
-#define FTDI_EMU_CAPTURE 65536
+#define FTDI_EMU_CAPTURE (256 * 1024)
 const uint8_t *ftdi_emu_capture(const ftdi_emu_t *e, size_t *len);
 void ftdi_emu_capture_clear(ftdi_emu_t *e);
 

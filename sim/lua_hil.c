@@ -164,14 +164,22 @@ static int hil_raw(lua_State *L) {
   return 1;
 }
 
-/* hil.pins(adapter) -> value, direction (the emulated chip's latches) */
+/* hil.pins(adapter) -> value, direction, MPSSE on (the emulated chip) */
 static int hil_pins(lua_State *L) {
   ftdi_emu_t *e = check_emu(L, 1);
   uint16_t v, dir;
   mpsse_pins(ftdi_emu_engine(e), &v, &dir);
   lua_pushinteger(L, v);
   lua_pushinteger(L, dir);
-  return 2;
+  lua_pushboolean(L, mpsse_enabled(ftdi_emu_engine(e)));
+  return 3;
+}
+
+/* hil.close(adapter): pins to inputs, bit mode reset, closed (what board
+ * unload does); the next use opens it again. */
+static int hil_close(lua_State *L) {
+  ftdi_dev_close(check_adapter(L, 1));
+  return 0;
 }
 
 int luaopen_hil(lua_State *L) {
@@ -179,6 +187,7 @@ int luaopen_hil(lua_State *L) {
                                {"stats_clear", hil_stats_clear}, {"capture", hil_capture},
                                {"capture_clear", hil_capture_clear}, {"fault", hil_fault},
                                {"raw", hil_raw},             {"pins", hil_pins},
+                               {"close", hil_close},
                                {NULL, NULL}};
   luaL_newlib(L, f);
   lua_pushinteger(L, FTDI_POLL_US);

@@ -9,7 +9,10 @@ return {
   name = "devkit",
   gpio = 16,
   spi = {
-    [0] = { ftdi = A },  -- SK ADBUS0, DO ADBUS1, DI ADBUS2; cs 0 ADBUS3, cs 1 ADBUS4
+    -- SK ADBUS0, DO ADBUS1, DI ADBUS2; chip selects on the pins the panel
+    -- leaves free (the specs also probe cs 6 and 7, where nothing answers)
+    [0] = { ftdi = A, cs = { [0] = "ADBUS3", [1] = "ADBUS4", [3] = "ADBUS6", [4] = "ADBUS7",
+                             [5] = "ACBUS5", [6] = "ACBUS6", [7] = "ACBUS7" } },
     [1] = {},            -- a virtual bus: the loopback jumper
   },
   pins = {
