@@ -348,7 +348,7 @@ static int apply(hpin_t *p) {
 int ftdi_board_gpio_mode(int pin, hal_gpio_mode_t mode) {
   hpin_t *p = hp(pin);
   if (mode == HAL_GPIO_INPUT_PULLDOWN) {
-    char msg[160];
+    char msg[300];
     snprintf(msg, sizeof msg, "%s of FTDI adapter %s has no pull-down (inputs have pull-ups: "
                               "use \"in\" or \"in_pullup\")", pin_names[p->apin],
              H.ad[p->ad].dev.url);
@@ -432,7 +432,7 @@ int ftdi_board_gpio_irq(int pin, hal_gpio_edge_t edge) {
 static int spi_setting(int bus, const hal_spi_config_t *cfg, ftdi_spi_t *s) {
   ftdi_dev_t *d = &H.ad[H.bus_ad[bus]].dev;
   int ap = cfg->cs < MAX_CS ? H.cs_pin[bus][cfg->cs] : -1;
-  char msg[240];
+  char msg[400];
   if (ap < 0) {
     snprintf(msg, sizeof msg, "FTDI adapter %s: no adapter pin for chip select %d (map it in "
                               "the board file: spi[%d].cs)", d->url, cfg->cs, bus);
