@@ -59,6 +59,7 @@ struct mpsse {
 };
 
 static bool buf_put(buf_t *b, const uint8_t *d, size_t n) {
+  if (n == 0) return true;
   if (b->len + n > b->cap) {
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->len + n) cap *= 2;
@@ -359,6 +360,7 @@ size_t mpsse_read(mpsse_t *m, uint8_t *out, size_t max) {
   if (m->flushed < m->out.len && max > m->flushed) m->st.latency_waits++;
   /* After the latency timer everything goes out anyway. */
   size_t n = max < m->out.len ? max : m->out.len;
+  if (n == 0) return 0;
   memcpy(out, m->out.p, n);
   buf_drop(&m->out, n);
   m->flushed = m->flushed > n ? m->flushed - n : 0;
