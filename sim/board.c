@@ -682,7 +682,14 @@ int hal_gpio_irq(int pin, hal_gpio_edge_t edge) {
   if (pin < 0 || pin >= B.npins || (unsigned)edge > HAL_GPIO_EDGE_BOTH) return HAL_EINVAL;
   B.edge[pin] = (uint8_t)edge;
   board_parts_changed();
-  if (ftdi_board_has_pin(pin)) return ftdi_board_gpio_irq(pin, edge);
+  if (ftdi_board_has_pin(pin)) {
+    int rc = ftdi_board_gpio_irq(pin, edge);
+    if (rc < 0) { /* the adapter is not there: nothing listens */
+      B.edge[pin] = 0;
+      board_parts_changed();
+    }
+    return rc;
+  }
   return HAL_OK;
 }
 
