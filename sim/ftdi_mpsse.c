@@ -106,6 +106,8 @@ int ftdi_dev_ensure(ftdi_dev_t *d) {
   if (!d->link) return fail(d, HAL_ENODEV, "FTDI adapter %s: %s", err);
   d->st.opens++;
   d->ncmd = 0;
+  /* The device says which chip it is (0403:6010 is an FT2232H or a D). */
+  d->info = mpsse_chip_info(d->link->chip);
   /* AN_135: a bad opcode must come back as FA AA; anything else means the
    * chip is not in MPSSE mode, or old bytes were still on their way. */
   uint8_t sync[2];

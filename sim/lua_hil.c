@@ -142,7 +142,7 @@ static int hil_raw(lua_State *L) {
   ftdi_dev_t *d = check_adapter(L, 1);
   size_t n;
   const char *cmd = luaos_checklstring(L, 2, &n);
-  lua_Integer nread = luaL_optinteger(L, 3, 0);
+  lua_Integer nread = lua_isnoneornil(L, 3) ? 0 : luaos_checkinteger(L, 3);
   if (nread < 0 || nread > 65536) return luaos_argerror(L, 3, "length must be 0..65536");
   if (n == 0 || n > 1 << 20) return luaos_argerror(L, 2, "1 byte .. 1 MiB of commands");
   int r = ftdi_dev_ensure(d);
