@@ -102,6 +102,12 @@ static void wire_drive(void *ctx, int apin, int level) {
   if (a->wire[apin] >= 0) board_pin_drive(a->wire[apin], level);
 }
 
+/* A process that ends without unloading the board (os.exit, Busted's exit
+ * on a failure) still leaves the adapters' pins as inputs. */
+static void close_at_exit(void) {
+  for (int i = 0; i < H.nad; i++) ftdi_dev_close(&H.ad[i].dev);
+}
+
 /* The adapter for a URL (at index v), created on first mention. */
 static int adapter_for(lua_State *L, int v, const char *where) {
   if (lua_type(L, v) != LUA_TSTRING)
@@ -114,6 +120,8 @@ static int adapter_for(lua_State *L, int v, const char *where) {
   char err[300];
   if (!ftdi_url_parse(url, &u, err, sizeof err)) hfail(L, "%s: %s", where, err);
   if (H.nad >= FTDI_MAX_ADAPTERS) hfail(L, "%s: at most %d adapters", where, FTDI_MAX_ADAPTERS);
+  static bool exit_hook;
+  if (!exit_hook) exit_hook = atexit(close_at_exit) == 0;
   adapter_t *a = &H.ad[H.nad];
   memset(a, 0, sizeof *a);
   for (int i = 0; i < MPSSE_PINS; i++) a->wire[i] = -1;
