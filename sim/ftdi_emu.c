@@ -91,13 +91,21 @@ static int emu_xfer(ftdi_link_t *l, const uint8_t *out, size_t outlen, uint8_t *
   }
   capture(e, out, outlen);
   mpsse_write(e->m, out, outlen);
-  if (inlen == 0) return FTDI_LINK_OK;
-  size_t got = mpsse_read(e->m, in, inlen);
+  size_t got = inlen ? mpsse_read(e->m, in, inlen) : 0;
   if (got < inlen) {
     /* Nothing more will come: the real read would give up at the timeout. */
     snprintf(l->err, sizeof l->err, "the adapter answered %zu of %zu bytes within %d ms", got,
              inlen, timeout_ms);
     return FTDI_LINK_TIMEOUT;
+  }
+  size_t extra = mpsse_available(e->m);
+  if (extra) {
+    /* Answers nobody asked for: host and chip are out of step (raw
+     * commands that answer). Dropped; the next open synchronises again. */
+    mpsse_purge(e->m);
+    snprintf(l->err, sizeof l->err, "the adapter answered %zu byte(s) more than the %zu expected",
+             extra, inlen);
+    return FTDI_LINK_EIO;
   }
   return FTDI_LINK_OK;
 }

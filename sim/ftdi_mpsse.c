@@ -78,8 +78,9 @@ static int drop_link(ftdi_dev_t *d, int rc) {
   d->link = NULL;
   d->clock_known = false;
   return fail(d, HAL_EIO,
-              rc == FTDI_LINK_GONE ? "FTDI adapter %s: unplugged (%s)"
-                                   : "FTDI adapter %s: no answer (%s)",
+              rc == FTDI_LINK_GONE      ? "FTDI adapter %s: unplugged (%s)"
+              : rc == FTDI_LINK_TIMEOUT ? "FTDI adapter %s: no answer (%s)"
+                                        : "FTDI adapter %s: out of step (%s)",
               why);
 }
 

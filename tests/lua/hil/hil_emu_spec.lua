@@ -172,6 +172,14 @@ describe("hil over emu://ft232h", function()
     assert.are.equal(sim.pin("ACCEL_INT"), (lo >> 5) & 1)
   end)
 
+  it("answers nobody asked for are an error, and the next use is in step again", function()
+    local dev = spi.setup(0, { cs = 0 })
+    assert.error_matches(function() hil.raw(0, "\x81\x81\x81\x87", 1) end,
+                         "hil.raw: the adapter answered 2 byte(s) more than the 1 expected", nil,
+                         true)
+    assert.are.equal(0x60, dev:transfer("\xD0\0"):byte(2))
+  end)
+
   it("a wait that never ends times out with an error, no hang", function()
     spi.setup(0, { cs = 0 })
     -- 0x88/0x89: wait until GPIOL1 (ADBUS5) is high/low: the level it is not
