@@ -360,6 +360,10 @@ static void build_part(lua_State *L, int pt, const char *where) {
     keys[nk++] = "bus";
     keys[nk++] = "cs";
     keys[nk++] = "irq";
+    if (ops->pin_changed) { /* a display's data/command and reset inputs */
+      keys[nk++] = "dc";
+      keys[nk++] = "reset";
+    }
   } else {
     keys[nk++] = "pin";
   }
@@ -379,6 +383,15 @@ static void build_part(lua_State *L, int pt, const char *where) {
     p->bus = bus;
     p->cs = cs;
     p->irq_pin = pin_field(L, pt, where, "irq");
+    if (ops->pin_changed) {
+      p->dc_pin = pin_field(L, pt, where, "dc");
+      p->reset_pin = pin_field(L, pt, where, "reset");
+      if (p->dc_pin >= 0 && p->dc_pin == p->reset_pin)
+        bfail(L, "%s: 'dc' and 'reset' must be different pins", where);
+      /* Display modules pull their reset line up: the chip runs until
+       * the MCU drives the pin low. */
+      if (p->reset_pin >= 0) vhw_pins_set_mode(B.pins, p->reset_pin, VHW_PIN_PULLUP);
+    }
   } else {
     int pin = pin_field(L, pt, where, "pin");
     if (pin < 0) bfail(L, "%s: needs 'pin'", where);
@@ -411,11 +424,16 @@ static void build_part(lua_State *L, int pt, const char *where) {
     B.led[p->pin] = p;
     vhw_led_attach(p, B.pins);
   }
-  if (ops->pin_changed && p->pin >= 0) {
-    if (B.listener[p->pin])
-      bfail(L, "%s: pin already watched by '%s'", where, B.listener[p->pin]->name);
-    B.listener[p->pin] = p;
-    ops->pin_changed(p, p->pin, vhw_pins_level(B.pins, p->pin));
+  if (ops->pin_changed) {
+    int watched[3] = {p->pin, p->dc_pin, p->reset_pin};
+    for (int i = 0; i < 3; i++) {
+      int pin = watched[i];
+      if (pin < 0) continue;
+      if (B.listener[pin])
+        bfail(L, "%s: pin already watched by '%s'", where, B.listener[pin]->name);
+      B.listener[pin] = p;
+      ops->pin_changed(p, pin, vhw_pins_level(B.pins, pin));
+    }
   }
 }
 

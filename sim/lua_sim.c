@@ -239,6 +239,22 @@ static int sim_drive(lua_State *L) {
   return 0;
 }
 
+/* The part's own words for a traced transaction (its spi_describe), as
+ * the window's SPI view shows it: field `text`, when it has something to say. */
+static void push_description(lua_State *L, const board_spi_rec_t *r, size_t kept) {
+  if (r->fault == 1) return;
+  for (int i = 0; i < board_part_count(); i++) {
+    vhw_part_t *p = board_part(i);
+    if (p->bus != r->bus || p->cs != r->cs || !p->ops->spi_describe) continue;
+    char text[128];
+    if (p->ops->spi_describe(p, r->tx, r->rx, kept, r->len, text, sizeof text) > 0) {
+      lua_pushstring(L, text);
+      lua_setfield(L, -2, "text");
+    }
+    return;
+  }
+}
+
 static int sim_spi_trace(lua_State *L) {
   const board_spi_rec_t *recs;
   size_t first, n = board_spi_trace(&recs, &first);
@@ -264,6 +280,7 @@ static int sim_spi_trace(lua_State *L) {
       lua_pushstring(L, r->fault == 1 ? "no device" : "bad mode or speed");
       lua_setfield(L, -2, "fault");
     }
+    push_description(L, r, kept);
     lua_rawseti(L, -2, (lua_Integer)(i - first + 1));
   }
   return 1;
@@ -331,6 +348,42 @@ static int sim_fault(lua_State *L) {
   return 0;
 }
 
+/* sim.display_pixels(name [, x, y, w, h]) -> width, height, pixels, on:
+ * the glass of a display part (or the rectangle given), row-major, two
+ * bytes per pixel, RGB565 little-endian (string.unpack("<I2", s, 2*i+1)). */
+static int sim_display_pixels(lua_State *L) {
+  vhw_part_t *p = part_by_name(L, 1);
+  const vhw_screen_t *scr = p->ops->screen ? p->ops->screen(p) : NULL;
+  if (!scr)
+    return luaos_argerror(L, 1, lua_pushfstring(L, "'%s' is a %s, not a display", p->name,
+                                                p->ops->type));
+  lua_Integer x = 0, y = 0, w = scr->width, h = scr->height;
+  if (!lua_isnoneornil(L, 2)) {
+    x = luaos_checkinteger(L, 2);
+    y = luaos_checkinteger(L, 3);
+    w = luaos_checkinteger(L, 4);
+    h = luaos_checkinteger(L, 5);
+    if (x < 0 || x >= scr->width) luaos_argerror(L, 2, "x out of the screen");
+    if (y < 0 || y >= scr->height) luaos_argerror(L, 3, "y out of the screen");
+    if (w < 1 || w > scr->width - x) luaos_argerror(L, 4, "width out of the screen");
+    if (h < 1 || h > scr->height - y) luaos_argerror(L, 5, "height out of the screen");
+  }
+  luaL_checkstack(L, 4, NULL);
+  lua_pushinteger(L, w);
+  lua_pushinteger(L, h);
+  luaL_Buffer b;
+  char *out = luaL_buffinitsize(L, &b, (size_t)(w * h * 2));
+  for (lua_Integer r = 0; r < h; r++)
+    for (lua_Integer c = 0; c < w; c++) {
+      uint16_t v = scr->pixels[(y + r) * scr->width + x + c];
+      *out++ = (char)(v & 0xFF);
+      *out++ = (char)(v >> 8);
+    }
+  luaL_pushresultsize(&b, (size_t)(w * h * 2));
+  lua_pushboolean(L, scr->on);
+  return 4;
+}
+
 static int sim_board(lua_State *L) {
   lua_pushstring(L, board_name());
   return 1;
@@ -351,6 +404,7 @@ int luaopen_sim(lua_State *L) {
                                {"gpio_trace_clear", sim_gpio_trace_clear},
                                {"board", sim_board},
                                {"fault", sim_fault},
+                               {"display_pixels", sim_display_pixels},
                                {NULL, NULL}};
   luaL_newmetatable(L, PART_MT);
   lua_pushcfunction(L, part_index);

@@ -8,6 +8,7 @@
  * goes active and before set/get, which is when anyone can observe it. */
 #include "bme280_model.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -430,6 +431,60 @@ static void vhw_bme280_destroy(vhw_part_t *p) { free(p); }
 static const char *const vhw_bme280_keys[] = {"temperature", "pressure", "humidity", "fault",
                                               "raw_t", "raw_p", "raw_h", NULL};
 
+/* The sliders: the operating range of datasheet table 1. */
+static const vhw_quantity_t vhw_bme280_quantities[] = {
+    {"temperature", -40.0, 85.0, "degC"},
+    {"pressure", 30000.0, 110000.0, "Pa"},
+    {"humidity", 0.0, 100.0, "%RH"},
+    {NULL, 0, 0, NULL}};
+
+/* Register names of the memory map (datasheet table 18). */
+static const char *vhw_bme280_reg_name(unsigned reg, char *buf, size_t n) {
+  static const char *const hi[] = {"ctrl_hum",  "status",   "ctrl_meas", "config",
+                                   "0xf6",      "press_msb", "press_lsb", "press_xlsb",
+                                   "temp_msb",  "temp_lsb", "temp_xlsb", "hum_msb",
+                                   "hum_lsb",   "0xff"};
+  if (reg >= 0xF2) return hi[reg - 0xF2];
+  if (reg == VHW_BME280_REG_ID) return "id";
+  if (reg == VHW_BME280_REG_RESET) return "reset";
+  if (reg >= 0x88 && reg <= 0xA1) snprintf(buf, n, "calib%02u", reg - 0x88);
+  else if (reg >= 0xE1 && reg <= 0xF0) snprintf(buf, n, "calib%02u", reg - 0xE1 + 26);
+  else snprintf(buf, n, "0x%02x", reg);
+  return buf;
+}
+
+/* SPI: a control byte (bit 7: read, bits 6..0: the register with bit 7
+ * implied), then the data (reads auto-increment; writes are pairs of
+ * control byte and data). */
+static size_t vhw_bme280_describe(const vhw_part_t *p, const uint8_t *tx, const uint8_t *rx,
+                                  size_t n, size_t len, char *out, size_t outlen) {
+  (void)p;
+  if (!n || !outlen) return 0;
+  char nb[16];
+  size_t k = 0;
+#define VHW_PUT(...)                                                                        \
+  do {                                                                                      \
+    if (k < outlen) k += (size_t)snprintf(out + k, outlen - k, __VA_ARGS__);                \
+  } while (0)
+  if (tx[0] & 0x80) {
+    unsigned reg = tx[0] | 0x80u;
+    VHW_PUT("read 0x%02x %s%s =", reg, vhw_bme280_reg_name(reg, nb, sizeof nb),
+            len > 2 ? ".." : "");
+    for (size_t i = 1; i < n && i < 17; i++) VHW_PUT(" %02x", rx[i]);
+    if (len > 17) VHW_PUT(" ..");
+  } else {
+    VHW_PUT("write");
+    for (size_t i = 0; i + 1 < n; i += 2) {
+      unsigned reg = tx[i] | 0x80u;
+      VHW_PUT(" %s=0x%02x", vhw_bme280_reg_name(reg, nb, sizeof nb), tx[i + 1]);
+      if (i + 2 < n && tx[i + 2] & 0x80) break; /* a read after writes: not the chip's way */
+    }
+    if (len < 2) VHW_PUT(" (no data)");
+  }
+#undef VHW_PUT
+  return k < outlen ? k : outlen - 1;
+}
+
 static const vhw_ops_t vhw_bme280_ops = {
     .type = "bme280",
     .spi_select = vhw_bme280_spi_select,
@@ -439,6 +494,8 @@ static const vhw_ops_t vhw_bme280_ops = {
     .pin_changed = NULL,
     .destroy = vhw_bme280_destroy,
     .keys = vhw_bme280_keys,
+    .quantities = vhw_bme280_quantities,
+    .spi_describe = vhw_bme280_describe,
 };
 
 static void vhw_bme280_put16(uint8_t *b, uint16_t v) {

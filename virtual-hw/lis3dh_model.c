@@ -7,6 +7,7 @@
  * registers read and write as plain memory (ADC outputs read 0). */
 #include "lis3dh_model.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -331,6 +332,51 @@ static void vhw_lis3dh_destroy(vhw_part_t *p) { free(p); }
 
 static const char *const vhw_lis3dh_keys[] = {"x", "y", "z", "fault", NULL};
 
+/* The sliders: one per axis, over the largest full scale (+-16 g). */
+static const vhw_quantity_t vhw_lis3dh_quantities[] = {
+    {"x", -16.0, 16.0, "g"}, {"y", -16.0, 16.0, "g"}, {"z", -16.0, 16.0, "g"}, {NULL, 0, 0, NULL}};
+
+/* Register names (datasheet section 7, register mapping). */
+static const char *vhw_lis3dh_reg_name(unsigned reg, char *buf, size_t n) {
+  static const char *const low[] = {
+      "STATUS_REG_AUX", "OUT_ADC1_L", "OUT_ADC1_H", "OUT_ADC2_L", "OUT_ADC2_H", "OUT_ADC3_L",
+      "OUT_ADC3_H",     NULL,         "WHO_AM_I"};
+  static const char *const high[] = {
+      "CTRL_REG0",   "TEMP_CFG_REG", "CTRL_REG1",    "CTRL_REG2",  "CTRL_REG3",
+      "CTRL_REG4",   "CTRL_REG5",    "CTRL_REG6",    "REFERENCE",  "STATUS_REG",
+      "OUT_X_L",     "OUT_X_H",      "OUT_Y_L",      "OUT_Y_H",    "OUT_Z_L",
+      "OUT_Z_H",     "FIFO_CTRL_REG", "FIFO_SRC_REG", "INT1_CFG",  "INT1_SRC",
+      "INT1_THS",    "INT1_DURATION", "INT2_CFG",    "INT2_SRC",   "INT2_THS",
+      "INT2_DURATION", "CLICK_CFG",  "CLICK_SRC",    "CLICK_THS",  "TIME_LIMIT",
+      "TIME_LATENCY", "TIME_WINDOW", "ACT_THS",      "ACT_DUR"};
+  const char *name = NULL;
+  if (reg >= 0x07 && reg <= 0x0F) name = low[reg - 0x07];
+  else if (reg >= 0x1E && reg <= 0x3F) name = high[reg - 0x1E];
+  if (name) return name;
+  snprintf(buf, n, "0x%02x", reg);
+  return buf;
+}
+
+/* SPI: bit 7 read, bit 6 auto-increment (MS), bits 5..0 the register. */
+static size_t vhw_lis3dh_describe(const vhw_part_t *p, const uint8_t *tx, const uint8_t *rx,
+                                  size_t n, size_t len, char *out, size_t outlen) {
+  (void)p;
+  if (!n || !outlen) return 0;
+  char nb[16];
+  size_t k = 0;
+  unsigned reg = tx[0] & 0x3Fu;
+  bool inc = (tx[0] & 0x40) != 0;
+  const char *name = vhw_lis3dh_reg_name(reg, nb, sizeof nb);
+  k += (size_t)snprintf(out, outlen, "%s 0x%02x %s%s %s", tx[0] & 0x80 ? "read" : "write", reg,
+                        name, inc && len > 2 ? ".." : "", tx[0] & 0x80 ? "=" : "<-");
+  const uint8_t *d = tx[0] & 0x80 ? rx : tx;
+  for (size_t i = 1; i < n && i < 17 && k < outlen; i++)
+    k += (size_t)snprintf(out + k, outlen - k, " %02x", d[i]);
+  if (len > 17 && k < outlen) k += (size_t)snprintf(out + k, outlen - k, " ..");
+  if (len < 2 && k < outlen) k += (size_t)snprintf(out + k, outlen - k, " (no data)");
+  return k < outlen ? k : outlen - 1;
+}
+
 static const vhw_ops_t vhw_lis3dh_ops = {
     .type = "lis3dh",
     .spi_select = vhw_lis3dh_spi_select,
@@ -341,6 +387,8 @@ static const vhw_ops_t vhw_lis3dh_ops = {
     .poll = vhw_lis3dh_poll,
     .destroy = vhw_lis3dh_destroy,
     .keys = vhw_lis3dh_keys,
+    .quantities = vhw_lis3dh_quantities,
+    .spi_describe = vhw_lis3dh_describe,
 };
 
 vhw_part_t *vhw_lis3dh_new(const vhw_env_t *env) {

@@ -8,6 +8,7 @@ vhw_part_t *vhw_part_alloc(size_t size, const vhw_ops_t *ops, const vhw_env_t *e
   if (!p) return NULL;
   p->ops = ops;
   p->bus = p->cs = p->pin = p->irq_pin = -1;
+  p->dc_pin = p->reset_pin = -1;
   p->spi_modes = 0;
   p->spi_max_hz = 0;
   p->fault = VHW_FAULT_NONE;

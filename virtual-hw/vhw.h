@@ -97,6 +97,9 @@ struct vhw_part {
   uint32_t spi_max_hz;
   vhw_fault_t fault;  /* set through the part's "fault" key */
   vhw_env_t env;
+  /* Extra input pins of a display controller (board keys dc, reset), -1 if
+   * none: the board reports their changes through pin_changed. */
+  int dc_pin, reset_pin;
 };
 
 /* Factory: a model by type name. `opts` are numeric options from the board

@@ -1,4 +1,5 @@
 #include "bme280_model.h"
+#include "ili9341_model.h"
 #include "lis3dh_model.h"
 #include "panel.h"
 #include "vhw.h"
@@ -10,4 +11,5 @@ const vhw_model_t vhw_models[] = {
     {"button", vhw_button_new, "push button driving a GPIO input"},
     {"switch", vhw_switch_new, "on/off switch driving a GPIO input"},
     {"loopback", vhw_loopback_new, "SPI loopback jumper: MISO echoes MOSI"},
+    {"ili9341", vhw_ili9341_new, "ILI9341 240x320 TFT display controller (SPI, D/C pin)"},
     {NULL, NULL, NULL}};

@@ -130,7 +130,7 @@ static void strict(void) {
   bad("return {parts = {{type = 'led', name = 'a', pn = 1}}}",
       "unknown key 'parts[1].pn'; did you mean 'pin'?");
   bad("return {parts = {{type = 'led', name = 'a', pin = 1, bus = 0}}}",
-      "unknown key 'parts[1].bus'; valid: type, name, pin, lit, changes, active_low");
+      "unknown key 'parts[1].bus'; valid: type, name, pin, lit, changes, brightness, active_low");
   bad("return {parts = {{type = 'bme280', name = 'a', cs = 0, tempreature = 20}}}",
       "unknown key 'parts[1].tempreature'; did you mean 'temperature'?");
   bad("return {parts = {{type = 'bme280', name = 'a', cs = 0, temperature = '20'}}}",
