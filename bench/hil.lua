@@ -28,7 +28,7 @@ spi.setup(0, { cs = 0, speed = 1000000 }):transfer("\xD0\0")
 hil.stats_clear(0)
 spi.setup(0, { cs = 0, speed = 5000000 }):transfer("\xD0\0")
 out("overhead_bytes_clock_change", hil.stats(0).bytes_out - 2)
-local big = spi.setup(0, { cs = 3, speed = 30000000 }) -- nobody there
+local big = spi.setup(0, { cs = 6, speed = 30000000 }) -- nobody there
 big:transfer("\0")
 hil.stats_clear(0)
 big:transfer(string.rep("\0", 200000))

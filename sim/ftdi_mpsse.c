@@ -65,6 +65,12 @@ static bool put_pins(ftdi_dev_t *d, uint16_t value, uint16_t dir, bool high) {
   return true;
 }
 
+/* A chip select edge: the one pin command of the byte the pin is in. */
+static bool put_cs(ftdi_dev_t *d, uint16_t value, bool high) {
+  return high ? put3(d, OP_SET_HIGH, (uint8_t)(value >> 8), (uint8_t)(d->dir >> 8))
+              : put3(d, OP_SET_LOW, (uint8_t)value, (uint8_t)d->dir);
+}
+
 static int fail(ftdi_dev_t *d, int hal, const char *fmt, const char *what) {
   snprintf(d->err, sizeof d->err, fmt, d->url, what);
   hal_set_error_detail(hal, d->err);
@@ -181,11 +187,11 @@ int ftdi_dev_spi(ftdi_dev_t *d, const ftdi_spi_t *s, const uint8_t *tx, uint8_t 
   uint16_t v = (uint16_t)((d->value & ~PIN_SK) | idle | cs);
   d->dir = (uint16_t)((d->dir | PIN_SK | PIN_DO | cs) & ~PIN_DI);
   if (v != d->value) { /* the clock's idle level before CS goes low */
-    if (!put_pins(d, v, d->dir, high)) goto oom;
+    if (!put3(d, OP_SET_LOW, (uint8_t)v, (uint8_t)d->dir)) goto oom; /* SK is ADBUS0 */
   }
   d->value = v;
   for (int i = 0; i < FTDI_CS_SETUP; i++)
-    if (!put_pins(d, (uint16_t)(v & ~cs), d->dir, high)) goto oom;
+    if (!put_cs(d, (uint16_t)(v & ~cs), high)) goto oom;
   uint8_t op = shift_op(s->mode, s->lsb_first, rx != NULL);
   uint8_t ones[256];
   memset(ones, 0xFF, sizeof ones);
@@ -200,7 +206,7 @@ int ftdi_dev_spi(ftdi_dev_t *d, const ftdi_spi_t *s, const uint8_t *tx, uint8_t 
     }
   }
   for (int i = 0; i < FTDI_CS_HOLD; i++)
-    if (!put_pins(d, v, d->dir, high)) goto oom;
+    if (!put_cs(d, v, high)) goto oom;
   if (rx && !put(d, (uint8_t[]){OP_SEND_IMMEDIATE}, 1)) goto oom;
   /* Time on the wire plus a second for USB and the host. */
   int timeout = 1000 + (int)((uint64_t)len * 8000u / (actual ? actual : 1));

@@ -11,8 +11,8 @@ return {
   spi = {
     -- SK ADBUS0, DO ADBUS1, DI ADBUS2; chip selects on the pins the panel
     -- leaves free (the specs also probe cs 6 and 7, where nothing answers)
-    [0] = { ftdi = A, cs = { [0] = "ADBUS3", [1] = "ADBUS4", [3] = "ADBUS6", [4] = "ADBUS7",
-                             [5] = "ACBUS5", [6] = "ACBUS6", [7] = "ACBUS7" } },
+    [0] = { ftdi = A, cs = { [0] = "ADBUS3", [1] = "ADBUS4", [2] = "ADBUS6",
+                             [6] = "ACBUS6", [7] = "ACBUS7" } },
     [1] = {},            -- a virtual bus: the loopback jumper
   },
   pins = {
@@ -22,6 +22,8 @@ return {
     BTN0 = { ftdi = A, pin = "ACBUS2" },
     BTN1 = { ftdi = A, pin = "ACBUS3" },
     SW0 = { ftdi = A, pin = "ACBUS4" },
+    LCD_DC = { ftdi = A, pin = "ADBUS7" },
+    LCD_RST = { ftdi = A, pin = "ACBUS5" },
   },
   parts = {
     { type = "led",    name = "LED0", pin = "LED0" },
@@ -31,6 +33,7 @@ return {
     { type = "switch", name = "SW0",  pin = "SW0" },
     { type = "bme280", name = "env",   bus = 0, cs = 0 },
     { type = "lis3dh", name = "accel", bus = 0, cs = 1, irq = "ACCEL_INT" },
+    { type = "ili9341", name = "lcd", bus = 0, cs = 2, dc = "LCD_DC", reset = "LCD_RST" },
     { type = "loopback", name = "loop", bus = 1, cs = 0 },
   },
 }

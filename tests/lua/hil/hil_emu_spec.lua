@@ -30,9 +30,9 @@ describe("hil over emu://ft232h", function()
     spi.setup(0, { cs = 0, mode = 0, speed = 1000000 })
     local c = hil.capture(0)
     -- bad opcode 0xAA (answered FA AA), loopback off, adaptive clocking
-    -- off, three-phase off, low pins: CS ADBUS3/4 high outputs, SK DO
+    -- off, three-phase off, low pins: CS ADBUS3/4/6 high outputs, SK DO
     -- outputs, DI input; then the high byte
-    assert.are.equal("aa 85 97 8d 80 18 1b 82", hex(c:sub(1, 8)))
+    assert.are.equal("aa 85 97 8d 80 58 5b 82", hex(c:sub(1, 8)))
     local s = hil.stats(0)
     assert.are.equal(1, s.opens)
     assert.are.equal(1, s.bad_opcodes) -- the sync byte
@@ -46,11 +46,11 @@ describe("hil over emu://ft232h", function()
     -- 60 MHz clock (no /5), divisor 29: 30 MHz / 30 = 1 MHz; CS low twice
     -- (setup), 0x31 = out on falling / in on rising edge, 2 bytes; CS high;
     -- send immediate
-    assert.are.equal("8a 86 1d 00 80 10 1b 80 10 1b 31 01 00 d0 00 80 18 1b 87",
+    assert.are.equal("8a 86 1d 00 80 50 5b 80 50 5b 31 01 00 d0 00 80 58 5b 87",
                      hex(hil.capture(0)))
     hil.capture_clear(0)
     dev:transfer("\xD0\0") -- same clock: not sent again
-    assert.are.equal("80 10 1b 80 10 1b 31 01 00 d0 00 80 18 1b 87", hex(hil.capture(0)))
+    assert.are.equal("80 50 5b 80 50 5b 31 01 00 d0 00 80 58 5b 87", hex(hil.capture(0)))
     assert.are.equal(1e6, hil.stats(0).clock_hz)
   end)
 
@@ -85,13 +85,15 @@ describe("hil over emu://ft232h", function()
   end)
 
   it("chunks transfers beyond 65536 bytes into one write and one read", function()
-    local dev = spi.setup(0, { cs = 3, speed = 30000000 }) -- ADBUS6: nobody there
+    local dev = spi.setup(0, { cs = 6, speed = 30000000 }) -- ACBUS6: nobody there
     hil.stats_clear(0)
     hil.capture_clear(0)
     local rx = dev:transfer(string.rep("\0", 70000))
     assert.are.equal(string.rep("\255", 70000), rx)
     local c = hil.capture(0)
-    assert.are.equal("31 ff ff", hex(c:sub(11, 13))) -- after clock (4) and CS low (2x3)
+    -- after the clock (4) and CS low twice (0x82: ACBUS6)
+    assert.are.equal("82 00", hex(c:sub(5, 6)))
+    assert.are.equal("31 ff ff", hex(c:sub(11, 13)))
     assert.are.equal("31 6f 11", hex(c:sub(14 + 65536, 16 + 65536))) -- 4464 more
     assert.are.equal(16 + 65536 + 4464 + 3 + 1, #c) -- CS high, send immediate
     local s = hil.stats(0)
@@ -101,7 +103,7 @@ describe("hil over emu://ft232h", function()
   end)
 
   it("loopback (0x84) returns what was sent", function()
-    local dev = spi.setup(0, { cs = 3, speed = 6000000 })
+    local dev = spi.setup(0, { cs = 6, speed = 6000000 })
     dev:read(1)
     hil.raw(0, "\x84")
     local data = ""
@@ -118,13 +120,13 @@ describe("hil over emu://ft232h", function()
       { 500, 500 }, { 100, 100 }, { 92, 6000000 / 65218 },
     }
     for _, c in ipairs(cases) do
-      local dev = spi.setup(0, { cs = 3, speed = c[1] })
+      local dev = spi.setup(0, { cs = 6, speed = c[1] })
       dev:read(1)
       local hz = hil.stats(0).clock_hz
       assert.is_true(hz <= c[1], c[1])
       assert.is_near(c[2], hz, 1e-6 * c[2])
     end
-    assert.error_matches(function() spi.setup(0, { cs = 3, speed = 91 }) end,
+    assert.error_matches(function() spi.setup(0, { cs = 6, speed = 91 }) end,
       "spi.setup bus 0: FTDI adapter emu://ft232h: the FT232H clocks SPI at 91 Hz at the slowest",
       nil, true)
   end)
@@ -166,9 +168,9 @@ describe("hil over emu://ft232h", function()
     spi.setup(0, { cs = 0 })
     assert.are.equal("\xFA\xAB", hil.raw(0, "\xAB\x87", 2))
     assert.are.equal("\xFA\x00\xFA\x40", hil.raw(0, "\x00\x40\x87", 4))
-    -- pin reads: ADBUS3/4 (chip selects) high, ADBUS5 as sim sees ACCEL_INT
+    -- pin reads: ADBUS3/4/6 (chip selects) high, ADBUS5 as sim sees ACCEL_INT
     local lo = hil.raw(0, "\x81\x87", 1):byte()
-    assert.are.equal(0x18, lo & 0x18)
+    assert.are.equal(0x58, lo & 0x58)
     assert.are.equal(sim.pin("ACCEL_INT"), (lo >> 5) & 1)
   end)
 
@@ -253,9 +255,9 @@ describe("hil over emu://ft232h", function()
     end)
 
     it("a chip select without an adapter pin is an error", function()
-      -- the board maps cs 0, 1, 3..7; cs 2 would be ADBUS5, which is ACCEL_INT
-      assert.error_matches(function() spi.setup(0, { cs = 2 }) end,
-        "spi.setup bus 0: FTDI adapter emu://ft232h: no adapter pin for chip select 2 (map it " ..
+      -- the board maps cs 0, 1, 2, 6, 7
+      assert.error_matches(function() spi.setup(0, { cs = 3 }) end,
+        "spi.setup bus 0: FTDI adapter emu://ft232h: no adapter pin for chip select 3 (map it " ..
         "in the board file: spi[0].cs)", nil, true)
     end)
   end)
