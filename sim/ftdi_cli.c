@@ -6,8 +6,11 @@
 #include "cli.h"
 #include "ftdi_board.h"
 #include "hal/hal.h"
+#include "hal/hal_gpio.h"
 #include "hal/hal_spi.h"
+#include "lauxlib.h"
 #include "lua.h"
+#include "sched.h"
 
 static void usage_hil(FILE *f) {
   fputs("usage: luaos hil list\n"
@@ -43,18 +46,26 @@ static int hil_list(void) {
   return 0;
 }
 
-/* Chips whose id register `check` knows: register (read command byte),
- * value. */
+/* Chips whose id `check` knows: the read command, the byte of the answer
+ * holding the id, its value (ILI9341: RDID4 with D/C low, 00 93 41 after
+ * a dummy byte). */
 static const struct {
   const char *type;
-  uint8_t cmd, id;
-} ids[] = {{"bme280", 0xD0, 0x60}, {"lis3dh", 0x8F, 0x33}};
+  uint8_t cmd, at, id;
+} ids[] = {{"bme280", 0xD0, 1, 0x60}, {"lis3dh", 0x8F, 1, 0x33}, {"ili9341", 0xD3, 4, 0x41}};
 
 static int hil_check(cli_opts_t *o, const char *board) {
   o->board = board;
   o->virtual_time = true;
   lua_State *L = cli_boot(o, ".");
   if (!L) return 1;
+  /* The chips' power-on time first (the ILI9341 answers after 120 ms). */
+  if (luaL_loadstring(L, "task.sleep(150)") == LUA_OK) {
+    sched_spawn(L, 0);
+    lua_pop(L, 1);
+    sched_run(L, UINT64_MAX);
+  }
+  lua_settop(L, 0);
   int bad = 0, good = 0;
   printf("board %s: %d adapter(s)\n", board_name(), ftdi_board_adapter_count());
   for (int i = 0; i < ftdi_board_adapter_count(); i++) {
@@ -78,20 +89,28 @@ static int hil_check(cli_opts_t *o, const char *board) {
       continue;
     }
     hal_spi_config_t cfg = {1000000, 0, 8, (uint8_t)p->cs, 0};
-    uint8_t tx[2] = {ids[which].cmd, 0}, rx[2] = {0, 0};
-    int r = hal_spi_configure(p->bus, &cfg);
-    if (r == HAL_OK) r = hal_spi_transfer(p->bus, tx, rx, 2);
+    uint8_t tx[5] = {ids[which].cmd, 0, 0, 0, 0}, rx[5] = {0, 0, 0, 0, 0};
+    size_t at = ids[which].at;
+    int r = HAL_OK;
+    if (p->dc_pin >= 0) { /* a display: D/C low says "command" */
+      r = hal_gpio_mode(p->dc_pin, HAL_GPIO_OUTPUT);
+      if (r == HAL_OK) r = hal_gpio_write(p->dc_pin, 0);
+      if (r == HAL_OK && p->reset_pin >= 0) r = hal_gpio_mode(p->reset_pin, HAL_GPIO_INPUT);
+    }
+    if (r == HAL_OK) r = hal_spi_configure(p->bus, &cfg);
+    if (r == HAL_OK) r = hal_spi_transfer(p->bus, tx, rx, at + 1);
+    uint8_t id = rx[at];
     if (r != HAL_OK) {
       printf("%s\n", hal_strerror(r));
       bad++;
-    } else if (rx[1] != ids[which].id) {
-      printf("id 0x%02x, expected 0x%02x (%s)\n", rx[1], ids[which].id,
-             rx[1] == 0xFF ? "nothing answers: MISO floats high; check CS, power, wiring"
-             : rx[1] == 0x00 ? "MISO held low: chip unpowered, or MISO/MOSI swapped?"
-                             : "another chip, or SPI mode/clock wrong");
+    } else if (id != ids[which].id) {
+      printf("id 0x%02x, expected 0x%02x (%s)\n", id, ids[which].id,
+             id == 0xFF ? "nothing answers: MISO floats high; check CS, power, wiring"
+             : id == 0x00 ? "MISO held low: chip unpowered, or MISO/MOSI swapped?"
+                          : "another chip, or SPI mode/clock wrong");
       bad++;
     } else {
-      printf("id 0x%02x ok\n", rx[1]);
+      printf("id 0x%02x ok\n", id);
       good++;
     }
   }

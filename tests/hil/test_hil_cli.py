@@ -47,6 +47,7 @@ class HilCli(unittest.TestCase):
         self.assertIn("emu://ft232h (FT232H, emulated): open", r.stdout)
         self.assertIn("env      (bme280): id 0x60 ok", r.stdout)
         self.assertIn("accel    (lis3dh): id 0x33 ok", r.stdout)
+        self.assertIn("lcd      (ili9341): id 0x41 ok", r.stdout)  # RDID4, D/C on ADBUS7
 
     def test_check_finds_bad_wiring(self):
         # explicit chip selects; then an adapter that refuses, and one not attached
