@@ -115,10 +115,15 @@ ftdi_link_t *ftdi_link_usb_open(const ftdi_url_t *url, ftdi_open_rc_t *rc, char 
   struct libusb_device *dev = NULL;
   mpsse_chip_t chip = MPSSE_FT232H;
   int ifaces = 0;
-  bool other = false;
+  bool other = false, noaccess = false;
   for (d = list; d && !dev; d = d->next) {
     char serial[64] = "";
-    ftdi_usb_get_strings(c, d->dev, NULL, 0, NULL, 0, serial, sizeof serial);
+    /* Reading the serial opens the device: without permission it fails. */
+    if (ftdi_usb_get_strings(c, d->dev, NULL, 0, NULL, 0, serial, sizeof serial) < 0 &&
+        url->serial[0]) {
+      noaccess = true;
+      continue;
+    }
     if (url->serial[0] && strcmp(serial, url->serial) != 0) {
       other = true;
       continue;
@@ -134,6 +139,14 @@ ftdi_link_t *ftdi_link_usb_open(const ftdi_url_t *url, ftdi_open_rc_t *rc, char 
       return NULL;
     }
     dev = d->dev;
+  }
+  if (!dev && noaccess) {
+    snprintf(err, errlen, "permission denied reading the serial numbers of %04x:%04x devices "
+                          "(install the udev rule of docs/hil.md, then replug)", url->vid, url->pid);
+    *rc = FTDI_OPEN_PERMISSION;
+    ftdi_list_free(&list);
+    ftdi_free(c);
+    return NULL;
   }
   if (!dev) {
     if (other)
