@@ -18,6 +18,7 @@ typedef struct {
   int wire[MPSSE_PINS]; /* board pin on an adapter pin (emulator wiring), -1 */
   uint16_t used;        /* adapter pins taken (SPI, chip selects, GPIO) */
   bool spi;             /* carries an SPI bus: ADBUS0-2 are SK, DO, DI */
+  uint64_t poll_after;  /* a failed poll waits: an absent adapter is costly to look for */
 } adapter_t;
 
 typedef struct {
@@ -405,9 +406,12 @@ static void poll_pins(lua_State *L, sched_timer_t *t) {
   for (int a = 0; a < H.nad; a++) {
     bool want = false;
     for (int i = 0; i < H.npins && !want; i++) want = H.pin[i].ad == a && H.pin[i].edge;
-    if (!want) continue;
+    if (!want || now < H.ad[a].poll_after) continue;
     uint16_t lv;
-    if (ftdi_dev_read_pins(&H.ad[a].dev, &lv) != HAL_OK) continue; /* retried next time */
+    if (ftdi_dev_read_pins(&H.ad[a].dev, &lv) != HAL_OK) {
+      H.ad[a].poll_after = now + 100 * FTDI_POLL_US; /* unplugged? look again in 100 ms */
+      continue;
+    }
     for (int i = 0; i < H.npins; i++) {
       hpin_t *p = &H.pin[i];
       if (p->ad != a || !p->edge) continue;
