@@ -254,6 +254,27 @@ describe("hil over emu://ft232h", function()
       assert.is_true(seen[2][2] >= 20 and seen[2][2] <= 21 + 1e-9, seen[2][2])
     end)
 
+    it("edges resume after the adapter was unplugged and came back", function()
+      gpio.mode("BTN1", "in")
+      local seen = 0
+      gpio.on("BTN1", "rising", function() seen = seen + 1 end)
+      hil.fault(0, "unplug")
+      assert.has_error(function() gpio.mode("LED0", "out") end) -- the write that finds it gone
+      task.sleep(20)
+      sim.press("BTN1")
+      task.sleep(20)
+      sim.release("BTN1")
+      assert.are.equal(0, seen) -- nobody to ask
+      hil.fault(0, nil)
+      task.sleep(150)          -- the next poll after the back-off opens it again
+      sim.press("BTN1")
+      task.sleep(5)
+      sim.release("BTN1")
+      task.sleep(5)
+      gpio.off("BTN1")
+      assert.are.equal(1, seen)
+    end)
+
     it("a chip select without an adapter pin is an error", function()
       -- the board maps cs 0, 1, 2, 6, 7
       assert.error_matches(function() spi.setup(0, { cs = 3 }) end,
