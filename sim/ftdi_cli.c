@@ -59,6 +59,12 @@ static int hil_check(cli_opts_t *o, const char *board) {
   o->virtual_time = true;
   lua_State *L = cli_boot(o, ".");
   if (!L) return 1;
+  if (ftdi_board_adapter_count() == 0) {
+    printf("board %s has no FTDI adapter: nothing to check (docs/hil.md, board files)\n",
+           board_name());
+    cli_shutdown(L);
+    return 1;
+  }
   /* The chips' power-on time first (the ILI9341 answers after 120 ms). */
   if (luaL_loadstring(L, "task.sleep(150)") == LUA_OK) {
     sched_spawn(L, 0);
