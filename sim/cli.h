@@ -49,6 +49,9 @@ int cli_hil(cli_opts_t *o, int argc, char **argv);
 /* After boot: 1 (and why, in msg) when an adapter of the board is not
  * attached; `luaos test` then skips the spec file. */
 int cli_hil_absent(char *msg, size_t msglen);
+/* 1 when the board has a real adapter (ftdi://): specs then run in real
+ * time unless --virtual-time was given. */
+int cli_hil_real(void);
 #define CLI_EXIT_SKIPPED 77
 
 /* Boot: state, scheduler, modules, board. NULL (message printed) on error. */

@@ -148,6 +148,12 @@ int cli_hil(cli_opts_t *o, int argc, char **argv) {
   return 2;
 }
 
+int cli_hil_real(void) {
+  for (int i = 0; i < ftdi_board_adapter_count(); i++)
+    if (!ftdi_board_adapter(i)->emu) return 1;
+  return 0;
+}
+
 int cli_hil_absent(char *msg, size_t msglen) {
   for (int i = 0; i < ftdi_board_adapter_count(); i++) {
     ftdi_dev_t *d = ftdi_board_adapter(i);
