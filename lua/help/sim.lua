@@ -17,6 +17,8 @@ return {
     "sim.gpio_trace_clear()", "empty the GPIO trace",
     "sim.fault(name [, kind]) -> kind", "break a part: 'disconnect', 'unpowered', 'stuck' or nil",
     "sim.board() -> name", "the board's name",
+    "sim.display_pixels(name [, x, y, w, h]) -> width, height, pixels, on",
+    "a display's frame as RGB565 little-endian",
   },
   hil = { "the board's FTDI adapters and their emulator (docs/hil.md)",
     "hil.adapters() -> {adapter, ...}", "url, chip, emulated, open of each",
