@@ -61,7 +61,6 @@ static struct {
   uint32_t last_px_gen;
   bool px_changed;
   uint64_t last_pub_ns;
-  bool pending; /* a change waits for its frame slot */
   size_t spi_seen;
   size_t gpio_seen;
   uint64_t duty_t0;
@@ -436,10 +435,8 @@ static uint32_t tick(void) {
   uint64_t t = wall_ns();
   uint64_t since = t - W.last_pub_ns;
   if (since < (uint64_t)WIN_FRAME_US * 1000u) {
-    W.pending = true;
     return (uint32_t)((WIN_FRAME_US * 1000u - since) / 1000000u + 1);
   }
-  W.pending = false;
   W.last_pub_ns = t;
   publish();
   return UINT32_MAX;
@@ -550,8 +547,6 @@ typedef struct {
   win_layout_t lay;
   win_ui_t ui;
   int drag; /* slider widget being dragged, -1 */
-  int key_part; /* button held by its key, -1 */
-  bool layout_written;
   char layout_for[32];
 } render_t;
 
@@ -766,7 +761,7 @@ static int render_main(void *ud) {
     free(r);
     return 1;
   }
-  r->ui.pressed = r->drag = r->key_part = -1;
+  r->ui.pressed = r->drag = -1;
   copy_snapshot(r);
   bool quit = false, dirty = true;
   while (!quit) {
