@@ -16,6 +16,7 @@ return {
     "sim.gpio_trace() -> {record, ...}", "pin level changes, oldest first",
     "sim.gpio_trace_clear()", "empty the GPIO trace",
     "sim.fault(name [, kind]) -> kind", "break a part: 'disconnect', 'unpowered', 'stuck' or nil",
+    "sim.display_pixels(name [, x, y, w, h]) -> w, h, pixels, on", "a display's glass, RGB565 little-endian",
     "sim.board() -> name", "the board's name",
   },
   bench = { "benchmark helpers, simulator only (docs/bench.md)",
