@@ -40,6 +40,13 @@ if(NOT LUAOS_TLS_RECORD_IN MATCHES "^(16384|4096|2048|1024)$")
   message(FATAL_ERROR "LUAOS_TLS_RECORD_IN must be 16384, 4096, 2048 or 1024")
 endif()
 target_compile_definitions(luaos_mbedtls PUBLIC LUAOS_TLS_RECORD_IN=${LUAOS_TLS_RECORD_IN})
+# Outgoing records and our handshake messages: the board's own certificate
+# chain must fit (an ECDSA leaf with an intermediate, or one RSA-2048 leaf).
+set(LUAOS_TLS_RECORD_OUT 1536 CACHE STRING "Largest outgoing TLS record on the board (1024..16384)")
+if(NOT LUAOS_TLS_RECORD_OUT MATCHES "^[0-9]+$" OR LUAOS_TLS_RECORD_OUT LESS 1024 OR LUAOS_TLS_RECORD_OUT GREATER 16384)
+  message(FATAL_ERROR "LUAOS_TLS_RECORD_OUT must be a number of bytes from 1024 to 16384")
+endif()
+target_compile_definitions(luaos_mbedtls PUBLIC LUAOS_TLS_RECORD_OUT=${LUAOS_TLS_RECORD_OUT})
 
 # The board's CA set, chosen at build time: a PEM file of trusted roots
 # compiled into the image (default: none; socket.connect then needs ca=).

@@ -616,8 +616,15 @@ function Client:_writer(sock)
       if step and self.sock == sock then
         local t = now()
         if self.ping_sent and t - self.ping_sent >= ka then
-          self:_drop_connection(sock, "keepalive timeout (no PINGRESP)")
-          return
+          if not self.delivering then
+            self:_drop_connection(sock, "keepalive timeout (no PINGRESP)")
+            return
+          end
+          -- The reader is inside a handler, so the PINGRESP may be waiting
+          -- unread: keep the broker's keepalive fed and judge the broker
+          -- once the reader reads again.
+          self.ping_sent = t
+          self:_write(P.encode({ type = "pingreq" }))
         end
         -- idle output, or nothing heard for an interval (a broker that
         -- stalls while this side keeps publishing QoS 0 is noticed too)
@@ -713,6 +720,12 @@ function Client:_drop_connection(sock, err)
     task.signal(w, nil, "connection lost")
   end
   self.ping_sent = nil
+  if not self.reconnect then
+    -- nobody will reconnect: publishers waiting for an acknowledgement
+    -- learn it now (their messages stay in flight for a later c:connect)
+    for _, m in pairs(self.inflight) do task.signal(m) end
+    for _, m in ipairs(self.waiting) do task.signal(m) end
+  end
   task.signal(self)
 end
 
@@ -890,6 +903,7 @@ function Client:_open_connection()
 end
 
 function Client:_deliver(p)
+  self.delivering = true
   local handled = false
   for _, f in ipairs(self.sub_order) do
     local s = self.subs[f]
@@ -903,6 +917,7 @@ function Client:_deliver(p)
     local ok, err = pcall(self.on_message, p.topic, p.payload, p)
     if not ok then log.warn("mqtt: on_message: %s", tostring(err)) end
   end
+  self.delivering = false
 end
 
 function Client:_handle(p)
@@ -1144,6 +1159,10 @@ function Client:publish(topic, payload, opts)
   if self.sock and #self.out > 0 then self:_flush(self.sock) end
   while not m.done do
     if self.state == "closed" then return nil, "closed" end
+    if not self.reconnect and not self.sock and self.state ~= "connecting" then
+      return nil, "not connected (" .. tostring(self.last_error or "no c:connect() yet") ..
+        "; reconnect = false: the message is sent by the next c:connect())"
+    end
     local left = deadline and deadline - now()
     if left and left <= 0 then return nil, "timeout" end
     task.wait(m, left and math.min(left, 1000) or 1000)

@@ -1190,21 +1190,49 @@ static void refuse_task_thread(lua_State *L, lua_State *co, const char *fn, cons
                (int)t->id, instead);
 }
 
+/* The instruction count travels with control: a coroutine resumed inside
+ * a task runs on what is left of its resumer's count hook (the task's
+ * budget, or another count hook such as a test harness's) and hands back
+ * what it leaves, so work spread over many short coroutines cannot reset
+ * the count. A coroutine with a hook of its own (debug.sethook with other
+ * events) keeps it. */
+static bool hook_shared(lua_State *co, lua_State *from) {
+  if (!(lua_gethookmask(from) & LUA_MASKCOUNT)) return false;
+  lua_Hook h = lua_gethook(co);
+  return h == NULL || h == task_hook ||
+         (h == lua_gethook(from) && lua_gethookmask(co) == lua_gethookmask(from));
+}
+
+static void hook_pass(lua_State *to, lua_State *from) {
+  lua_sethook(to, lua_gethook(from), lua_gethookmask(from), lua_gethookcount(from));
+  to->hookcount = from->hookcount;
+}
+
 static int guarded_resume(lua_State *L, lua_State *co, int narg, int *nres) {
   lua_State *outer = S.cur_co;
   if (!outer || !S.current) return lua_resume(co, L, narg, nres);
   S.cur_co = co;
-  if (S.intr_hook)
+  lua_Hook passed = NULL;
+  if (S.intr_hook) {
     lua_sethook(co, task_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
-  else if (S.counting && !foreign_hook(co))
+  } else if (hook_shared(co, outer)) {
+    passed = lua_gethook(outer);
+    hook_pass(co, outer);
+  } else if (S.counting && !foreign_hook(co)) {
     rearm(co);
+  }
   int st = lua_resume(co, L, narg, nres);
   S.cur_co = outer;
-  clear_own_hook(co);
   /* What was armed meanwhile applies to the outer thread now. */
-  if (S.intr_hook)
+  if (S.intr_hook) {
+    clear_own_hook(co);
     lua_sethook(outer, task_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
-  else if (S.counting && !foreign_hook(outer) && !(lua_gethookmask(outer) & LUA_MASKCOUNT))
+    return st;
+  }
+  if (passed && lua_gethook(co) == passed && lua_gethook(outer) == passed)
+    hook_pass(outer, co); /* the count left, and a rate the hook changed */
+  clear_own_hook(co);
+  if (S.counting && !foreign_hook(outer) && !(lua_gethookmask(outer) & LUA_MASKCOUNT))
     rearm(outer);
   return st;
 }

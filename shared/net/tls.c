@@ -10,6 +10,7 @@
 #include "tls.h"
 
 #include <stdint.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
 #include <stdlib.h>
@@ -33,7 +34,7 @@
 #include "sched.h"
 
 #define TLS_ALPN_MAX 4
-#define TLS_NAMES 160 /* the leaf's names kept for "hostname mismatch" */
+#define TLS_NAMES 160 /* the leaf's names shown by "hostname mismatch" */
 #define TLS_ERR 200
 
 #if !defined(LUAOS_TARGET)
@@ -76,9 +77,9 @@ struct tls_sess {
   recmeter_t rm;
   bool done, ip_host, leaf_self_signed, clock_unset;
   unsigned char ip[4];
-  char names[TLS_NAMES];
   char peer[128]; /* the leaf's subject (the board keeps no peer certificate) */
-  char err[TLS_ERR];
+  char *err;      /* TLS_ERR bytes, allocated by the first error: RAM a
+                   * session needs only once it has failed */
   char host[];
 };
 
@@ -126,6 +127,22 @@ static void own_free(void *p) {
 #else
   free(p);
 #endif
+}
+
+/* The session's message buffer (allocated on first use), or NULL. */
+static char *err_buf(tls_sess_t *s) {
+  if (!s->err) s->err = own_calloc(TLS_ERR);
+  return s->err;
+}
+
+static void set_err(tls_sess_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_err(tls_sess_t *s, const char *fmt, ...) {
+  char *b = err_buf(s);
+  if (!b) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(b, TLS_ERR, fmt, ap);
+  va_end(ap);
 }
 
 void tls_memory(size_t *in_use, size_t *peak, bool reset_peak) {
@@ -685,10 +702,16 @@ static int verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flag
   }
   if (depth != 0) return 0;
   if (mbedtls_x509_dn_gets(s->peer, sizeof s->peer, &crt->subject) < 0) s->peer[0] = '\0';
-  crt_names(crt, s->names, sizeof s->names);
   s->leaf_self_signed = crt->issuer_raw.len == crt->subject_raw.len &&
                         memcmp(crt->issuer_raw.p, crt->subject_raw.p, crt->issuer_raw.len) == 0;
   if (s->ip_host && !crt_has_ip(crt, s->ip)) *flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
+  if (*flags & MBEDTLS_X509_BADCERT_CN_MISMATCH) {
+    /* The leaf is gone once the handshake ends: word the message now
+     * (verify_reason keeps it if the mismatch is the reason it gives). */
+    char names[TLS_NAMES];
+    crt_names(crt, names, sizeof names);
+    set_err(s, "hostname mismatch: expected %s, got %s", s->host, names);
+  }
   return 0;
 }
 
@@ -736,28 +759,29 @@ void tls_sess_free(tls_sess_t *s) {
   if (!s) return;
   mbedtls_ssl_free(&s->ssl);
   tls_conf_unref(s->conf);
+  own_free(s->err);
   own_free(s);
 }
 
 static void verify_reason(tls_sess_t *s, uint32_t f) {
   if (s->clock_unset && !(f & ~(uint32_t)MBEDTLS_X509_BADCERT_OTHER))
-    snprintf(s->err, sizeof s->err,
+    set_err(s,
              "clock not set: certificate dates cannot be checked (net.sntp() first, see docs/tls.md)");
   else if (f & MBEDTLS_X509_BADCERT_NOT_TRUSTED)
-    snprintf(s->err, sizeof s->err, "%s", s->leaf_self_signed ? "self-signed certificate" : "unknown CA");
+    set_err(s, "%s", s->leaf_self_signed ? "self-signed certificate" : "unknown CA");
   else if (f & MBEDTLS_X509_BADCERT_EXPIRED)
-    snprintf(s->err, sizeof s->err, "certificate expired");
+    set_err(s, "certificate expired");
   else if (f & MBEDTLS_X509_BADCERT_FUTURE)
-    snprintf(s->err, sizeof s->err, "certificate not yet valid");
+    set_err(s, "certificate not yet valid");
   else if (f & MBEDTLS_X509_BADCERT_CN_MISMATCH)
-    snprintf(s->err, sizeof s->err, "hostname mismatch: expected %s, got %s", s->host, s->names);
+    ; /* worded by verify_cb, which saw the leaf's names */
   else if (f & MBEDTLS_X509_BADCERT_REVOKED)
-    snprintf(s->err, sizeof s->err, "certificate revoked");
+    set_err(s, "certificate revoked");
   else {
     char info[120];
     int w = mbedtls_x509_crt_verify_info(info, sizeof info, "", f);
     if (w > 0 && info[w - 1] == '\n') info[w - 1] = '\0';
-    snprintf(s->err, sizeof s->err, "certificate refused (%s)", w > 0 ? info : "unknown reason");
+    set_err(s, "certificate refused (%s)", w > 0 ? info : "unknown reason");
   }
 }
 
@@ -796,22 +820,22 @@ static int fail_code(tls_sess_t *s, int r, const char *what) {
   }
   if (r == MBEDTLS_ERR_SSL_CONN_EOF || r == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || r == 0) {
     if (rm_inside(&s->rm)) {
-      snprintf(s->err, sizeof s->err, "tls: truncated record (the connection ended inside a TLS record)");
+      set_err(s, "tls: truncated record (the connection ended inside a TLS record)");
       return TLS_FAIL;
     }
     if (!s->done) {
-      snprintf(s->err, sizeof s->err, "tls: the peer closed the connection during the handshake");
+      set_err(s, "tls: the peer closed the connection during the handshake");
       return TLS_FAIL;
     }
     return TLS_EOF;
   }
   if (r == MBEDTLS_ERR_NET_CONN_RESET) {
-    snprintf(s->err, sizeof s->err, "connection reset");
+    set_err(s, "connection reset");
     return TLS_FAIL;
   }
 #if MBEDTLS_SSL_IN_CONTENT_LEN < 16384
   if (r == MBEDTLS_ERR_SSL_BAD_INPUT_DATA && s->done) { /* a record past our buffer */
-    snprintf(s->err, sizeof s->err,
+    set_err(s,
              "tls: the peer sent a record larger than %d bytes (this image's LUAOS_TLS_RECORD_IN; "
              "it ignored max_fragment_length)", MBEDTLS_SSL_IN_CONTENT_LEN);
     return TLS_FAIL;
@@ -819,11 +843,12 @@ static int fail_code(tls_sess_t *s, int r, const char *what) {
 #endif
   if (r == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE) {
     int a = s->ssl.in_msg[1];
-    snprintf(s->err, sizeof s->err, "tls: the peer refused the %s (alert %d: %s)", what, a,
+    set_err(s, "tls: the peer refused the %s (alert %d: %s)", what, a,
              alert_name(a));
     return TLS_FAIL;
   }
-  mbed_msg(s->err, sizeof s->err, what, r);
+  char *b = err_buf(s);
+  if (b) mbed_msg(b, TLS_ERR, what, r);
   return TLS_FAIL;
 }
 
@@ -832,6 +857,8 @@ int tls_handshake(tls_sess_t *s) {
   int r = mbedtls_ssl_handshake(&s->ssl);
   if (r == 0) {
     s->done = true;
+    own_free(s->err); /* a mismatch worded while verify = false */
+    s->err = NULL;
     return TLS_OK;
   }
   return fail_code(s, r, "handshake");
@@ -870,7 +897,9 @@ void tls_close_notify(tls_sess_t *s) {
   if (s->done) mbedtls_ssl_close_notify(&s->ssl);
 }
 
-const char *tls_error(const tls_sess_t *s) { return s->err[0] ? s->err : "tls: error"; }
+const char *tls_error(const tls_sess_t *s) {
+  return s->err && s->err[0] ? s->err : "tls: error";
+}
 
 void tls_push_info(lua_State *L, const tls_sess_t *s) {
   lua_createtable(L, 0, 6);

@@ -97,8 +97,17 @@ time_t tls_time(time_t *t);
 #else
 #define MBEDTLS_SSL_IN_CONTENT_LEN 16384
 #endif
-/* Outgoing: our records and handshake messages (a certificate chain fits). */
-#define MBEDTLS_SSL_OUT_CONTENT_LEN 2048
+/* Outgoing: our records and handshake messages. mbedTLS does not split a
+ * handshake message over records, so the board's own certificate chain
+ * (server, or client certificate) must fit: 1536 B holds an ECDSA P-256
+ * leaf with its intermediate or one RSA-2048 leaf; -DLUAOS_TLS_RECORD_OUT
+ * (cmake) raises it. A chain too large fails the handshake with "Our own
+ * certificate(s) is/are too large". */
+#if defined(LUAOS_TLS_RECORD_OUT)
+#define MBEDTLS_SSL_OUT_CONTENT_LEN LUAOS_TLS_RECORD_OUT
+#else
+#define MBEDTLS_SSL_OUT_CONTENT_LEN 1536
+#endif
 #define MBEDTLS_SSL_CIPHERSUITES                                                           \
   MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, \
       MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,                                      \

@@ -652,6 +652,50 @@ c:disconnect()
         self.assertIn("pub\ttrue", dev.lines)
         self.assertGreaterEqual(b.text().count("Received PINGREQ from idle-dev"), 2)
 
+    def test_a_handler_longer_than_the_keepalive_keeps_the_connection(self):
+        # The handler runs in the reader task: while it sleeps, the PINGRESPs
+        # wait unread, yet the broker still gets PINGREQs and the client does
+        # not mistake the unread answers for a dead broker.
+        b = self.broker("log_type all\n")
+        dev = self.device("""
+local c = mqtt.client.new("slow-dev", {host = "%s", port = port, keepalive = 1})
+assert(c:connect())
+local got = {}
+assert(c:subscribe("slow/#", 1, function(t, p)
+  got[#got + 1] = p
+  if p == "first" then task.sleep(3500) end  -- 3.5 keepalive periods
+end))
+say("ready")
+for _ = 1, 200 do if #got >= 2 then break end task.sleep(50) end
+say("got", table.concat(got, ","), c:status(), c:stats().reconnects)
+c:disconnect()
+""" % HOST, b.port)
+        self.assertTrue(dev.wait_line("ready", 20), "\n".join(dev.lines))
+        pub(b, "slow/a", "first", "-q", "1")
+        time.sleep(0.5)
+        pub(b, "slow/a", "second", "-q", "1")
+        self.finish_ok(dev)
+        self.assertIn("got\tfirst,second\tconnected\t0", dev.lines)
+        self.assertNotIn("keepalive timeout", b.text() + "\n".join(dev.lines))
+
+    def test_publish_wait_without_reconnect_ends_when_the_connection_does(self):
+        b = self.broker()
+        dev = self.device("""
+local c = mqtt.client.new("norc-dev", {host = "%s", port = port, keepalive = 2, reconnect = false})
+assert(c:connect())
+say("ready")
+assert(wait_file(flag, 20))
+say("pub", c:publish("x/y", "z", {qos = 1, wait = true}))
+say("status", c:status())
+""" % HOST, b.port, self.flag())
+        self.assertTrue(dev.wait_line("ready", 20), "\n".join(dev.lines))
+        b.stop()
+        self.touch(self.flag())
+        self.finish_ok(dev)
+        line = [l for l in dev.lines if l.startswith("pub\t")]
+        self.assertTrue(line and line[0].startswith("pub\tnil\tnot connected ("), dev.lines)
+        self.assertIn("reconnect = false", line[0])
+
     def test_offline_queue_is_bounded(self):
         b = self.broker()
         port = b.port

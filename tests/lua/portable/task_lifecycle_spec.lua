@@ -155,6 +155,28 @@ describe("task life cycle", function()
     t:join()
     task.budget(prev)
     assert.truthy(msg:find("exceeded its instruction budget of 200000", 1, true), msg)
+    -- work spread over many short coroutines, none of which runs 200000
+    -- instructions itself, is counted as one (the count travels with control)
+    task.budget(200000)
+    local leaves = 0
+    local function tree(depth)
+      if depth == 0 then
+        for _ = 1, 100 do leaves = leaves + 0 end
+        leaves = leaves + 1
+        return
+      end
+      coroutine.wrap(tree)(depth - 1)
+      coroutine.wrap(tree)(depth - 1)
+    end
+    msg = nil
+    t = task.spawn(function()
+      local ok, err = pcall(tree, 17) -- 131072 leaves: far more than the budget
+      msg = (not ok) and err
+    end)
+    t:join()
+    task.budget(prev)
+    assert.truthy(msg and msg:find("exceeded its instruction budget of 200000", 1, true), msg)
+    assert.is_true(leaves < 2 ^ 17)
     local ok = pcall(task.budget, 5)
     assert.is_false(ok)
   end)
