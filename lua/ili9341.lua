@@ -83,6 +83,10 @@ local function check_opts(fn, n, opts)
   if cfg.spi ~= nil and (type(cfg.spi) ~= "userdata" and type(cfg.spi) ~= "table") then
     fail(2, fn, "bad option 'spi' (an SPI device expected, got %s)", type(cfg.spi))
   end
+  if type(cfg.spi) == "table" and (type(cfg.spi.write) ~= "function"
+                                   or type(cfg.spi.transfer) ~= "function") then
+    fail(2, fn, "bad option 'spi' (needs write and transfer methods)")
+  end
   return cfg
 end
 

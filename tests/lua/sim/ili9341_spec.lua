@@ -222,6 +222,10 @@ describe("ili9341 driver", function()
         { dc = 9, rotation = 4 })
     err("ili9341.new: bad option 'speed' (number expected, got string '1')", ili9341.new, 0, 2,
         { dc = 9, speed = "1" })
+    err("ili9341.new: bad option 'spi' (an SPI device expected, got number)", ili9341.new, 0, 2,
+        { dc = 9, spi = 1 })
+    err("ili9341.new: bad option 'spi' (needs write and transfer methods)", ili9341.new, 0, 2,
+        { dc = 9, spi = {} })
     err("ili9341.rect: bad argument #5 'color' (65536 out of range 0..65535)",
         lcd.rect, lcd, 0, 0, 1, 1, 0x10000)
     err("ili9341.rect: bad argument #3 'w' (-1 out of range 0..32767)", lcd.rect, lcd, 0, 0, -1, 1, 0)
