@@ -172,6 +172,13 @@ static void power_on(ili_t *d) {
   defaults(d, vhw_now(&d->base), "power-on");
 }
 
+/* The board's own power-on: long past when the app's first line runs on a
+ * real board (boot takes longer than the chip's reset), so no wait. */
+static void first_power_on(ili_t *d) {
+  power_on(d);
+  d->busy_until = d->slpout_ok_at = 0;
+}
+
 /* ---- frame memory ---- */
 
 /* Memory pointer (column, page in the MADCTL axes) -> frame memory
@@ -622,6 +629,6 @@ vhw_part_t *vhw_ili9341_new(const vhw_env_t *env) {
   d->screen.height = H;
   d->screen.pixels = d->mem;
   d->dc = false; /* no D/C pin: every byte is a command */
-  power_on(d);
+  first_power_on(d);
   return &d->base;
 }
