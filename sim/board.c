@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ftdi_board.h"
 #include "gpio_irq.h"
 #include "panel.h"
 #include "hal/hal_gpio.h"
@@ -97,7 +98,8 @@ static __attribute__((noinline)) void notify_change(int pin, int level) {
   if (l) l->ops->pin_changed(l, pin, level);
   /* Edge detection happens in "hardware": post like an ISR would. */
   uint8_t e = B.edge[pin];
-  if ((level && (e & HAL_GPIO_EDGE_RISING)) || (!level && (e & HAL_GPIO_EDGE_FALLING)))
+  if (((level && (e & HAL_GPIO_EDGE_RISING)) || (!level && (e & HAL_GPIO_EDGE_FALLING))) &&
+      !ftdi_board_has_pin(pin)) /* an adapter pin's edges come from polling the adapter */
     gpio_irq_post(pin, level, sched_now());
 }
 
@@ -305,6 +307,11 @@ static void build_pins(lua_State *L, int t) {
     size_t n = strlen(name);
     if (n == 0 || n > 31)
       bfail(L, "pins: names must have 1..31 characters ('%s')", name);
+    if (lua_istable(L, -1)) { /* NAME = {ftdi = URL, pin = "ADBUS4"}: sim/ftdi_board.c */
+      ftdi_board_pin_entry(L, -1, name, E.file);
+      lua_pop(L, 1);
+      continue;
+    }
     if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 || lua_tointeger(L, -1) >= B.npins)
       bfail(L, "pins: entries must be NAME = pin (0..gpio-1): %s = %s", name, describe(L, -1));
     int pin = (int)lua_tointeger(L, -1);
@@ -317,6 +324,18 @@ static void build_pins(lua_State *L, int t) {
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
+  /* Adapter pins take the lowest free numbers, in name order; their wires
+   * float high (the FTDI chips' input pull-ups). */
+  const char *hname;
+  for (int k; (k = ftdi_board_unnumbered(&hname)) >= 0;) {
+    int pin = 0;
+    while (pin < B.npins && B.pin_names[pin]) pin++;
+    if (pin == B.npins) bfail(L, "pins: no pin number left for '%s' (raise 'gpio')", hname);
+    set_pin_name(pin, hname);
+    if (!B.pin_names[pin]) bfail(L, "out of memory");
+    ftdi_board_set_number(k, pin);
+    vhw_pins_set_mode(B.pins, pin, VHW_PIN_PULLUP);
+  }
 }
 
 static void build_part(lua_State *L, int pt, const char *where) {
@@ -448,7 +467,12 @@ static void build(lua_State *L, int t) {
   snprintf(B.name, sizeof B.name, "%s", lua_isnil(L, -1) ? "board" : lua_tostring(L, -1));
   lua_pop(L, 1);
   int npins = int_field(L, t, "", "gpio", 16, 1, BOARD_MAX_PINS, "'gpio' must be a pin count 1..64");
-  int nbuses = int_field(L, t, "", "spi", 1, 0, BOARD_MAX_BUSES, "'spi' must be a bus count 0..4");
+  int nbuses;
+  if (lua_getfield(L, t, "spi") == LUA_TTABLE) /* buses on FTDI adapters: sim/ftdi_board.c */
+    nbuses = ftdi_board_spi(L, lua_gettop(L), E.file);
+  else
+    nbuses = int_field(L, t, "", "spi", 1, 0, BOARD_MAX_BUSES, "'spi' must be a bus count 0..4");
+  lua_pop(L, 1);
   B.npins = npins;
   B.nbuses = nbuses;
   B.pins = vhw_pins_new(npins, pin_changed, NULL);
@@ -480,6 +504,7 @@ static void build(lua_State *L, int t) {
     build_part(L, lua_gettop(L), where);
     lua_settop(L, parts);
   }
+  ftdi_board_finish(L, E.file);
 }
 
 /* Run protected: load, evaluate (under the hook) and check the board. */
@@ -591,6 +616,7 @@ bool board_load(lua_State *L, const char *text, size_t len, const char *filename
 
 void board_unload(void) {
   sched_timer_stop(&B.poll_timer); /* before the memset below */
+  ftdi_board_unload();              /* adapters' pins safe, closed */
   for (int i = 0; i < B.nparts; i++) B.parts[i]->ops->destroy(B.parts[i]);
   for (int i = 0; i < BOARD_MAX_PINS; i++) free(B.pin_names[i]);
   if (B.pins) vhw_pins_free(B.pins);
@@ -649,6 +675,7 @@ int hal_gpio_mode(int pin, hal_gpio_mode_t mode) {
   static const vhw_pin_mode_t map[] = {VHW_PIN_INPUT, VHW_PIN_OUTPUT, VHW_PIN_PULLUP,
                                        VHW_PIN_PULLDOWN, VHW_PIN_OPEN_DRAIN};
   if ((unsigned)mode > HAL_GPIO_OPEN_DRAIN) return HAL_EINVAL;
+  if (ftdi_board_has_pin(pin)) return ftdi_board_gpio_mode(pin, mode);
   B.mcu_writing = true;
   vhw_pins_set_mode(B.pins, pin, map[mode]);
   B.mcu_writing = false;
@@ -657,11 +684,14 @@ int hal_gpio_mode(int pin, hal_gpio_mode_t mode) {
 
 int hal_gpio_read(int pin) {
   if (pin < 0 || pin >= B.npins) return HAL_EINVAL;
+  if (ftdi_board_has_pin(pin)) return ftdi_board_gpio_read(pin);
   if (vhw_pins_mode(B.pins, pin) == VHW_PIN_OUTPUT) return vhw_pins_latch(B.pins, pin);
   return vhw_pins_level(B.pins, pin);
 }
 
 static __attribute__((noinline)) int write_other_mode(int pin, int level) {
+  /* Adapter pins' wires are never push-pull here: they land in this path. */
+  if (ftdi_board_has_pin(pin)) return ftdi_board_gpio_write(pin, level);
   B.mcu_writing = true;
   vhw_pins_write(B.pins, pin, level);
   B.mcu_writing = false;
@@ -689,6 +719,14 @@ int hal_gpio_irq(int pin, hal_gpio_edge_t edge) {
   if (pin < 0 || pin >= B.npins || (unsigned)edge > HAL_GPIO_EDGE_BOTH) return HAL_EINVAL;
   B.edge[pin] = (uint8_t)edge;
   board_parts_changed();
+  if (ftdi_board_has_pin(pin)) {
+    int rc = ftdi_board_gpio_irq(pin, edge);
+    if (rc < 0) { /* the adapter is not there: nothing listens */
+      B.edge[pin] = 0;
+      board_parts_changed();
+    }
+    return rc;
+  }
   return HAL_OK;
 }
 
@@ -699,6 +737,10 @@ int hal_spi_bus_count(void) { return B.nbuses; }
 int hal_spi_configure(int bus, const hal_spi_config_t *cfg) {
   if (bus < 0 || bus >= B.nbuses) return HAL_ENODEV;
   if (cfg->mode > 3 || cfg->bits != 8 || cfg->speed_hz == 0) return HAL_EINVAL;
+  if (ftdi_board_has_bus(bus)) {
+    int rc = ftdi_board_spi_configure(bus, cfg);
+    if (rc != HAL_OK) return rc;
+  }
   B.spi_cfg[bus] = *cfg;
   B.spi_configured[bus] = true;
   return HAL_OK;
@@ -728,6 +770,7 @@ int hal_spi_transfer(int bus, const uint8_t *tx, uint8_t *rx, size_t len) {
   r->bus = (uint8_t)bus;
   r->cs = cfg->cs;
   r->len = len;
+  if (ftdi_board_has_bus(bus)) return ftdi_board_spi_transfer(bus, cfg, tx, rx, len, r);
   /* A device clocked in a mode it does not support, or too fast, sees
    * shifted bits: the driver gets garbage, as it would on a real bus. */
   bool garbled = dev && (!(dev->spi_modes & (1u << cfg->mode)) ||

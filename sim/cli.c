@@ -33,7 +33,7 @@
 #endif
 
 static const modreg_entry_t sim_modules[] = {
-    {"sim", luaopen_sim}, {"bench", luaopen_bench}, {NULL, NULL}};
+    {"sim", luaopen_sim}, {"bench", luaopen_bench}, {"hil", luaopen_hil}, {NULL, NULL}};
 
 /* Paths must outlive the state: modreg keeps the config pointer. */
 static struct {
@@ -83,6 +83,10 @@ static bool resolve_board(const char *arg, char *out, size_t outlen) {
   struct stat st;
   if (strchr(arg, '/') || strstr(arg, ".lua")) {
     snprintf(out, outlen, "%s", arg);
+    /* "hil.lua" that is not here: the one in the boards folder */
+    const char *dir = getenv("LUAOS_BOARDS");
+    if (!strchr(arg, '/') && stat(out, &st) != 0)
+      snprintf(out, outlen, "%s/%s", dir ? dir : LUAOS_SOURCE_DIR "/virtual-hw/boards", arg);
   } else {
     const char *dir = getenv("LUAOS_BOARDS");
     snprintf(out, outlen, "%s/%s.lua", dir ? dir : LUAOS_SOURCE_DIR "/virtual-hw/boards", arg);

@@ -44,6 +44,15 @@ int cli_run(const cli_opts_t *o);
 int cli_repl(const cli_opts_t *o);
 int cli_test(const cli_opts_t *o);
 int cli_list_boards(const cli_opts_t *o);
+/* luaos hil list | check BOARD (sim/ftdi_cli.c). */
+int cli_hil(cli_opts_t *o, int argc, char **argv);
+/* After boot: 1 (and why, in msg) when an adapter of the board is not
+ * attached; `luaos test` then skips the spec file. */
+int cli_hil_absent(char *msg, size_t msglen);
+/* 1 when the board has a real adapter (ftdi://): specs then run in real
+ * time unless --virtual-time was given. */
+int cli_hil_real(void);
+#define CLI_EXIT_SKIPPED 77
 
 /* Boot: state, scheduler, modules, board. NULL (message printed) on error. */
 lua_State *cli_boot(const cli_opts_t *o, const char *app_dir);

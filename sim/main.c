@@ -22,6 +22,7 @@ static void usage_main(FILE *f) {
         "  repl                 interactive prompt (tasks keep running)\n"
         "  test [SPEC...]       run Busted specs inside the simulator\n"
         "  boards               list the board files that come with Lua OS\n"
+        "  hil list|check BOARD FTDI adapters attached; check a board's wiring (docs/hil.md)\n"
         "  version              print the version\n"
         "\n"
         "'luaos COMMAND --help' describes each command's options.\n",
@@ -175,6 +176,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (strcmp(cmd, "boards") == 0) return cli_list_boards(&o);
+  if (strcmp(cmd, "hil") == 0) return cli_hil(&o, argc - 2, argv + 2);
 
   if (strcmp(cmd, "run") == 0) {
     for (int i = 2; i < argc; i++) {

@@ -283,7 +283,8 @@ static uint8_t vhw_bme280_read_reg(vhw_bme280_t *m, uint8_t reg, uint64_t now) {
   case VHW_BME280_REG_CTRL_MEAS: return m->ctrl_meas;
   case VHW_BME280_REG_CONFIG: return m->config;
   default:
-    if (reg >= VHW_BME280_REG_DATA) return m->data[reg - VHW_BME280_REG_DATA];
+    if (reg >= VHW_BME280_REG_DATA) /* 0xFF, past the data: reads 0 */
+      return reg - VHW_BME280_REG_DATA < (int)sizeof m->data ? m->data[reg - VHW_BME280_REG_DATA] : 0;
     return m->nvm[reg]; /* id, trimming values, 0 elsewhere */
   }
 }

@@ -19,4 +19,10 @@ enum {
 /* Short text for a HAL error code, for Lua error messages. */
 const char *hal_strerror(int err);
 
+#ifndef LUAOS_TARGET
+/* Host port: the words hal_strerror gives (once) for the code `err` it
+ * is about to return, e.g. "FTDI adapter emu://ft232h: unplugged". */
+void hal_set_error_detail(int err, const char *text);
+#endif
+
 #endif
