@@ -495,6 +495,8 @@ static void ili_select(vhw_part_t *p, bool active) {
   /* CSX high ends a read; a command and its parameters may span
    * several selections. */
   if (d->st == ST_READ) {
+    if (d->ram_read && d->cur_len > 2)
+      say(d, "%u pixels", (unsigned)((d->cur_len - 2) / 3));
     d->st = ST_IDLE;
     d->ram_read = false;
   }
