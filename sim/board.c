@@ -1,4 +1,5 @@
 #include "board.h"
+#include "board_panel.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -357,6 +358,7 @@ static void build_part(lua_State *L, int pt, const char *where) {
   int nk = 0;
   keys[nk++] = "type";
   keys[nk++] = "name";
+  keys[nk++] = "panel"; /* the window's position, colour, key (sim/board_panel.c) */
   lua_getfield(L, pt, "name");
   if (lua_type(L, -1) != LUA_TSTRING || lua_rawlen(L, -1) == 0 ||
       lua_rawlen(L, -1) >= sizeof B.parts[0]->name)
@@ -387,6 +389,8 @@ static void build_part(lua_State *L, int pt, const char *where) {
   for (const char *const *k = ops->keys; k && *k && nk < 39; k++) keys[nk++] = *k;
   keys[nk] = NULL;
   check_keys(L, pt, where, keys);
+  char perr[200];
+  if (!board_panel_parse(L, pt, B.nparts - 1, perr, sizeof perr)) bfail(L, "%s: %s", where, perr);
 
   if (ops->spi_exchange) {
     if (B.nbuses == 0) bfail(L, "%s: an SPI part needs a board with 'spi' >= 1", where);
@@ -620,6 +624,7 @@ void board_unload(void) {
   for (int i = 0; i < B.nparts; i++) B.parts[i]->ops->destroy(B.parts[i]);
   for (int i = 0; i < BOARD_MAX_PINS; i++) free(B.pin_names[i]);
   if (B.pins) vhw_pins_free(B.pins);
+  board_panel_clear();
   memset(&B, 0, offsetof(struct board_state, gpio_trace)); /* not the trace records */
 }
 

@@ -24,6 +24,7 @@
 #include "rt.h"
 #include "sched.h"
 #include "signals.h"
+#include "window.h"
 
 #ifndef LUAOS_SOURCE_DIR
 #error "LUAOS_SOURCE_DIR must be defined by the build"
@@ -266,6 +267,16 @@ static int push_app(lua_State *L) {
   return 0;
 }
 
+/* The window, or headless (sim/window.c). */
+static bool start_window(lua_State *L, const cli_opts_t *o, bool repl) {
+  window_opts_t w = {.headless = o->headless, .screenshot = o->screenshot,
+                     .layout_json = o->layout_json, .repl = repl};
+  char err[400];
+  if (window_start(L, &w, err, sizeof err)) return true;
+  fprintf(stderr, "luaos: %s\n", err);
+  return false;
+}
+
 int cli_run(const cli_opts_t *o) {
   char tmp[PATH_MAX];
   snprintf(tmp, sizeof tmp, "%s", o->app);
@@ -280,11 +291,16 @@ int cli_run(const cli_opts_t *o) {
     return 1;
   }
   if (o->watch) watch_start(L, o->app);
+  if (!start_window(L, o, false)) {
+    cli_shutdown(L);
+    return 1;
+  }
   signals_run_install();
   /* --for counts from now, not from boot (slow under ASan or load). */
   uint64_t start = sched_virtual() ? sched_now() : hal_clock_us();
   uint64_t until = o->has_for ? start + o->run_for : UINT64_MAX;
   int rc = report(L, sched_run(L, until));
+  if (!window_finish() && rc == 0) rc = 1;
   cli_shutdown(L);
   return signals_run_status(rc);
 }
@@ -303,7 +319,12 @@ int cli_repl(const cli_opts_t *o) {
     cli_shutdown(L);
     return 1;
   }
+  if (!start_window(L, o, true)) {
+    cli_shutdown(L);
+    return 1;
+  }
   int rc = repl_host_run(L);
+  if (!window_finish() && rc == 0) rc = 1;
   cli_shutdown(L);
   return rc;
 }

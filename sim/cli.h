@@ -31,6 +31,10 @@ typedef struct {
   bool has_for;
   uint64_t run_for;
   bool watch;
+  /* run, repl: the window (sim/window.h) */
+  bool headless;
+  const char *screenshot;
+  const char *layout_json;
   /* test */
   const char *specs[CLI_MAX_SPECS];
   int n_specs;

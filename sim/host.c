@@ -220,7 +220,12 @@ static host_console_fn console_hook;
 
 void host_set_console_hook(host_console_fn fn) { console_hook = fn; }
 
+static host_console_fn console_tap;
+
+void host_set_console_tap(host_console_fn fn) { console_tap = fn; }
+
 void hal_console_write(const char *buf, size_t len) {
+  if (console_tap) console_tap(buf, len);
   if (console_hook) {
     console_hook(buf, len);
     return;

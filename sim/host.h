@@ -41,5 +41,8 @@ short host_poll_revents(int idx);
  * the REPL uses it to keep its prompt and typed line intact. */
 typedef void (*host_console_fn)(const char *buf, size_t len);
 void host_set_console_hook(host_console_fn fn);
+/* A copy of all console output, wherever it goes (the window's console
+ * pane). NULL: none. */
+void host_set_console_tap(host_console_fn fn);
 
 #endif

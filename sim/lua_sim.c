@@ -10,6 +10,7 @@
 #include "lua_sim.h"
 #include "luaos.h"
 #include "sched.h"
+#include "window.h"
 
 #define PART_MT "luaos.sim.part"
 
@@ -389,6 +390,20 @@ static int sim_board(lua_State *L) {
   return 1;
 }
 
+/* sim.screenshot(path): a PNG of the window as it is now (sim/window.c). */
+static int sim_screenshot(lua_State *L) {
+  size_t n;
+  const char *path = luaL_checklstring(L, 1, &n);
+  /* As --screenshot: a PNG's name (and no file named by a stray string). */
+  luaL_argcheck(L, n > 4 && path[n - 5] != '/' && strlen(path) == n &&
+                       strcmp(path + n - 4, ".png") == 0,
+                1, "a file name ending in .png expected");
+  char err[400];
+  if (!window_screenshot(path, err, sizeof err)) return luaL_error(L, "sim.screenshot: %s", err);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 int luaopen_sim(lua_State *L) {
   static const luaL_Reg f[] = {{"part", sim_part},
                                {"parts", sim_parts},
@@ -404,6 +419,7 @@ int luaopen_sim(lua_State *L) {
                                {"gpio_trace_clear", sim_gpio_trace_clear},
                                {"board", sim_board},
                                {"fault", sim_fault},
+                               {"screenshot", sim_screenshot},
                                {"display_pixels", sim_display_pixels},
                                {NULL, NULL}};
   luaL_newmetatable(L, PART_MT);

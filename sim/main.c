@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -49,6 +50,39 @@ static void usage_common(FILE *f) {
         f);
 }
 
+static int bad_usage(const char *cmd, const char *fmt, const char *arg);
+
+static void usage_window(FILE *f) {
+  fputs("window (docs/simulator.md):\n"
+        "  --headless           no window (also when DISPLAY is unset)\n"
+        "  --screenshot FILE.png  write a PNG of the window when the run ends\n"
+        "  --layout-json FILE   write where the window's widgets are (for tests)\n",
+        f);
+}
+
+/* --headless, --screenshot, --layout-json: consumed count, 0 or -1. */
+static int parse_window(const char *cmd, cli_opts_t *o, int argc, char **argv, int i) {
+  const char *a = argv[i];
+  if (strcmp(a, "--headless") == 0) {
+    o->headless = true;
+    return 1;
+  }
+  bool shot = strcmp(a, "--screenshot") == 0, lay = strcmp(a, "--layout-json") == 0;
+  if (!shot && !lay) return 0;
+  if (i + 1 >= argc || !argv[i + 1][0] || (argv[i + 1][0] == '-' && argv[i + 1][1]))
+    return bad_usage(cmd, shot ? "%s needs a file name (FILE.png)" : "%s needs a file name", a),
+           -1;
+  if (shot) {
+    size_t n = strlen(argv[i + 1]);
+    if (n < 5 || strcasecmp(argv[i + 1] + n - 4, ".png") != 0)
+      return bad_usage(cmd, "%s writes a PNG: the file name must end in .png", a), -1;
+    o->screenshot = argv[i + 1];
+  } else {
+    o->layout_json = argv[i + 1];
+  }
+  return 2;
+}
+
 static void usage_run(FILE *f) {
   fputs("usage: luaos run APP.lua [options] [-- args...]\n"
         "Runs APP.lua as the first task. Exits 0 when every task has finished and\n"
@@ -58,6 +92,7 @@ static void usage_run(FILE *f) {
         "  --for DURATION       stop after this much device time (10s, 500ms, 2m, 1h)\n"
         "  --watch              reload changed Lua modules while running\n",
         f);
+  usage_window(f);
   usage_common(f);
 }
 
@@ -67,6 +102,7 @@ static void usage_repl(FILE *f) {
         "running other tasks and timers. '=expr' or 'expr' prints the value.\n"
         "\noptions:\n",
         f);
+  usage_window(f);
   usage_common(f);
 }
 
@@ -186,6 +222,7 @@ int main(int argc, char **argv) {
         return 0;
       }
       int n = parse_common(cmd, &o, argc, argv, i);
+      if (n == 0) n = parse_window(cmd, &o, argc, argv, i);
       if (n < 0) return 2;
       if (n > 0) {
         i += n - 1;
@@ -222,6 +259,7 @@ int main(int argc, char **argv) {
         return 0;
       }
       int n = parse_common(cmd, &o, argc, argv, i);
+      if (n == 0) n = parse_window(cmd, &o, argc, argv, i);
       if (n < 0) return 2;
       if (n == 0) return bad_usage(cmd, "unknown option '%s'", argv[i]);
       i += n - 1;

@@ -130,7 +130,7 @@ static void strict(void) {
   bad("return {parts = {{type = 'led', name = 'a', pn = 1}}}",
       "unknown key 'parts[1].pn'; did you mean 'pin'?");
   bad("return {parts = {{type = 'led', name = 'a', pin = 1, bus = 0}}}",
-      "unknown key 'parts[1].bus'; valid: type, name, pin, lit, changes, brightness, active_low");
+      "unknown key 'parts[1].bus'; valid: type, name, panel, pin, lit, changes, brightness, active_low");
   /* A display's D/C and reset pins. */
   bad("return {parts = {{type = 'ili9341', name = 'd', cs = 0, dc = 'NOPE'}}}",
       "parts[1]: 'dc' must be a pin number or name: no pin named 'NOPE'");
