@@ -7,6 +7,7 @@ Ctrl-C does. usage: test_window.py path/to/luaos"""
 import ctypes
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -399,15 +400,30 @@ def test_virtual_time_as_fast_as_headless(x):
     with open(app, "w") as f:  # an hour of device time in 10 ms steps
         f.write("gpio.mode('LED0', 'out')\nfor i = 1, 360000 do gpio.write('LED0', i % 2) "
                 "task.sleep(10) end\nprint('done')\n")
-    times = {}
+    times, cpu = {}, {}
+    env = x.env()
+    env["LUAOS_WINDOW_STATS"] = "1"
     for label, extra in (("window", []), ("headless", ["--headless"])):
         t0 = time.time()
-        p = subprocess.run([LUAOS, "run", app, "--virtual-time"] + extra, env=x.env(),
-                           capture_output=True, text=True, timeout=120)
+        p = subprocess.Popen([LUAOS, "run", app, "--virtual-time"] + extra, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        out, err = p.communicate(timeout=120)
         times[label] = time.time() - t0
-        assert p.returncode == 0 and p.stdout == "done\n", p
-    # the window's own start and end (about 0.25 s) aside, no slower
-    assert times["window"] < times["headless"] * 1.3 + 0.6, times
+        assert p.returncode == 0 and out == "done\n", (out, err)
+        m = re.search(r"scheduler thread CPU ([\d.]+) s", err)
+        if m:
+            cpu[label] = float(m.group(1))
+        else:  # headless: the process is the scheduler thread
+            ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu[label] = ru.ru_utime + ru.ru_stime - cpu.get("_before", 0)
+        if label == "window":
+            ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu["_before"] = ru.ru_utime + ru.ru_stime
+    # The scheduler thread does the same work with the window: the drawing
+    # is the render thread's (on a loaded machine it may still take a core
+    # from the app: the wall-time bound is loose).
+    assert cpu["window"] < cpu["headless"] * 1.3 + 0.2, (cpu, times)
+    assert times["window"] < times["headless"] * 2 + 1.0, (cpu, times)
 
 
 def main():
