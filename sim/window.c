@@ -738,7 +738,20 @@ static int render_main(void *ud) {
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, NULL);
   render_t *r = calloc(1, sizeof *r);
+  /* Only X11 when there is no Wayland display: SDL's probing of the
+   * others prints noise (libwayland) and may end on an invisible one. */
+  const char *wl = getenv("WAYLAND_DISPLAY");
+  if (!getenv("SDL_VIDEODRIVER") && !(wl && wl[0])) SDL_SetHint(SDL_HINT_VIDEODRIVER, "x11");
   bool ok = r && SDL_InitSubSystem(SDL_INIT_VIDEO) == 0;
+  /* With the display unreachable SDL falls back to drivers nobody sees
+   * ("offscreen"): that is no window (unless SDL_VIDEODRIVER asks). */
+  const char *drv = ok ? SDL_GetCurrentVideoDriver() : NULL;
+  if (ok && !getenv("SDL_VIDEODRIVER") && drv && strcmp(drv, "x11") != 0 &&
+      strcmp(drv, "wayland") != 0) {
+    SDL_SetError("the display cannot be opened (SDL fell back to its '%s' driver)", drv);
+    SDL_QuitSubSystem(SDL_INIT_VIDEO);
+    ok = false;
+  }
   if (ok) {
     char title[96];
     snprintf(title, sizeof title, "luaos - %s", W.shared.board);

@@ -242,15 +242,20 @@ def test_close_ends_run_like_ctrl_c(x):
 def test_headless_same_output(x):
     app = "for i = 1, 3 do print('line', i) task.sleep(5) end\nprint(require('sim').led('LED0'))\n"
     outs = []
+    dead = next(n for n in range(400, 500) if not os.path.exists("/tmp/.X11-unix/X%d" % n))
+    unreachable = dict(x.env(), DISPLAY=":%d" % dead)
     for extra, env in (([], x.env()), (["--headless"], x.env()),
-                       ([], {k: v for k, v in os.environ.items() if k != "DISPLAY"})):
+                       ([], {k: v for k, v in os.environ.items() if k != "DISPLAY"}),
+                       ([], unreachable)):
         path = os.path.join(TMP, "same.lua")
         with open(path, "w") as f:
             f.write(app)
         p = subprocess.run([LUAOS, "run", path] + extra, env=env, capture_output=True,
                            text=True, timeout=30)
         outs.append((p.returncode, p.stdout))
-    assert outs[0] == outs[1] == outs[2], outs
+        if env is unreachable:
+            assert "no window (" in p.stderr, p.stderr
+    assert outs[0] == outs[1] == outs[2] == outs[3], outs
     assert outs[0][1] == "line\t1\nline\t2\nline\t3\nfalse\n", outs[0]
 
 
