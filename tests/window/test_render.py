@@ -167,6 +167,14 @@ def test_bad_panel_keys_and_options():
         board = 'return { gpio = 4, parts = { { type = "led", name = "L", pin = 0, %s } } }' % field
         p = run("", board)
         assert p.returncode == 1 and msg in p.stderr and "parts[1]" in p.stderr, (field, p.stderr)
+    # Any bytes in a part's name: the layout stays valid JSON, the picture is drawn.
+    lay, png = os.path.join(TMP, "odd.json"), os.path.join(TMP, "odd.png")
+    board = (r'return { gpio = 4, parts = { { type = "led", name = "q\"\\\n\255\1", pin = 0 }, '
+             r'{ type = "button", name = "' + "\\\\" * 31 + r'", pin = 1 } } }')
+    p = run("", board, "--screenshot", png, "--layout-json", lay)
+    assert p.returncode == 0, p.stderr
+    names = [w["part"] for w in winlib.load_layout(lay)["widgets"] if w["part"]]
+    assert names == ['q"\\\n\xff\x01', "\\" * 31], names
     for args, msg in [(["--screenshot"], "needs a file name"),
                       (["--screenshot", "x.jpg"], "must end in .png"),
                       (["--layout-json"], "needs a file name")]:
