@@ -249,6 +249,30 @@ static void describe_rec(const board_spi_rec_t *r, char *out, size_t outlen) {
   if (o + 12 < outlen) snprintf(out + o, outlen - o, " (%zu B)", r->len);
 }
 
+/* The SPI view: per bus, each part's last transactions (a run of equal
+ * ones, a display's pixel stream, is one line with its count), so a busy
+ * part does not push a quiet one out of view. Scheduler thread only. */
+#define SPI_GROUPS WS_SPI_LINES /* parts shown per bus (+1: no device) */
+static struct {
+  int n, quota;
+  bool closed; /* full, and its oldest run has ended */
+  char line[WS_SPI_LINES][WS_LINE];
+  int rep[WS_SPI_LINES];
+} G[BOARD_MAX_BUSES][SPI_GROUPS + 1];
+
+/* Group of a transaction on its bus: the part's rank among the bus's
+ * parts, SPI_GROUPS for "no device", -1 when there are too many parts. */
+static int spi_group(int bus, int cs) {
+  int rank = 0;
+  for (int i = 0; i < board_part_count(); i++) {
+    vhw_part_t *p = board_part(i);
+    if (p->bus != bus || !p->ops->spi_exchange) continue;
+    if (p->cs == cs) return rank < SPI_GROUPS ? rank : -1;
+    rank++;
+  }
+  return SPI_GROUPS;
+}
+
 static void spi_fill(win_snap_t *s) {
   const board_spi_rec_t *recs;
   size_t first, n = board_spi_trace(&recs, &first);
@@ -257,42 +281,59 @@ static void spi_fill(win_snap_t *s) {
   W.spi_seen = n;
   memset(s->bus, 0, sizeof s->bus);
   int nb = s->nbuses;
-  /* Newest first, until every bus has its lines (bounded: a bus that
-   * stays quiet must not make us walk the whole ring). */
-  int want = nb * WS_SPI_LINES, got = 0;
-  char tmp[BOARD_MAX_BUSES][WS_SPI_LINES][WS_LINE];
-  int cnt[BOARD_MAX_BUSES] = {0}, rep[BOARD_MAX_BUSES][WS_SPI_LINES];
+  int open = 0; /* groups still taking lines */
+  for (int b = 0; b < nb; b++) {
+    int parts = 0;
+    for (int i = 0; i < board_part_count(); i++)
+      if (board_part(i)->bus == b && board_part(i)->ops->spi_exchange) parts++;
+    int q = WS_SPI_LINES / (parts > 0 ? parts : 1);
+    for (int g = 0; g <= SPI_GROUPS; g++) {
+      G[b][g].n = 0;
+      G[b][g].closed = false;
+      G[b][g].quota = g < parts ? (q > 0 ? q : 1) : g == SPI_GROUPS ? 2 : 0;
+      open += g < parts;
+    }
+  }
   char line[WS_LINE];
-  /* A run of equal transactions (a display's pixel stream) is one line
-   * with its count, so the other parts' traffic stays in view. */
-  for (size_t i = n; i > first && got < want && n - i < 512; i--) {
+  /* Newest first, at most the whole ring, until every part has its lines. */
+  for (size_t i = n; i > first && open > 0 && n - i < BOARD_TRACE_MAX; i--) {
     const board_spi_rec_t *r = &recs[(i - 1) % BOARD_TRACE_MAX];
     if (r->bus >= nb) continue;
-    int b = r->bus, k = cnt[b];
-    describe_rec(r, line, sizeof line);
-    if (k > 0 && strcmp(tmp[b][k - 1], line) == 0) {
-      rep[b][k - 1]++;
+    int g = spi_group(r->bus, r->cs);
+    if (g < 0) continue;
+    __typeof__(&G[0][0]) grp = &G[r->bus][g];
+    if (grp->closed) continue;
+    if (grp->n >= grp->quota && grp->n > 0) {
+      /* Full; only a run continuing its oldest line still counts. */
+      describe_rec(r, line, sizeof line);
+      if (strcmp(grp->line[grp->n - 1], line) == 0) grp->rep[grp->n - 1]++;
+      else grp->closed = true;
       continue;
     }
-    if (k >= WS_SPI_LINES) continue;
-    memcpy(tmp[b][k], line, WS_LINE);
-    rep[b][k] = 1;
-    cnt[b]++;
-    got++;
+    if (grp->quota == 0) continue;
+    describe_rec(r, line, sizeof line);
+    if (grp->n > 0 && strcmp(grp->line[grp->n - 1], line) == 0) {
+      grp->rep[grp->n - 1]++;
+      continue;
+    }
+    memcpy(grp->line[grp->n], line, WS_LINE);
+    grp->rep[grp->n++] = 1;
+    if (grp->n == grp->quota && g < SPI_GROUPS) open--;
   }
   for (int b = 0; b < nb; b++) {
-    s->bus[b].n = cnt[b];
-    for (int k = 0; k < cnt[b]; k++) {
-      const int src = cnt[b] - 1 - k;
-      memcpy(s->bus[b].line[k], tmp[b][src], WS_LINE);
-      if (rep[b][src] > 1) {
-        char suffix[16];
-        int m = snprintf(suffix, sizeof suffix, "  x%d", rep[b][src] % 100000);
-        size_t at = strlen(s->bus[b].line[k]);
-        if (at + (size_t)m >= WS_LINE) at = WS_LINE - 1 - (size_t)m;
-        memcpy(s->bus[b].line[k] + at, suffix, (size_t)m + 1);
+    ws_bus_t *bus = &s->bus[b];
+    for (int g = 0; g <= SPI_GROUPS; g++)
+      for (int k = G[b][g].n - 1; k >= 0 && bus->n < WS_SPI_LINES; k--) {
+        char *out = bus->line[bus->n++];
+        memcpy(out, G[b][g].line[k], WS_LINE);
+        if (G[b][g].rep[k] > 1) {
+          char suffix[16];
+          int m = snprintf(suffix, sizeof suffix, "  x%d", G[b][g].rep[k] % 100000);
+          size_t at = strlen(out);
+          if (at + (size_t)m >= WS_LINE) at = WS_LINE - 1 - (size_t)m;
+          memcpy(out + at, suffix, (size_t)m + 1);
+        }
       }
-    }
   }
 }
 
