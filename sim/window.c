@@ -37,7 +37,7 @@
 
 #define WIN_FRAME_US 16000   /* at most ~60 snapshots a second */
 #define WIN_MAX_SCREEN 1024  /* largest display side copied */
-#define WIN_QUEUE 64
+#define WIN_QUEUE 256
 #define WIN_DUTY_MIN_CHANGES 4 /* a pin toggling this often per frame shows its duty */
 
 typedef enum { CMD_SET, CMD_FAULT, CMD_CLOSE, CMD_REPL } cmd_op_t;
@@ -498,10 +498,12 @@ static void poller_poll(void *ud, bool error) {
 
 static void push_cmd(const win_cmd_t *c) {
   SDL_LockMutex(W.lock);
-  /* A drag sends many values: keep only the newest per slider. */
+  /* A drag sends many values: keep only the newest per slider. Presses
+   * and releases stay in order, each one (a merged press would be lost). */
   bool merged = false;
-  if (c->op == CMD_SET && W.qn > 0) {
-    win_cmd_t *l = &W.q[W.qn - 1];
+  bool quantity = c->op == CMD_SET && strcmp(c->key, "pressed") != 0 && strcmp(c->key, "on") != 0;
+  for (int i = W.qn - 1; quantity && i >= 0 && !merged; i--) {
+    win_cmd_t *l = &W.q[i];
     if (l->op == CMD_SET && l->part == c->part && strcmp(l->key, c->key) == 0) {
       l->value = c->value;
       merged = true;

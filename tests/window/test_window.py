@@ -328,6 +328,37 @@ def test_f12_writes_screenshot(x):
     r.finish()
 
 
+def test_click_storm(x):
+    """50 fast clicks and a wild drag: every press and release arrives, in
+    order, and the button ends released."""
+    app = r"""
+local sim = require("sim")
+gpio.mode("BTN0", "in")
+local presses, releases = 0, 0
+gpio.on("BTN0", "both", function(_, level)
+  if level == 1 then presses = presses + 1 else releases = releases + 1 end
+end)
+print("ready")
+while true do
+  task.sleep(100)
+  print(string.format("p=%d r=%d btn=%d", presses, releases, gpio.read("BTN0")))
+end
+"""
+    r = Run(x, app, "--for", "60s")
+    r.wait_line("^ready")
+    wid, layout = r.window()
+    bx, by = winlib.centre(winlib.widget(layout, "button", "BTN0"))
+    x.xdotool("mousemove", "--window", wid, bx, by, "click", "--repeat", 50, "--delay", 5, 1)
+    sl = winlib.widget(layout, "slider", "env", key="temperature")
+    x.xdotool("mousemove", "--window", wid, sl["x"] + 2, sl["y"] + 8, "mousedown", 1)
+    for i in range(60):
+        x.xdotool("mousemove", "--window", wid, sl["x"] + (i * 37) % sl["w"], sl["y"] + 8)
+    x.xdotool("mouseup", 1)
+    r.wait_line(r"^p=50 r=50 btn=0", timeout=15)
+    r.proc.terminate()
+    r.finish()
+
+
 def test_fault_toggle_and_switch(x):
     app = r"""
 local sim = require("sim")
