@@ -24,6 +24,7 @@ local fail, check_int = check.fail, check.int
 -- Commands (datasheet section 8.2).
 local SWRESET, RDID4, SLPIN, SLPOUT = 0x01, 0xD3, 0x10, 0x11
 local INVOFF, INVON, DISPOFF, DISPON = 0x20, 0x21, 0x28, 0x29
+local NORON, VSCRDEF, VSCRSADD = 0x13, 0x33, 0x37
 local CASET, PASET, RAMWR, MADCTL, COLMOD = 0x2A, 0x2B, 0x2C, 0x36, 0x3A
 -- MADCTL per rotation (0: portrait, 1: landscape, 90 degrees clockwise,
 -- 2: portrait upside down, 3: landscape the other way): MY MX MV.
@@ -82,6 +83,10 @@ local function check_opts(fn, n, opts)
   end
   if cfg.spi ~= nil and (type(cfg.spi) ~= "userdata" and type(cfg.spi) ~= "table") then
     fail(2, fn, "bad option 'spi' (an SPI device expected, got %s)", type(cfg.spi))
+  end
+  if type(cfg.spi) == "table" and (type(cfg.spi.write) ~= "function"
+                                   or type(cfg.spi.transfer) ~= "function") then
+    fail(2, fn, "bad option 'spi' (needs write and transfer methods)")
   end
   return cfg
 end
@@ -143,6 +148,7 @@ local COORD = 32767
 -- datasheet says (about 130 ms).
 function Lcd:reset()
   self._dc, self._x0, self._x1, self._y0, self._y1 = nil, nil, nil, nil, nil
+  self._scroll_top, self._scroll_rows = nil, nil
   if self.reset_pin ~= nil then
     gpio.write(self.reset_pin, 0)
     task.sleep(1) -- the pulse: >= 10 us
@@ -295,6 +301,30 @@ function M.text_width(s, scale)
   scale = scale or 1
   check_int("text_width", 2, "scale", scale, 1, 16)
   return #s * 6 * scale
+end
+
+--- Vertical scrolling area, in glass rows (portrait, whatever the
+-- rotation): `top` fixed rows, then the rows that scroll, then `bottom`
+-- fixed rows (VSCRDEF).
+function Lcd:scroll_area(top, bottom)
+  check_int("scroll_area", 1, "top", top, 0, M.HEIGHT)
+  check_int("scroll_area", 2, "bottom", bottom, 0, M.HEIGHT - top)
+  self._scroll_top, self._scroll_rows = top, M.HEIGHT - top - bottom
+  command(self, VSCRDEF, string.pack(">I2I2I2", top, self._scroll_rows, bottom))
+end
+
+--- Scroll: the scroll area shows its memory rows from `line` on (0: as
+-- drawn; taken modulo the area's height), wrapping (VSCRSADD). nil ends
+-- scrolling (NORON).
+function Lcd:scroll(line)
+  if line == nil then
+    command(self, NORON)
+    return
+  end
+  check_int("scroll", 1, "line", line, -COORD, COORD)
+  local top, rows = self._scroll_top or 0, self._scroll_rows or M.HEIGHT
+  if rows == 0 then return end
+  command(self, VSCRSADD, string.pack(">I2", top + line % rows))
 end
 
 --- Colours inverted on the glass (INVON) or not.

@@ -65,7 +65,24 @@ _Static_assert((BOARD_TRACE_MAX & (BOARD_TRACE_MAX - 1)) == 0, "the trace ring i
  * board. Until then a gpio.write is the wire model alone. */
 static bool trace_listening;
 
-void board_gpio_trace_listen(bool on) { trace_listening = on; }
+/* LEDs time-stamp their pin's changes (their brightness) only while
+ * someone can look, so a plain gpio.write to an LED pin stays the wire
+ * model alone. */
+static void led_listen(vhw_part_t *p) {
+  if (trace_listening && p->pin >= 0 && !B.listener[p->pin]) B.listener[p->pin] = p;
+}
+
+void board_gpio_trace_listen(bool on) {
+  trace_listening = on;
+  for (int i = 0; i < B.nparts; i++) {
+    vhw_part_t *p = B.parts[i];
+    if (strcmp(p->ops->type, "led") != 0 || p->pin < 0) continue;
+    if (on)
+      led_listen(p);
+    else if (B.listener[p->pin] == p)
+      B.listener[p->pin] = NULL;
+  }
+}
 
 static inline board_gpio_rec_t *trace_next(int pin, int level, bool output) {
   board_gpio_rec_t *r = &B.gpio_trace[B.gpio_n & (BOARD_TRACE_MAX - 1)];
@@ -428,12 +445,14 @@ static void build_part(lua_State *L, int pt, const char *where) {
     B.led[p->pin] = p;
     vhw_led_attach(p, B.pins);
   }
-  if (ops->pin_changed) {
+  if (strcmp(ops->type, "led") == 0) {
+    led_listen(p);
+  } else if (ops->pin_changed) {
     int watched[3] = {p->pin, p->dc_pin, p->reset_pin};
     for (int i = 0; i < 3; i++) {
       int pin = watched[i];
       if (pin < 0) continue;
-      if (B.listener[pin])
+      if (B.listener[pin] && strcmp(B.listener[pin]->ops->type, "led") != 0)
         bfail(L, "%s: pin already watched by '%s'", where, B.listener[pin]->name);
       B.listener[pin] = p;
       ops->pin_changed(p, pin, vhw_pins_level(B.pins, pin));

@@ -12,7 +12,7 @@
  * Simplifications (documented in docs/ili9341.md): reads of more than one
  * byte start with a dummy byte (the chip uses one dummy clock); level 2
  * commands (power, gamma, frame rate) are accepted and have no effect;
- * vertical scrolling, partial and idle modes are recorded, not shown. */
+ * partial and idle modes are recorded, not shown. */
 #include "ili9341_model.h"
 
 #include <stdarg.h>
@@ -57,6 +57,8 @@ typedef struct {
   /* Registers. */
   uint8_t madctl, colmod;
   bool sleeping, disp_on, inverted, idle, partial;
+  bool scrolling;             /* vertical scrolling mode (VSCRSADD .. NORON/PTLON) */
+  uint16_t tfa, vsa, bfa, vsp; /* VSCRDEF areas, VSCRSADD start line */
   uint16_t sc, ec, sp, ep; /* address window (in the MADCTL's axes) */
   uint16_t col, page;      /* memory pointer */
   /* Command parsing. */
@@ -151,7 +153,11 @@ static void defaults(ili_t *d, uint64_t now, const char *why) {
   d->colmod = 0x66; /* 18 bits per pixel after reset */
   d->sleeping = true;
   d->disp_on = false;
-  d->inverted = d->idle = d->partial = false;
+  d->inverted = d->idle = d->partial = d->scrolling = false;
+  d->tfa = 0;
+  d->vsa = H;
+  d->bfa = 0;
+  d->vsp = 0;
   d->sc = 0;
   d->ec = W - 1;
   d->sp = 0;
@@ -170,6 +176,13 @@ static void defaults(ili_t *d, uint64_t now, const char *why) {
 static void power_on(ili_t *d) {
   memset(d->mem, 0, sizeof d->mem); /* (random on the chip) */
   defaults(d, vhw_now(&d->base), "power-on");
+}
+
+/* The board's own power-on: long past when the app's first line runs on a
+ * real board (boot takes longer than the chip's reset), so no wait. */
+static void first_power_on(ili_t *d) {
+  power_on(d);
+  d->busy_until = d->slpout_ok_at = 0;
 }
 
 /* ---- frame memory ---- */
@@ -332,6 +345,27 @@ static void apply_args(ili_t *d) {
       say(d, "MADCTL 0x%02x%s%s%s%s", a[0], a[0] & MAD_MY ? " MY" : "", a[0] & MAD_MX ? " MX" : "",
           a[0] & MAD_MV ? " MV" : "", a[0] & MAD_BGR ? " BGR" : "");
       return;
+    case 0x33: {
+      uint16_t t = (uint16_t)(a[0] << 8 | a[1]), v = (uint16_t)(a[2] << 8 | a[3]),
+               b = (uint16_t)(a[4] << 8 | a[5]);
+      if ((unsigned)t + v + b != H) { /* the datasheet requires TFA + VSA + BFA = 320 */
+        d->violations++;
+        say(d, "VSCRDEF %u+%u+%u refused (must add up to %d)", t, v, b, H);
+        return;
+      }
+      d->tfa = t;
+      d->vsa = v;
+      d->bfa = b;
+      d->dirty = true;
+      say(d, "VSCRDEF top %u, scroll %u, bottom %u", t, v, b);
+      return;
+    }
+    case 0x37:
+      d->vsp = (uint16_t)(a[0] << 8 | a[1]);
+      d->scrolling = true;
+      d->dirty = true;
+      say(d, "VSCRSADD %u", d->vsp);
+      return;
     case 0x3A:
       d->colmod = a[0];
       say(d, "COLMOD 0x%02x (%s)", a[0],
@@ -413,8 +447,8 @@ static void command(ili_t *d, uint8_t code) {
         d->dirty = true;
       }
       break;
-    case 0x12: d->partial = true; break;
-    case 0x13: d->partial = false; break;
+    case 0x12: d->partial = true; d->scrolling = false; d->dirty = true; break;
+    case 0x13: d->partial = false; d->scrolling = false; d->dirty = true; break;
     case 0x20: d->inverted = false; d->dirty = true; break;
     case 0x21: d->inverted = true; d->dirty = true; break;
     case 0x28: d->disp_on = false; d->dirty = true; break;
@@ -461,6 +495,8 @@ static void ili_select(vhw_part_t *p, bool active) {
   /* CSX high ends a read; a command and its parameters may span
    * several selections. */
   if (d->st == ST_READ) {
+    if (d->ram_read && d->cur_len > 2)
+      say(d, "%u pixels", (unsigned)((d->cur_len - 2) / 3));
     d->st = ST_IDLE;
     d->ram_read = false;
   }
@@ -569,15 +605,27 @@ static const vhw_screen_t *ili_screen(vhw_part_t *p) {
     s->generation++;
     s->on = on;
   }
-  if (!d->inverted) {
+  /* Scrolling shows the scroll area's memory rows from VSP on, wrapping
+   * (a VSP outside the area: no scroll). */
+  bool scroll = d->scrolling && d->vsa > 0 && d->vsp >= d->tfa && d->vsp < d->tfa + d->vsa &&
+                d->vsp != d->tfa;
+  if (!d->inverted && !scroll) {
     s->pixels = d->mem;
-  } else {
-    if (d->glass_gen != s->generation || s->pixels != d->glass) {
-      for (int i = 0; i < W * H; i++) d->glass[i] = (uint16_t)~d->mem[i];
-      d->glass_gen = s->generation;
-    }
-    s->pixels = d->glass;
+    return s;
   }
+  if (d->glass_gen != s->generation || s->pixels != d->glass) {
+    uint16_t flip = d->inverted ? 0xFFFF : 0;
+    for (int y = 0; y < H; y++) {
+      int src = y;
+      if (scroll && y >= d->tfa && y < d->tfa + d->vsa)
+        src = d->tfa + (y - d->tfa + d->vsp - d->tfa) % d->vsa;
+      const uint16_t *from = d->mem + src * W;
+      uint16_t *to = d->glass + y * W;
+      for (int x = 0; x < W; x++) to[x] = from[x] ^ flip;
+    }
+    d->glass_gen = s->generation;
+  }
+  s->pixels = d->glass;
   return s;
 }
 
@@ -622,6 +670,6 @@ vhw_part_t *vhw_ili9341_new(const vhw_env_t *env) {
   d->screen.height = H;
   d->screen.pixels = d->mem;
   d->dc = false; /* no D/C pin: every byte is a command */
-  power_on(d);
+  first_power_on(d);
   return &d->base;
 }

@@ -131,6 +131,23 @@ static void strict(void) {
       "unknown key 'parts[1].pn'; did you mean 'pin'?");
   bad("return {parts = {{type = 'led', name = 'a', pin = 1, bus = 0}}}",
       "unknown key 'parts[1].bus'; valid: type, name, panel, pin, lit, changes, brightness, active_low");
+  /* A display's D/C and reset pins. */
+  bad("return {parts = {{type = 'ili9341', name = 'd', cs = 0, dc = 'NOPE'}}}",
+      "parts[1]: 'dc' must be a pin number or name: no pin named 'NOPE'");
+  bad("return {parts = {{type = 'ili9341', name = 'd', cs = 0, dc = 16}}}",
+      "parts[1]: 'dc' must be a pin number 0..15 or name (got 16)");
+  bad("return {parts = {{type = 'ili9341', name = 'd', cs = 0, dc = 3, reset = 3}}}",
+      "parts[1]: 'dc' and 'reset' must be different pins");
+  bad("return {parts = {{type = 'ili9341', name = 'd', cs = 0, dc = 3},"
+      " {type = 'ili9341', name = 'e', cs = 1, reset = 3}}}",
+      "parts[2]: pin already watched by 'd'");
+  bad("return {parts = {{type = 'bme280', name = 'a', cs = 0, dc = 3}}}",
+      "unknown key 'parts[1].dc'");
+  bad("return {parts = {{type = 'ili9341', name = 'd', cs = 0, dcc = 3}}}",
+      "unknown key 'parts[1].dcc'; did you mean 'dc'?");
+  good("return {parts = {{type = 'led', name = 'L', pin = 3},"
+       " {type = 'ili9341', name = 'd', cs = 0, dc = 'L', reset = 4}}}");
+  CHECK(board_find_part("d")->dc_pin == 3 && board_find_part("d")->reset_pin == 4);
   bad("return {parts = {{type = 'bme280', name = 'a', cs = 0, tempreature = 20}}}",
       "unknown key 'parts[1].tempreature'; did you mean 'temperature'?");
   bad("return {parts = {{type = 'bme280', name = 'a', cs = 0, temperature = '20'}}}",
@@ -195,11 +212,34 @@ static void shipped_boards(const char *dir) {
   CHECK(n > 0);
 }
 
+/* Every model's quantities (the window's sliders) are keys it accepts at
+ * both ends of their range, and read back; screens have their size. */
+static void quantities(void) {
+  for (const vhw_model_t *m = vhw_models; m->type; m++) {
+    vhw_part_t *p = m->create(NULL);
+    CHECK(p != NULL);
+    for (const vhw_quantity_t *q = p->ops->quantities; q && q->key; q++) {
+      double v = -1;
+      CHECK(q->min < q->max && q->unit != NULL);
+      CHECK(p->ops->set(p, q->key, q->min) == VHW_OK);
+      CHECK(p->ops->get(p, q->key, &v) == VHW_OK && v == q->min);
+      CHECK(p->ops->set(p, q->key, q->max) == VHW_OK);
+      CHECK(p->ops->get(p, q->key, &v) == VHW_OK && v == q->max);
+    }
+    if (p->ops->screen) {
+      const vhw_screen_t *scr = p->ops->screen(p);
+      CHECK(scr && scr->width > 0 && scr->height > 0 && scr->pixels);
+    }
+    p->ops->destroy(p);
+  }
+}
+
 int main(int argc, char **argv) {
   L = rt_open(0);
   CHECK(L != NULL);
   sandbox();
   strict();
+  quantities();
   if (argc > 1) shipped_boards(argv[1]);
   board_unload();
   rt_close(L);

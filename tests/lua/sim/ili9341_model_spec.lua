@@ -230,6 +230,23 @@ describe("ili9341 model", function()
     assert.are.equal(0, px(0, 1))
   end)
 
+  it("VSCRDEF must cover 320 rows; VSCRSADD scrolls, NORON ends it", function()
+    local v0 = violations()
+    cmd(0x33, u16(0, 100, 100))
+    assert.are.equal(v0 + 1, violations())
+    fill(0)
+    window(0, 0, 0, 319)
+    local col = {}
+    for y = 0, 319 do col[#col + 1] = string.pack(">I2", y) end
+    cmd(0x2C, table.concat(col))
+    cmd(0x33, u16(0, 320, 0))
+    cmd(0x37, u16(100))
+    assert.are.equal(100, px(0, 0))
+    assert.are.equal(99, px(0, 319))
+    cmd(0x13)
+    assert.are.equal(0, px(0, 0))
+  end)
+
   it("level 2 and unknown commands are accepted and ignored with their parameters", function()
     local u0 = sim.part("lcd"):get("unknown")
     cmd(0xCF, "\x00\xC1\x30")

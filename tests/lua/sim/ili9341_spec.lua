@@ -176,6 +176,23 @@ describe("ili9341 driver", function()
     assert.are.equal(0, sim.part("lcd"):get("violations"))
   end)
 
+  it("vertical scrolling: the glass shows the scroll area from a line on", function()
+    lcd:fill(0)
+    for y = 0, 319 do lcd:pixel(0, y, y) end -- each row's first pixel: its number
+    lcd:scroll_area(10, 20) -- rows 10..299 scroll
+    lcd:scroll(5)
+    assert.are.equal(9, px(0, 9)) -- fixed top
+    assert.are.equal(15, px(0, 10))
+    assert.are.equal(299, px(0, 294))
+    assert.are.equal(10, px(0, 295)) -- wrapped
+    assert.are.equal(300, px(0, 300)) -- fixed bottom
+    lcd:scroll(-1)
+    assert.are.equal(299, px(0, 10))
+    lcd:scroll(nil)
+    assert.are.equal(10, px(0, 10))
+    assert.are.equal(0, sim.part("lcd"):get("violations"))
+  end)
+
   it("without a reset pin: SWRESET", function()
     local l2 = ili9341.new(0, 2, { dc = "LCD_DC", rotation = 1 })
     assert.are.equal(320, l2.width)
@@ -222,6 +239,10 @@ describe("ili9341 driver", function()
         { dc = 9, rotation = 4 })
     err("ili9341.new: bad option 'speed' (number expected, got string '1')", ili9341.new, 0, 2,
         { dc = 9, speed = "1" })
+    err("ili9341.new: bad option 'spi' (an SPI device expected, got number)", ili9341.new, 0, 2,
+        { dc = 9, spi = 1 })
+    err("ili9341.new: bad option 'spi' (needs write and transfer methods)", ili9341.new, 0, 2,
+        { dc = 9, spi = {} })
     err("ili9341.rect: bad argument #5 'color' (65536 out of range 0..65535)",
         lcd.rect, lcd, 0, 0, 1, 1, 0x10000)
     err("ili9341.rect: bad argument #3 'w' (-1 out of range 0..32767)", lcd.rect, lcd, 0, 0, -1, 1, 0)
@@ -239,6 +260,9 @@ describe("ili9341 driver", function()
         lcd.text, lcd, 0, 0, "a", 0, "x")
     err("ili9341.set_rotation: bad argument #1 'rotation' (5 out of range 0..3)", lcd.set_rotation, lcd, 5)
     err("ili9341.rgb: bad argument #2 'g' (256 out of range 0..255)", ili9341.rgb, 0, 256, 0)
+    err("ili9341.scroll_area: bad argument #2 'bottom' (300 out of range 0..220)",
+        lcd.scroll_area, lcd, 100, 300)
+    err("ili9341.scroll: bad argument #1 'line' (integer expected, got string)", lcd.scroll, lcd, "1")
     -- hostile sizes do not hang or allocate the world
     lcd:rect(math.mininteger + 0 == math.mininteger and -32767 or 0, -32767, 32767, 32767, 0)
     assert.are.equal(0, sim.part("lcd"):get("violations"))
