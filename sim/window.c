@@ -590,7 +590,8 @@ typedef struct {
   win_layout_t lay;
   win_ui_t ui;
   int drag; /* slider widget being dragged, -1 */
-  char layout_for[32];
+  char layout_for[64];
+  bool shoot; /* F12: read the next frame back */
 } render_t;
 
 static void copy_snapshot(render_t *r) {
@@ -618,6 +619,26 @@ static bool write_png_surface(SDL_Surface *surf, const char *path, char *err, si
   return win_png_write(path, surf->pixels, surf->w, surf->h, surf->pitch, err, errlen);
 }
 
+/* F12: what the window shows, read back from its renderer before the
+ * frame is presented (after it the back buffer is undefined). */
+static void read_back(render_t *r) {
+  int pw, ph;
+  if (SDL_GetRendererOutputSize(r->ren, &pw, &ph) != 0) return;
+  SDL_Surface *s = SDL_CreateRGBSurfaceWithFormat(0, pw, ph, 32, SDL_PIXELFORMAT_RGB888);
+  if (!s) return;
+  char path[64], err[200];
+  time_t now = time(NULL);
+  struct tm tm;
+  localtime_r(&now, &tm);
+  strftime(path, sizeof path, "luaos-%Y%m%d-%H%M%S.png", &tm);
+  if (SDL_RenderReadPixels(r->ren, NULL, SDL_PIXELFORMAT_RGB888, s->pixels, s->pitch) == 0 &&
+      write_png_surface(s, path, err, sizeof err))
+    snprintf(r->ui.status, sizeof r->ui.status, "screenshot: %s", path);
+  else
+    snprintf(r->ui.status, sizeof r->ui.status, "screenshot failed: %s", SDL_GetError());
+  SDL_FreeSurface(s);
+}
+
 static void render_frame(render_t *r) {
   int ww, wh, pw, ph;
   SDL_GetWindowSize(r->win, &ww, &wh);
@@ -643,39 +664,24 @@ static void render_frame(render_t *r) {
   SDL_UnlockMutex(W.lock);
   uint64_t t0 = wall_ns();
   win_draw_frame(r->draw, &r->snap, r->px, &r->lay, &r->ui);
+  if (r->shoot) {
+    r->shoot = false;
+    read_back(r);
+  }
   SDL_RenderPresent(r->ren);
   uint64_t dt = wall_ns() - t0;
   SDL_LockMutex(W.lock);
   W.draw_ns += dt;
   SDL_UnlockMutex(W.lock);
-  char sig[32];
-  snprintf(sig, sizeof sig, "%dx%d@%d", ww, wh, r->snap.nparts);
+  char sig[64];
+  snprintf(sig, sizeof sig, "%dx%d@%d/%d:%dx%d", ww, wh, r->snap.nparts, r->snap.scr_part,
+           r->snap.scr_w, r->snap.scr_h);
   if (W.o.layout_json && strcmp(sig, r->layout_for) != 0) {
     char err[200];
     if (!win_layout_json(&r->snap, &r->lay, scale, W.o.layout_json, err, sizeof err))
       fprintf(stderr, "luaos: %s\n", err);
     snprintf(r->layout_for, sizeof r->layout_for, "%s", sig);
   }
-}
-
-/* F12: what the window shows, read back from its renderer. */
-static void f12_screenshot(render_t *r) {
-  int pw, ph;
-  if (SDL_GetRendererOutputSize(r->ren, &pw, &ph) != 0) return;
-  render_frame(r); /* the back buffer holds this frame again */
-  SDL_Surface *s = SDL_CreateRGBSurfaceWithFormat(0, pw, ph, 32, SDL_PIXELFORMAT_RGB888);
-  if (!s) return;
-  char path[64], err[200];
-  time_t now = time(NULL);
-  struct tm tm;
-  localtime_r(&now, &tm);
-  strftime(path, sizeof path, "luaos-%Y%m%d-%H%M%S.png", &tm);
-  if (SDL_RenderReadPixels(r->ren, NULL, SDL_PIXELFORMAT_RGB888, s->pixels, s->pitch) == 0 &&
-      write_png_surface(s, path, err, sizeof err))
-    snprintf(r->ui.status, sizeof r->ui.status, "screenshot: %s", path);
-  else
-    snprintf(r->ui.status, sizeof r->ui.status, "screenshot failed: %s", SDL_GetError());
-  SDL_FreeSurface(s);
 }
 
 static void set_cmd(int part, const char *key, double v) {
@@ -738,7 +744,7 @@ static int part_for_key(const render_t *r, SDL_Keycode k) {
 static void on_key(render_t *r, const SDL_KeyboardEvent *k, bool down) {
   SDL_Keycode sym = k->keysym.sym;
   if (down && sym == SDLK_F12) {
-    f12_screenshot(r);
+    r->shoot = true; /* the caller draws a frame next */
     return;
   }
   if (r->ui.repl_focus) {
