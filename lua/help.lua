@@ -75,9 +75,6 @@ local DOCS = {
   lis3dh = { "ST LIS3DH 3-axis accelerometer (docs/lis3dh.md)",
     "lis3dh.new(bus, cs [, opts]) -> accel", "set up the chip on an SPI bus",
   },
-  ili9341 = { "ILI9341 240x320 SPI display (docs/ili9341.md)",
-    "ili9341.new(bus, cs, opts) -> lcd", "start it; lcd:fill, rect, pixel, blit, text...",
-  },
   argcheck = { "argument checking for pure-Lua modules (docs/argcheck.md)",
     "argcheck.for_module(name) -> checker", "checker.int(...), checker.fail(...), ... bound to name",
     "argcheck.nearest(word, candidates) -> name | nil", "the candidate a typo most likely meant",
@@ -87,13 +84,14 @@ local DOCS = {
   mps2 = { "MPS2 AN385 board controls (docs/boards/mps2-an385.md)" },
 }
 -- The simulator's own modules (sim, bench) are described in help.sim,
--- which a board image does not bundle (flash). It is help's data, not a
+-- which a board image does not bundle (flash); optional drivers in
+-- help.<driver>, bundled with the driver. It is help's data, not a
 -- module an app loaded: sys.modules() does not list it.
-do
-  local ok, more = pcall(require, "help.sim")
+for _, extra in ipairs({ "help.sim", "help.ili9341" }) do
+  local ok, more = pcall(require, extra)
   if ok and type(more) == "table" then
     for name, d in next, more do DOCS[name] = d end
-    package.loaded["help.sim"] = nil
+    package.loaded[extra] = nil
   end
 end
 M.DOCS = DOCS

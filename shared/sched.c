@@ -355,10 +355,21 @@ static void detach(lua_State *L, sched_task_t *t) {
 
 static void task_hook(lua_State *L, lua_Debug *ar);
 
+/* The budget's count hook, and the interrupt's (every call, return and
+ * instruction). Not inlined: they are called from several places, and the
+ * board's flash is counted. */
+static __attribute__((noinline)) void arm_count(lua_State *L) {
+  lua_sethook(L, task_hook, LUA_MASKCOUNT, (int)(budget > INT32_MAX ? INT32_MAX : budget));
+}
+
+static __attribute__((noinline)) void arm_intr(lua_State *L) {
+  lua_sethook(L, task_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
 /* The hook this resume should keep after an interrupt check. */
 static void rearm(lua_State *L) {
   if (S.counting)
-    lua_sethook(L, task_hook, LUA_MASKCOUNT, (int)(budget > INT32_MAX ? INT32_MAX : budget));
+    arm_count(L);
   else
     lua_sethook(L, NULL, 0, 0);
 }
@@ -366,12 +377,12 @@ static void rearm(lua_State *L) {
 /* A hook the app set with debug.sethook: the budget leaves it alone (one
  * hook per thread); an interrupt overrides it, as in lua.c. */
 static bool foreign_hook(lua_State *co) {
-  lua_Hook h = lua_gethook(co);
+  lua_Hook h = co->hook;
   return h != NULL && h != task_hook;
 }
 
 static void clear_own_hook(lua_State *co) {
-  if (lua_gethook(co) == task_hook) lua_sethook(co, NULL, 0, 0);
+  if (co->hook == task_hook) lua_sethook(co, NULL, 0, 0);
 }
 
 static int where(lua_State *L, lua_Debug *ar) {
@@ -439,7 +450,7 @@ void sched_tick(void) {
   /* The same resume over many ticks: start counting. */
   S.counting = 1;
   if (!S.intr_hook)
-    lua_sethook(co, task_hook, LUA_MASKCOUNT, (int)(budget > INT32_MAX ? INT32_MAX : budget));
+    arm_count(co);
 }
 
 void sched_interrupt(void) {
@@ -447,7 +458,7 @@ void sched_interrupt(void) {
   lua_State *co = S.cur_co;
   if (co) {
     S.intr_hook = 1;
-    lua_sethook(co, task_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+    arm_intr(co);
   }
 }
 
@@ -664,11 +675,11 @@ static bool run_task(lua_State *L, sched_task_t *t) {
   S.cur_co = co;
   if (budget && !ticking && !foreign_hook(co)) {
     S.counting = 1;
-    lua_sethook(co, task_hook, LUA_MASKCOUNT, (int)(budget > INT32_MAX ? INT32_MAX : budget));
+    arm_count(co);
   }
   if (intr_for(t)) {
     S.intr_hook = 1;
-    lua_sethook(co, task_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+    arm_intr(co);
   }
   S.group = &t->alloc_block;
   int st = lua_resume(co, L, n, &nres);
@@ -1197,14 +1208,13 @@ static void refuse_task_thread(lua_State *L, lua_State *co, const char *fn, cons
  * the count. A coroutine with a hook of its own (debug.sethook with other
  * events) keeps it. */
 static bool hook_shared(lua_State *co, lua_State *from) {
-  if (!(lua_gethookmask(from) & LUA_MASKCOUNT)) return false;
-  lua_Hook h = lua_gethook(co);
-  return h == NULL || h == task_hook ||
-         (h == lua_gethook(from) && lua_gethookmask(co) == lua_gethookmask(from));
+  if (!(from->hookmask & LUA_MASKCOUNT)) return false;
+  lua_Hook h = co->hook;
+  return h == NULL || h == task_hook || (h == from->hook && co->hookmask == from->hookmask);
 }
 
 static void hook_pass(lua_State *to, lua_State *from) {
-  lua_sethook(to, lua_gethook(from), lua_gethookmask(from), lua_gethookcount(from));
+  lua_sethook(to, from->hook, from->hookmask, from->basehookcount);
   to->hookcount = from->hookcount;
 }
 
@@ -1214,9 +1224,9 @@ static int guarded_resume(lua_State *L, lua_State *co, int narg, int *nres) {
   S.cur_co = co;
   lua_Hook passed = NULL;
   if (S.intr_hook) {
-    lua_sethook(co, task_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+    arm_intr(co);
   } else if (hook_shared(co, outer)) {
-    passed = lua_gethook(outer);
+    passed = outer->hook;
     hook_pass(co, outer);
   } else if (S.counting && !foreign_hook(co)) {
     rearm(co);
@@ -1226,13 +1236,13 @@ static int guarded_resume(lua_State *L, lua_State *co, int narg, int *nres) {
   /* What was armed meanwhile applies to the outer thread now. */
   if (S.intr_hook) {
     clear_own_hook(co);
-    lua_sethook(outer, task_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+    arm_intr(outer);
     return st;
   }
-  if (passed && lua_gethook(co) == passed && lua_gethook(outer) == passed)
+  if (passed && co->hook == passed && outer->hook == passed)
     hook_pass(outer, co); /* the count left, and a rate the hook changed */
   clear_own_hook(co);
-  if (S.counting && !foreign_hook(outer) && !(lua_gethookmask(outer) & LUA_MASKCOUNT))
+  if (S.counting && !foreign_hook(outer) && !(outer->hookmask & LUA_MASKCOUNT))
     rearm(outer);
   return st;
 }

@@ -36,13 +36,13 @@ enum {
   MAD_MY = 0x80, MAD_MX = 0x40, MAD_MV = 0x20, MAD_ML = 0x10, MAD_BGR = 0x08, MAD_MH = 0x04
 };
 
-typedef enum { ST_IDLE, ST_ARGS, ST_IGNORE, ST_WRITE, ST_READ } state_t;
+typedef enum { ST_IDLE, ST_ARGS, ST_IGNORE, ST_WRITE, ST_READ } ili_state_t;
 
 typedef struct {
   size_t len;
   uint8_t n, tx[8];
   char text[DESC];
-} desc_t;
+} ili_desc_t;
 
 typedef struct {
   vhw_part_t base;
@@ -62,7 +62,7 @@ typedef struct {
   uint16_t sc, ec, sp, ep; /* address window (in the MADCTL's axes) */
   uint16_t col, page;      /* memory pointer */
   /* Command parsing. */
-  state_t st;
+  ili_state_t st;
   uint8_t cmd;
   uint8_t args[MAX_ARGS];
   int nargs;
@@ -81,10 +81,10 @@ typedef struct {
   /* Counters. */
   uint32_t violations, commands, unknown, pixels;
   /* The transaction in progress and the last ones, for spi_describe. */
-  desc_t cur;
+  ili_desc_t cur;
   size_t cur_len;
   uint32_t cur_px;
-  desc_t ring[RING];
+  ili_desc_t ring[RING];
   unsigned ring_n;
 } ili_t;
 
@@ -94,9 +94,9 @@ typedef struct {
   uint8_t code;
   const char *name;
   int8_t nargs; /* parameters that take effect; -1: read command */
-} cmd_info_t;
+} ili_cmd_info_t;
 
-static const cmd_info_t cmds[] = {
+static const ili_cmd_info_t ili_cmds[] = {
     {0x00, "NOP", 0},        {0x01, "SWRESET", 0},    {0x04, "RDDID", -1},
     {0x09, "RDDST", -1},     {0x0A, "RDDPM", -1},     {0x0B, "RDDMADCTL", -1},
     {0x0C, "RDDCOLMOD", -1}, {0x0D, "RDDIM", -1},     {0x0E, "RDDSM", -1},
@@ -118,16 +118,16 @@ static const cmd_info_t cmds[] = {
     {0xF6, "IFCTL", 3},
 };
 
-static const cmd_info_t *cmd_find(uint8_t code) {
-  for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
-    if (cmds[i].code == code) return &cmds[i];
+static const ili_cmd_info_t *ili_cmd_find(uint8_t code) {
+  for (size_t i = 0; i < sizeof ili_cmds / sizeof ili_cmds[0]; i++)
+    if (ili_cmds[i].code == code) return &ili_cmds[i];
   return NULL;
 }
 
 /* ---- description of the transaction in progress ---- */
 
-static void say(ili_t *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(ili_t *d, const char *fmt, ...) {
+static void ili_say(ili_t *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void ili_say(ili_t *d, const char *fmt, ...) {
   size_t n = strlen(d->cur.text);
   if (n + 1 >= sizeof d->cur.text) return;
   if (n) d->cur.text[n++] = ' ';
@@ -137,8 +137,8 @@ static void say(ili_t *d, const char *fmt, ...) {
   va_end(ap);
 }
 
-static const char *cmd_name(uint8_t code, char *buf, size_t n) {
-  const cmd_info_t *c = cmd_find(code);
+static const char *ili_cmd_name(uint8_t code, char *buf, size_t n) {
+  const ili_cmd_info_t *c = ili_cmd_find(code);
   if (c) return c->name;
   snprintf(buf, n, "cmd 0x%02x", code);
   return buf;
@@ -146,9 +146,9 @@ static const char *cmd_name(uint8_t code, char *buf, size_t n) {
 
 /* ---- reset and power ---- */
 
-static double ms_since(uint64_t now, uint64_t t) { return (double)(now - t) / 1000.0; }
+static double ili_ms_since(uint64_t now, uint64_t t) { return (double)(now - t) / 1000.0; }
 
-static void defaults(ili_t *d, uint64_t now, const char *why) {
+static void ili_defaults(ili_t *d, uint64_t now, const char *why) {
   d->madctl = 0;
   d->colmod = 0x66; /* 18 bits per pixel after reset */
   d->sleeping = true;
@@ -173,15 +173,15 @@ static void defaults(ili_t *d, uint64_t now, const char *why) {
   d->dirty = true;
 }
 
-static void power_on(ili_t *d) {
+static void ili_power_on(ili_t *d) {
   memset(d->mem, 0, sizeof d->mem); /* (random on the chip) */
-  defaults(d, vhw_now(&d->base), "power-on");
+  ili_defaults(d, vhw_now(&d->base), "power-on");
 }
 
 /* The board's own power-on: long past when the app's first line runs on a
  * real board (boot takes longer than the chip's reset), so no wait. */
-static void first_power_on(ili_t *d) {
-  power_on(d);
+static void ili_first_power_on(ili_t *d) {
+  ili_power_on(d);
   d->busy_until = d->slpout_ok_at = 0;
 }
 
@@ -190,7 +190,7 @@ static void first_power_on(ili_t *d) {
 /* Memory pointer (column, page in the MADCTL axes) -> frame memory
  * index, or -1 outside the glass. MV exchanges the axes, then MX and MY
  * mirror the glass's columns and rows. */
-static int map(const ili_t *d, unsigned c, unsigned pg) {
+static int ili_map(const ili_t *d, unsigned c, unsigned pg) {
   unsigned x, y;
   if (d->madctl & MAD_MV) {
     x = pg;
@@ -205,7 +205,7 @@ static int map(const ili_t *d, unsigned c, unsigned pg) {
   return (int)(y * W + x);
 }
 
-static void advance(ili_t *d) {
+static void ili_advance(ili_t *d) {
   if (d->col < d->ec) {
     d->col++;
     return;
@@ -214,43 +214,43 @@ static void advance(ili_t *d) {
   d->page = d->page < d->ep ? (uint16_t)(d->page + 1) : d->sp;
 }
 
-static void put_pixel(ili_t *d, uint16_t v) {
+static void ili_put_pixel(ili_t *d, uint16_t v) {
   if (d->madctl & MAD_BGR) /* the data's red and blue swap places */
     v = (uint16_t)((v & 0x07E0) | (v >> 11) | ((v & 0x1F) << 11));
-  int i = map(d, d->col, d->page);
+  int i = ili_map(d, d->col, d->page);
   if (i >= 0 && d->mem[i] != v) {
     d->mem[i] = v;
     d->dirty = true;
   }
   d->pixels++;
   d->cur_px++;
-  advance(d);
+  ili_advance(d);
 }
 
-static void write_byte(ili_t *d, uint8_t b) {
+static void ili_write_byte(ili_t *d, uint8_t b) {
   d->px[d->npx++] = b;
   if ((d->colmod & 7) == 5) { /* 16 bits: RGB565, high byte first */
     if (d->npx == 2) {
-      put_pixel(d, (uint16_t)(d->px[0] << 8 | d->px[1]));
+      ili_put_pixel(d, (uint16_t)(d->px[0] << 8 | d->px[1]));
       d->npx = 0;
     }
   } else if (d->npx == 3) { /* 18 bits: R, G, B, 6 bits each, left aligned */
-    put_pixel(d, (uint16_t)((d->px[0] >> 3) << 11 | (d->px[1] >> 2) << 5 | d->px[2] >> 3));
+    ili_put_pixel(d, (uint16_t)((d->px[0] >> 3) << 11 | (d->px[1] >> 2) << 5 | d->px[2] >> 3));
     d->npx = 0;
   }
 }
 
 /* RAMRD: a dummy byte, then R, G, B of each pixel (6 bits, left aligned),
  * whatever COLMOD says, as the chip does over SPI. */
-static uint8_t ram_read_byte(ili_t *d) {
+static uint8_t ili_ram_read_byte(ili_t *d) {
   if (d->ram_phase == 0) {
     d->ram_phase = 1;
     return 0;
   }
   if (d->ram_phase == 1) {
-    int i = map(d, d->col, d->page);
+    int i = ili_map(d, d->col, d->page);
     d->ram_px = i >= 0 ? d->mem[i] : 0;
-    advance(d);
+    ili_advance(d);
   }
   uint16_t v = d->ram_px;
   uint8_t out;
@@ -266,7 +266,7 @@ static uint8_t ram_read_byte(ili_t *d) {
 
 /* ---- commands ---- */
 
-static void start_read(ili_t *d, uint8_t code) {
+static void ili_start_read(ili_t *d, uint8_t code) {
   uint8_t *r = d->rbuf;
   int n = 0;
   bool dummy = false;
@@ -311,23 +311,23 @@ static void start_read(ili_t *d, uint8_t code) {
     n++;
   }
   d->rdummy = dummy;
-  say(d, "->");
+  ili_say(d, "->");
   d->rlen = n;
   d->rpos = 0;
   d->st = ST_READ;
 }
 
-static void apply_args(ili_t *d) {
+static void ili_apply_args(ili_t *d) {
   uint8_t *a = d->args;
   char nb[16];
-  const char *name = cmd_name(d->cmd, nb, sizeof nb);
+  const char *name = ili_cmd_name(d->cmd, nb, sizeof nb);
   switch (d->cmd) {
     case 0x2A:
     case 0x2B: {
       uint16_t s = (uint16_t)(a[0] << 8 | a[1]), e = (uint16_t)(a[2] << 8 | a[3]);
       if (s > e) {
         d->violations++;
-        say(d, "%s %u..%u refused (start > end)", name, s, e);
+        ili_say(d, "%s %u..%u refused (start > end)", name, s, e);
         return;
       }
       if (d->cmd == 0x2A) {
@@ -337,12 +337,12 @@ static void apply_args(ili_t *d) {
         d->sp = s;
         d->ep = e;
       }
-      say(d, "%s %u..%u", name, s, e);
+      ili_say(d, "%s %u..%u", name, s, e);
       return;
     }
     case 0x36:
       d->madctl = a[0];
-      say(d, "MADCTL 0x%02x%s%s%s%s", a[0], a[0] & MAD_MY ? " MY" : "", a[0] & MAD_MX ? " MX" : "",
+      ili_say(d, "MADCTL 0x%02x%s%s%s%s", a[0], a[0] & MAD_MY ? " MY" : "", a[0] & MAD_MX ? " MX" : "",
           a[0] & MAD_MV ? " MV" : "", a[0] & MAD_BGR ? " BGR" : "");
       return;
     case 0x33: {
@@ -350,78 +350,78 @@ static void apply_args(ili_t *d) {
                b = (uint16_t)(a[4] << 8 | a[5]);
       if ((unsigned)t + v + b != H) { /* the datasheet requires TFA + VSA + BFA = 320 */
         d->violations++;
-        say(d, "VSCRDEF %u+%u+%u refused (must add up to %d)", t, v, b, H);
+        ili_say(d, "VSCRDEF %u+%u+%u refused (must add up to %d)", t, v, b, H);
         return;
       }
       d->tfa = t;
       d->vsa = v;
       d->bfa = b;
       d->dirty = true;
-      say(d, "VSCRDEF top %u, scroll %u, bottom %u", t, v, b);
+      ili_say(d, "VSCRDEF top %u, scroll %u, bottom %u", t, v, b);
       return;
     }
     case 0x37:
       d->vsp = (uint16_t)(a[0] << 8 | a[1]);
       d->scrolling = true;
       d->dirty = true;
-      say(d, "VSCRSADD %u", d->vsp);
+      ili_say(d, "VSCRSADD %u", d->vsp);
       return;
     case 0x3A:
       d->colmod = a[0];
-      say(d, "COLMOD 0x%02x (%s)", a[0],
+      ili_say(d, "COLMOD 0x%02x (%s)", a[0],
           (a[0] & 7) == 5 ? "16 bit" : (a[0] & 7) == 6 ? "18 bit" : "undefined: 18 bit");
       return;
     default: {
-      say(d, "%s", name);
-      for (int i = 0; i < d->nargs && i < 4; i++) say(d, "%02x", a[i]);
-      if (d->nargs > 4) say(d, "..");
+      ili_say(d, "%s", name);
+      for (int i = 0; i < d->nargs && i < 4; i++) ili_say(d, "%02x", a[i]);
+      if (d->nargs > 4) ili_say(d, "..");
       return;
     }
   }
 }
 
-static void command(ili_t *d, uint8_t code) {
+static void ili_command(ili_t *d, uint8_t code) {
   uint64_t now = vhw_now(&d->base);
   char nb[16];
-  const char *name = cmd_name(code, nb, sizeof nb);
+  const char *name = ili_cmd_name(code, nb, sizeof nb);
   d->npx = 0; /* a command ends a pixel stream; a half pixel is lost */
   d->commands++;
   if (now < d->busy_until) {
     d->violations++;
     d->st = ST_IGNORE;
-    say(d, "%s ignored (%.1f ms after %s, needs %u)", name,
-        ms_since(now, d->busy_until - d->busy_len), d->busy_why, (unsigned)(d->busy_len / 1000));
+    ili_say(d, "%s ignored (%.1f ms after %s, needs %u)", name,
+        ili_ms_since(now, d->busy_until - d->busy_len), d->busy_why, (unsigned)(d->busy_len / 1000));
     return;
   }
-  const cmd_info_t *c = cmd_find(code);
+  const ili_cmd_info_t *c = ili_cmd_find(code);
   d->cmd = code;
   d->nargs = 0;
   if (!c) {
     d->unknown++;
     d->st = ST_IGNORE; /* level 2 or undocumented: parameters ignored */
-    say(d, "%s", name);
+    ili_say(d, "%s", name);
     return;
   }
   if (c->nargs < 0) {
-    say(d, "%s", name);
-    start_read(d, code);
+    ili_say(d, "%s", name);
+    ili_start_read(d, code);
     return;
   }
   if (c->nargs > 0) {
     d->st = ST_ARGS;
-    if (d->cur_len > 1 || d->cur.text[0] == 0) say(d, "%s", name);
+    if (d->cur_len > 1 || d->cur.text[0] == 0) ili_say(d, "%s", name);
     return;
   }
   d->st = ST_IDLE;
   switch (code) {
     case 0x01:
-      defaults(d, now, "SWRESET");
+      ili_defaults(d, now, "SWRESET");
       break;
     case 0x10:
       if (now < d->slpin_ok_at) {
         d->violations++;
-        say(d, "SLPIN refused (%.1f ms after SLPOUT, needs 120)",
-            ms_since(now, d->slpin_ok_at - SLEEP_GAP_US));
+        ili_say(d, "SLPIN refused (%.1f ms after SLPOUT, needs 120)",
+            ili_ms_since(now, d->slpin_ok_at - SLEEP_GAP_US));
         return;
       }
       d->sleeping = true;
@@ -434,8 +434,8 @@ static void command(ili_t *d, uint8_t code) {
     case 0x11:
       if (now < d->slpout_ok_at) {
         d->violations++;
-        say(d, "SLPOUT refused (needs 120 ms after reset or SLPIN, %.1f ms early)",
-            ms_since(d->slpout_ok_at, now));
+        ili_say(d, "SLPOUT refused (needs 120 ms after reset or SLPIN, %.1f ms early)",
+            ili_ms_since(d->slpout_ok_at, now));
         return;
       }
       if (d->sleeping) {
@@ -463,17 +463,17 @@ static void command(ili_t *d, uint8_t code) {
     case 0x3C: d->st = ST_WRITE; break;
     default: break;
   }
-  say(d, "%s", name);
+  ili_say(d, "%s", name);
 }
 
-static void data(ili_t *d, uint8_t b) {
+static void ili_data(ili_t *d, uint8_t b) {
   switch (d->st) {
-    case ST_WRITE: write_byte(d, b); break;
+    case ST_WRITE: ili_write_byte(d, b); break;
     case ST_ARGS: {
-      const cmd_info_t *c = cmd_find(d->cmd);
+      const ili_cmd_info_t *c = ili_cmd_find(d->cmd);
       d->args[d->nargs++] = b;
       if (c && d->nargs >= c->nargs) {
-        apply_args(d);
+        ili_apply_args(d);
         d->st = ST_IGNORE; /* more parameters than the command takes */
       }
       break;
@@ -496,18 +496,18 @@ static void ili_select(vhw_part_t *p, bool active) {
    * several selections. */
   if (d->st == ST_READ) {
     if (d->ram_read && d->cur_len > 2)
-      say(d, "%u pixels", (unsigned)((d->cur_len - 2) / 3));
+      ili_say(d, "%u pixels", (unsigned)((d->cur_len - 2) / 3));
     d->st = ST_IDLE;
     d->ram_read = false;
   }
   if (d->cur_px) {
     char nb[16];
     if (d->cur.text[0])
-      say(d, "%u px", (unsigned)d->cur_px);
+      ili_say(d, "%u px", (unsigned)d->cur_px);
     else
-      say(d, "%s data: %u px", cmd_name(d->cmd, nb, sizeof nb), (unsigned)d->cur_px);
+      ili_say(d, "%s data: %u px", ili_cmd_name(d->cmd, nb, sizeof nb), (unsigned)d->cur_px);
   } else if (!d->cur.text[0] && d->cur_len) {
-    say(d, "%s", p->fault ? vhw_fault_names[p->fault - 1]
+    ili_say(d, "%s", p->fault ? vhw_fault_names[p->fault - 1]
                  : d->in_reset ? "(held in reset)" : "data (ignored)");
   }
   d->cur.len = d->cur_len;
@@ -522,18 +522,18 @@ static uint8_t ili_exchange(vhw_part_t *p, uint8_t mosi) {
   if (p->fault == VHW_FAULT_UNPOWERED) return 0x00;
   if (d->in_reset) return 0xFF; /* in reset: the interface is held */
   if (d->st == ST_READ) { /* SDO drives until CSX goes high; SDA is not looked at */
-    if (d->ram_read) return ram_read_byte(d);
+    if (d->ram_read) return ili_ram_read_byte(d);
     if (d->rpos < d->rlen) {
       uint8_t v = d->rbuf[d->rpos++];
-      if (!(d->rdummy && d->rpos == 1)) say(d, "%02x", v);
+      if (!(d->rdummy && d->rpos == 1)) ili_say(d, "%02x", v);
       return v;
     }
     return 0;
   }
   if (!d->dc)
-    command(d, mosi);
+    ili_command(d, mosi);
   else
-    data(d, mosi);
+    ili_data(d, mosi);
   return 0xFF; /* SDO is high impedance while writing: pulled up */
 }
 
@@ -554,7 +554,7 @@ static void ili_pin_changed(vhw_part_t *p, int pin, int level) {
     if (now - d->reset_fell < RESET_PULSE_US)
       d->violations++;
     else
-      defaults(d, now, "reset");
+      ili_defaults(d, now, "reset");
   }
 }
 
@@ -591,7 +591,7 @@ static int ili_set(vhw_part_t *p, const char *key, double v) {
     return VHW_ERANGE; /* "stuck" means nothing for a display */
   vhw_fault_t was = p->fault;
   p->fault = (vhw_fault_t)v;
-  if (was == VHW_FAULT_UNPOWERED && p->fault != VHW_FAULT_UNPOWERED) power_on(d);
+  if (was == VHW_FAULT_UNPOWERED && p->fault != VHW_FAULT_UNPOWERED) ili_power_on(d);
   d->dirty = true;
   return VHW_OK;
 }
@@ -637,7 +637,7 @@ static size_t ili_describe(const vhw_part_t *p, const uint8_t *tx, const uint8_t
   size_t cmp = n < 8 ? n : 8;
   unsigned kept = d->ring_n < RING ? d->ring_n : RING;
   for (unsigned k = 1; k <= kept; k++) {
-    const desc_t *e = &d->ring[(d->ring_n - k) % RING];
+    const ili_desc_t *e = &d->ring[(d->ring_n - k) % RING];
     if (e->len != len || e->n < cmp || memcmp(e->tx, tx, cmp) != 0) continue;
     snprintf(out, outlen, "%s", e->text);
     return strlen(out);
@@ -670,6 +670,6 @@ vhw_part_t *vhw_ili9341_new(const vhw_env_t *env) {
   d->screen.height = H;
   d->screen.pixels = d->mem;
   d->dc = false; /* no D/C pin: every byte is a command */
-  first_power_on(d);
+  ili_first_power_on(d);
   return &d->base;
 }
