@@ -183,6 +183,17 @@ static const char *kind_name(ww_kind_t k) {
   return n[k];
 }
 
+/* A JSON string: names come from board files and may hold any byte. */
+static void json_str(FILE *f, const char *v) {
+  fputc('"', f);
+  for (const unsigned char *c = (const unsigned char *)v; *c; c++) {
+    if (*c == '"' || *c == '\\') fprintf(f, "\\%c", *c);
+    else if (*c < 0x20 || *c >= 0x7F) fprintf(f, "\\u%04x", *c); /* bytes, as Latin-1 */
+    else fputc(*c, f);
+  }
+  fputc('"', f);
+}
+
 bool win_layout_json(const win_snap_t *s, const win_layout_t *l, double scale,
                      const char *path, char *err, size_t errlen) {
   FILE *f = fopen(path, "w");
@@ -195,11 +206,13 @@ bool win_layout_json(const win_snap_t *s, const win_layout_t *l, double scale,
           l->w, l->h, scale, l->scr_scale);
   for (int i = 0; i < l->n; i++) {
     const ww_widget_t *w = &l->wd[i];
-    fprintf(f, "  {\"kind\": \"%s\", \"part\": \"%s\", ", kind_name(w->kind),
-            w->part >= 0 ? s->parts[w->part].name : "");
+    fprintf(f, "  {\"kind\": \"%s\", \"part\": ", kind_name(w->kind));
+    json_str(f, w->part >= 0 ? s->parts[w->part].name : "");
+    fputs(", ", f);
     if (w->kind == WW_SLIDER)
-      fprintf(f, "\"key\": \"%s\", \"min\": %.6g, \"max\": %.6g, ", s->parts[w->part].q[w->idx].key,
-              s->parts[w->part].q[w->idx].min, s->parts[w->part].q[w->idx].max);
+      fprintf(f, "\"key\": \"%s\", \"min\": %.6g, \"max\": %.6g, ",
+              s->parts[w->part].q[w->idx].key, s->parts[w->part].q[w->idx].min,
+              s->parts[w->part].q[w->idx].max);
     if (w->kind == WW_FAULT) fprintf(f, "\"fault\": \"%s\", ", vhw_fault_names[w->idx]);
     fprintf(f, "\"x\": %d, \"y\": %d, \"w\": %d, \"h\": %d}%s\n", w->x, w->y, w->w, w->h,
             i + 1 < l->n ? "," : "");

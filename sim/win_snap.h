@@ -12,7 +12,7 @@
 
 #define WS_MAX_Q 6       /* sliders per part */
 #define WS_LINE 120      /* characters per text line */
-#define WS_SPI_LINES 8   /* transactions shown per bus */
+#define WS_SPI_LINES 12  /* transactions shown per bus */
 #define WS_CON_LINES 48  /* console lines kept */
 #define WS_MAX_FAULTS 4
 

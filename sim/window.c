@@ -37,7 +37,7 @@
 
 #define WIN_FRAME_US 16000   /* at most ~60 snapshots a second */
 #define WIN_MAX_SCREEN 1024  /* largest display side copied */
-#define WIN_QUEUE 64
+#define WIN_QUEUE 256
 #define WIN_DUTY_MIN_CHANGES 4 /* a pin toggling this often per frame shows its duty */
 
 typedef enum { CMD_SET, CMD_FAULT, CMD_CLOSE, CMD_REPL } cmd_op_t;
@@ -249,6 +249,30 @@ static void describe_rec(const board_spi_rec_t *r, char *out, size_t outlen) {
   if (o + 12 < outlen) snprintf(out + o, outlen - o, " (%zu B)", r->len);
 }
 
+/* The SPI view: per bus, each part's last transactions (a run of equal
+ * ones, a display's pixel stream, is one line with its count), so a busy
+ * part does not push a quiet one out of view. Scheduler thread only. */
+#define SPI_GROUPS WS_SPI_LINES /* parts shown per bus (+1: no device) */
+static struct {
+  int n, quota;
+  bool closed; /* full, and its oldest run has ended */
+  char line[WS_SPI_LINES][WS_LINE];
+  int rep[WS_SPI_LINES];
+} G[BOARD_MAX_BUSES][SPI_GROUPS + 1];
+
+/* Group of a transaction on its bus: the part's rank among the bus's
+ * parts, SPI_GROUPS for "no device", -1 when there are too many parts. */
+static int spi_group(int bus, int cs) {
+  int rank = 0;
+  for (int i = 0; i < board_part_count(); i++) {
+    vhw_part_t *p = board_part(i);
+    if (p->bus != bus || !p->ops->spi_exchange) continue;
+    if (p->cs == cs) return rank < SPI_GROUPS ? rank : -1;
+    rank++;
+  }
+  return SPI_GROUPS;
+}
+
 static void spi_fill(win_snap_t *s) {
   const board_spi_rec_t *recs;
   size_t first, n = board_spi_trace(&recs, &first);
@@ -257,42 +281,59 @@ static void spi_fill(win_snap_t *s) {
   W.spi_seen = n;
   memset(s->bus, 0, sizeof s->bus);
   int nb = s->nbuses;
-  /* Newest first, until every bus has its lines (bounded: a bus that
-   * stays quiet must not make us walk the whole ring). */
-  int want = nb * WS_SPI_LINES, got = 0;
-  char tmp[BOARD_MAX_BUSES][WS_SPI_LINES][WS_LINE];
-  int cnt[BOARD_MAX_BUSES] = {0}, rep[BOARD_MAX_BUSES][WS_SPI_LINES];
+  int open = 0; /* groups still taking lines */
+  for (int b = 0; b < nb; b++) {
+    int parts = 0;
+    for (int i = 0; i < board_part_count(); i++)
+      if (board_part(i)->bus == b && board_part(i)->ops->spi_exchange) parts++;
+    int q = WS_SPI_LINES / (parts > 0 ? parts : 1);
+    for (int g = 0; g <= SPI_GROUPS; g++) {
+      G[b][g].n = 0;
+      G[b][g].closed = false;
+      G[b][g].quota = g < parts ? (q > 0 ? q : 1) : g == SPI_GROUPS ? 2 : 0;
+      open += g < parts;
+    }
+  }
   char line[WS_LINE];
-  /* A run of equal transactions (a display's pixel stream) is one line
-   * with its count, so the other parts' traffic stays in view. */
-  for (size_t i = n; i > first && got < want && n - i < 512; i--) {
+  /* Newest first, at most the whole ring, until every part has its lines. */
+  for (size_t i = n; i > first && open > 0 && n - i < BOARD_TRACE_MAX; i--) {
     const board_spi_rec_t *r = &recs[(i - 1) % BOARD_TRACE_MAX];
     if (r->bus >= nb) continue;
-    int b = r->bus, k = cnt[b];
-    describe_rec(r, line, sizeof line);
-    if (k > 0 && strcmp(tmp[b][k - 1], line) == 0) {
-      rep[b][k - 1]++;
+    int g = spi_group(r->bus, r->cs);
+    if (g < 0) continue;
+    __typeof__(&G[0][0]) grp = &G[r->bus][g];
+    if (grp->closed) continue;
+    if (grp->n >= grp->quota && grp->n > 0) {
+      /* Full; only a run continuing its oldest line still counts. */
+      describe_rec(r, line, sizeof line);
+      if (strcmp(grp->line[grp->n - 1], line) == 0) grp->rep[grp->n - 1]++;
+      else grp->closed = true;
       continue;
     }
-    if (k >= WS_SPI_LINES) continue;
-    memcpy(tmp[b][k], line, WS_LINE);
-    rep[b][k] = 1;
-    cnt[b]++;
-    got++;
+    if (grp->quota == 0) continue;
+    describe_rec(r, line, sizeof line);
+    if (grp->n > 0 && strcmp(grp->line[grp->n - 1], line) == 0) {
+      grp->rep[grp->n - 1]++;
+      continue;
+    }
+    memcpy(grp->line[grp->n], line, WS_LINE);
+    grp->rep[grp->n++] = 1;
+    if (grp->n == grp->quota && g < SPI_GROUPS) open--;
   }
   for (int b = 0; b < nb; b++) {
-    s->bus[b].n = cnt[b];
-    for (int k = 0; k < cnt[b]; k++) {
-      const int src = cnt[b] - 1 - k;
-      memcpy(s->bus[b].line[k], tmp[b][src], WS_LINE);
-      if (rep[b][src] > 1) {
-        char suffix[16];
-        int m = snprintf(suffix, sizeof suffix, "  x%d", rep[b][src] % 100000);
-        size_t at = strlen(s->bus[b].line[k]);
-        if (at + (size_t)m >= WS_LINE) at = WS_LINE - 1 - (size_t)m;
-        memcpy(s->bus[b].line[k] + at, suffix, (size_t)m + 1);
+    ws_bus_t *bus = &s->bus[b];
+    for (int g = 0; g <= SPI_GROUPS; g++)
+      for (int k = G[b][g].n - 1; k >= 0 && bus->n < WS_SPI_LINES; k--) {
+        char *out = bus->line[bus->n++];
+        memcpy(out, G[b][g].line[k], WS_LINE);
+        if (G[b][g].rep[k] > 1) {
+          char suffix[16];
+          int m = snprintf(suffix, sizeof suffix, "  x%d", G[b][g].rep[k] % 100000);
+          size_t at = strlen(out);
+          if (at + (size_t)m >= WS_LINE) at = WS_LINE - 1 - (size_t)m;
+          memcpy(out + at, suffix, (size_t)m + 1);
+        }
       }
-    }
   }
 }
 
@@ -457,10 +498,12 @@ static void poller_poll(void *ud, bool error) {
 
 static void push_cmd(const win_cmd_t *c) {
   SDL_LockMutex(W.lock);
-  /* A drag sends many values: keep only the newest per slider. */
+  /* A drag sends many values: keep only the newest per slider. Presses
+   * and releases stay in order, each one (a merged press would be lost). */
   bool merged = false;
-  if (c->op == CMD_SET && W.qn > 0) {
-    win_cmd_t *l = &W.q[W.qn - 1];
+  bool quantity = c->op == CMD_SET && strcmp(c->key, "pressed") != 0 && strcmp(c->key, "on") != 0;
+  for (int i = W.qn - 1; quantity && i >= 0 && !merged; i--) {
+    win_cmd_t *l = &W.q[i];
     if (l->op == CMD_SET && l->part == c->part && strcmp(l->key, c->key) == 0) {
       l->value = c->value;
       merged = true;
@@ -547,7 +590,8 @@ typedef struct {
   win_layout_t lay;
   win_ui_t ui;
   int drag; /* slider widget being dragged, -1 */
-  char layout_for[32];
+  char layout_for[64];
+  bool shoot; /* F12: read the next frame back */
 } render_t;
 
 static void copy_snapshot(render_t *r) {
@@ -575,6 +619,26 @@ static bool write_png_surface(SDL_Surface *surf, const char *path, char *err, si
   return win_png_write(path, surf->pixels, surf->w, surf->h, surf->pitch, err, errlen);
 }
 
+/* F12: what the window shows, read back from its renderer before the
+ * frame is presented (after it the back buffer is undefined). */
+static void read_back(render_t *r) {
+  int pw, ph;
+  if (SDL_GetRendererOutputSize(r->ren, &pw, &ph) != 0) return;
+  SDL_Surface *s = SDL_CreateRGBSurfaceWithFormat(0, pw, ph, 32, SDL_PIXELFORMAT_RGB888);
+  if (!s) return;
+  char path[64], err[200];
+  time_t now = time(NULL);
+  struct tm tm;
+  localtime_r(&now, &tm);
+  strftime(path, sizeof path, "luaos-%Y%m%d-%H%M%S.png", &tm);
+  if (SDL_RenderReadPixels(r->ren, NULL, SDL_PIXELFORMAT_RGB888, s->pixels, s->pitch) == 0 &&
+      write_png_surface(s, path, err, sizeof err))
+    snprintf(r->ui.status, sizeof r->ui.status, "screenshot: %s", path);
+  else
+    snprintf(r->ui.status, sizeof r->ui.status, "screenshot failed: %s", SDL_GetError());
+  SDL_FreeSurface(s);
+}
+
 static void render_frame(render_t *r) {
   int ww, wh, pw, ph;
   SDL_GetWindowSize(r->win, &ww, &wh);
@@ -600,39 +664,24 @@ static void render_frame(render_t *r) {
   SDL_UnlockMutex(W.lock);
   uint64_t t0 = wall_ns();
   win_draw_frame(r->draw, &r->snap, r->px, &r->lay, &r->ui);
+  if (r->shoot) {
+    r->shoot = false;
+    read_back(r);
+  }
   SDL_RenderPresent(r->ren);
   uint64_t dt = wall_ns() - t0;
   SDL_LockMutex(W.lock);
   W.draw_ns += dt;
   SDL_UnlockMutex(W.lock);
-  char sig[32];
-  snprintf(sig, sizeof sig, "%dx%d@%d", ww, wh, r->snap.nparts);
+  char sig[64];
+  snprintf(sig, sizeof sig, "%dx%d@%d/%d:%dx%d", ww, wh, r->snap.nparts, r->snap.scr_part,
+           r->snap.scr_w, r->snap.scr_h);
   if (W.o.layout_json && strcmp(sig, r->layout_for) != 0) {
     char err[200];
     if (!win_layout_json(&r->snap, &r->lay, scale, W.o.layout_json, err, sizeof err))
       fprintf(stderr, "luaos: %s\n", err);
     snprintf(r->layout_for, sizeof r->layout_for, "%s", sig);
   }
-}
-
-/* F12: what the window shows, read back from its renderer. */
-static void f12_screenshot(render_t *r) {
-  int pw, ph;
-  if (SDL_GetRendererOutputSize(r->ren, &pw, &ph) != 0) return;
-  render_frame(r); /* the back buffer holds this frame again */
-  SDL_Surface *s = SDL_CreateRGBSurfaceWithFormat(0, pw, ph, 32, SDL_PIXELFORMAT_RGB888);
-  if (!s) return;
-  char path[64], err[200];
-  time_t now = time(NULL);
-  struct tm tm;
-  localtime_r(&now, &tm);
-  strftime(path, sizeof path, "luaos-%Y%m%d-%H%M%S.png", &tm);
-  if (SDL_RenderReadPixels(r->ren, NULL, SDL_PIXELFORMAT_RGB888, s->pixels, s->pitch) == 0 &&
-      write_png_surface(s, path, err, sizeof err))
-    snprintf(r->ui.status, sizeof r->ui.status, "screenshot: %s", path);
-  else
-    snprintf(r->ui.status, sizeof r->ui.status, "screenshot failed: %s", SDL_GetError());
-  SDL_FreeSurface(s);
 }
 
 static void set_cmd(int part, const char *key, double v) {
@@ -695,7 +744,7 @@ static int part_for_key(const render_t *r, SDL_Keycode k) {
 static void on_key(render_t *r, const SDL_KeyboardEvent *k, bool down) {
   SDL_Keycode sym = k->keysym.sym;
   if (down && sym == SDLK_F12) {
-    f12_screenshot(r);
+    r->shoot = true; /* the caller draws a frame next */
     return;
   }
   if (r->ui.repl_focus) {
@@ -738,7 +787,20 @@ static int render_main(void *ud) {
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, NULL);
   render_t *r = calloc(1, sizeof *r);
+  /* Only X11 when there is no Wayland display: SDL's probing of the
+   * others prints noise (libwayland) and may end on an invisible one. */
+  const char *wl = getenv("WAYLAND_DISPLAY");
+  if (!getenv("SDL_VIDEODRIVER") && !(wl && wl[0])) SDL_SetHint(SDL_HINT_VIDEODRIVER, "x11");
   bool ok = r && SDL_InitSubSystem(SDL_INIT_VIDEO) == 0;
+  /* With the display unreachable SDL falls back to drivers nobody sees
+   * ("offscreen"): that is no window (unless SDL_VIDEODRIVER asks). */
+  const char *drv = ok ? SDL_GetCurrentVideoDriver() : NULL;
+  if (ok && !getenv("SDL_VIDEODRIVER") && drv && strcmp(drv, "x11") != 0 &&
+      strcmp(drv, "wayland") != 0) {
+    SDL_SetError("the display cannot be opened (SDL fell back to its '%s' driver)", drv);
+    SDL_QuitSubSystem(SDL_INIT_VIDEO);
+    ok = false;
+  }
   if (ok) {
     char title[96];
     snprintf(title, sizeof title, "luaos - %s", W.shared.board);

@@ -98,6 +98,39 @@ def test_known_state_known_pixels():
     assert any(max(px) > 0xA0 for px in row), "no text in the console pane"
 
 
+def test_pwm_led_is_drawn_at_its_duty():
+    """A pin toggling fast: the LED at its brightness (the part's duty over
+    the last 20 ms), the other one at its level."""
+    png, lay = os.path.join(TMP, "pwm.png"), os.path.join(TMP, "pwm.json")
+    app = """
+local sim = require("sim")
+gpio.mode("LED0", "out")
+gpio.mode("LED1", "out")
+gpio.write("LED1", 1)
+for _ = 1, 40 do
+  gpio.write("LED0", 1) task.sleep(1)
+  gpio.write("LED0", 0) task.sleep(3)
+end
+print(sim.part("LED0"):get("brightness"))
+sim.screenshot(arg[1])
+"""
+    a = os.path.join(TMP, "pwm.lua")
+    with open(a, "w") as f:
+        f.write(app)
+    p = subprocess.run([LUAOS, "run", a, "--headless", "--virtual-time", "--layout-json", lay,
+                        "--", png], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    b = float(p.stdout.split()[0])
+    assert abs(b - 0.25) < 0.01, b
+    layout = winlib.load_layout(lay)
+    _, _, rows = winlib.read_png(png)
+    red = (0xFF, 0x20, 0x20)
+    off = mix(red, (0x20, 0x20, 0x20), 0.8)
+    l0, l1 = winlib.widget(layout, "led", "LED0"), winlib.widget(layout, "led", "LED1")
+    assert rows[l0["y"] + l0["h"] // 2][l0["x"] + 22] == mix(off, red, b)
+    assert rows[l1["y"] + l1["h"] // 2][l1["x"] + 22] == red
+
+
 def test_default_layout_without_panel_keys():
     png, lay = os.path.join(TMP, "d.png"), os.path.join(TMP, "d.json")
     p = subprocess.run([LUAOS, "run", "/dev/null", "--headless", "--screenshot", png,
@@ -134,6 +167,14 @@ def test_bad_panel_keys_and_options():
         board = 'return { gpio = 4, parts = { { type = "led", name = "L", pin = 0, %s } } }' % field
         p = run("", board)
         assert p.returncode == 1 and msg in p.stderr and "parts[1]" in p.stderr, (field, p.stderr)
+    # Any bytes in a part's name: the layout stays valid JSON, the picture is drawn.
+    lay, png = os.path.join(TMP, "odd.json"), os.path.join(TMP, "odd.png")
+    board = (r'return { gpio = 4, parts = { { type = "led", name = "q\"\\\n\255\1", pin = 0 }, '
+             r'{ type = "button", name = "' + "\\\\" * 31 + r'", pin = 1 } } }')
+    p = run("", board, "--screenshot", png, "--layout-json", lay)
+    assert p.returncode == 0, p.stderr
+    names = [w["part"] for w in winlib.load_layout(lay)["widgets"] if w["part"]]
+    assert names == ['q"\\\n\xff\x01', "\\" * 31], names
     for args, msg in [(["--screenshot"], "needs a file name"),
                       (["--screenshot", "x.jpg"], "must end in .png"),
                       (["--layout-json"], "needs a file name")]:
