@@ -125,7 +125,6 @@ static struct {
   volatile uint32_t tick_serial;
   volatile uint32_t ticks_seen;
   volatile sig_atomic_t counting; /* the budget hook is set on cur_co */
-  volatile sig_atomic_t ticked;   /* a tick came: end the batch of resumes */
   sched_task_t *volatile target;
 } S;
 
@@ -439,7 +438,6 @@ uint32_t sched_budget(void) { return budget; }
 void sched_use_ticks(bool on) { ticking = on; }
 
 void sched_tick(void) {
-  S.ticked = 1;
   lua_State *co = S.cur_co;
   if (!co || !budget || S.counting) return;
   uint32_t s = S.serial;
@@ -1358,13 +1356,9 @@ sched_result_t sched_run(lua_State *L, uint64_t until_us) {
       if (!run_task(L, t)) return SCHED_ERROR;
       if (S.stop) break;
       /* Tasks that work long between yields must not hold timers and
-       * outside input back for a whole batch: end it on a tick, or once
-       * a millisecond has passed (the clock read every 4 resumes: a
-       * read costs a fifth of a task switch on the host). */
-      if (S.ticked) {
-        S.ticked = 0;
-        break;
-      }
+       * outside input back for a whole batch: end it once a millisecond
+       * has passed (the clock read every 4 resumes: a read costs a fifth
+       * of a task switch on the host). */
       if (!S.virtual_time && (i & 3) == 3 && hal_clock_us() - S.now >= SCHED_BUSY_POLL_US) break;
     }
     if (S.stop) return SCHED_STOPPED;
