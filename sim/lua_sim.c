@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "board.h"
+#include "hal/hal_console.h"
 #include "hal/hal_gpio.h"
 #include "lauxlib.h"
 #include "lua_sim.h"
@@ -433,4 +434,21 @@ int luaopen_sim(lua_State *L) {
   lua_pushliteral(L, "1.0");
   lua_setfield(L, -2, "_VERSION");
   return 1;
+}
+
+int sim_print(lua_State *L) {
+  int n = lua_gettop(L);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (int i = 1; i <= n; i++) {
+    if (i > 1) luaL_addchar(&b, '\t');
+    luaL_tolstring(L, i, NULL);
+    luaL_addvalue(&b);
+  }
+  luaL_addchar(&b, '\n');
+  luaL_pushresult(&b);
+  size_t len;
+  const char *s = lua_tolstring(L, -1, &len);
+  hal_console_write(s, len);
+  return 0;
 }

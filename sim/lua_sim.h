@@ -4,6 +4,10 @@
 #include "lua.h"
 
 int luaopen_sim(lua_State *L);
+/* print() as one console write per call (the stock print writes to stdio
+ * directly): through the console hook, so the REPL and the window's
+ * console pane see it; stdout gets the same bytes. */
+int sim_print(lua_State *L);
 /* Benchmark helpers (lua_bench.c). */
 int luaopen_bench(lua_State *L);
 /* FTDI adapters of the board (lua_hil.c). */

@@ -16,6 +16,7 @@
 #include "hal/hal_console.h"
 #include "host.h"
 #include "lauxlib.h"
+#include "lua_sim.h"
 #include "luaos.h"
 #include "lualib.h"
 #include "modreg.h"
@@ -83,24 +84,6 @@ static void console_out(const char *buf, size_t len) {
   RH.npartial += len;
 }
 
-/* print() at the terminal: one console write per line, through the hook
- * (the host's stock print writes to stdio directly). */
-static int rh_print(lua_State *L) {
-  int n = lua_gettop(L);
-  luaL_Buffer b;
-  luaL_buffinit(L, &b);
-  for (int i = 1; i <= n; i++) {
-    if (i > 1) luaL_addchar(&b, '\t');
-    luaL_tolstring(L, i, NULL);
-    luaL_addvalue(&b);
-  }
-  luaL_addchar(&b, '\n');
-  luaL_pushresult(&b);
-  size_t len;
-  const char *s = lua_tolstring(L, -1, &len);
-  hal_console_write(s, len);
-  return 0;
-}
 
 /* ---- tab completion ---------------------------------------------------- */
 
@@ -417,7 +400,7 @@ int repl_host_run(lua_State *L) {
     host_set_console_hook(console_out);
     lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
     lua_pushliteral(L, "print");
-    lua_pushcfunction(L, rh_print);
+    lua_pushcfunction(L, sim_print);
     lua_rawset(L, -3);
     lua_pop(L, 1);
     const char *home = getenv("HOME");

@@ -30,6 +30,7 @@
 #include "hal/hal_console.h"
 #include "host.h"
 #include "lauxlib.h"
+#include "lua_sim.h"
 #include "repl.h"
 #include "sched.h"
 #include "win_draw.h"
@@ -924,27 +925,9 @@ bool winmod_screenshot(const char *path, char *err, size_t errlen) {
   return ok;
 }
 
-/* print() through the console (as the REPL's does), so the console pane
- * shows it too; stdout gets the same bytes. */
-static int win_print(lua_State *L) {
-  int n = lua_gettop(L);
-  luaL_Buffer b;
-  luaL_buffinit(L, &b);
-  for (int i = 1; i <= n; i++) {
-    if (i > 1) luaL_addchar(&b, '\t');
-    luaL_tolstring(L, i, NULL);
-    luaL_addvalue(&b);
-  }
-  luaL_addchar(&b, '\n');
-  luaL_pushresult(&b);
-  size_t len;
-  const char *s = lua_tolstring(L, -1, &len);
-  hal_console_write(s, len);
-  return 0;
-}
 
 static void install_print(lua_State *L) {
-  lua_pushcfunction(L, win_print);
+  lua_pushcfunction(L, sim_print); /* print() through the console: the pane shows it too */
   lua_setglobal(L, "print");
 }
 
