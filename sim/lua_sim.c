@@ -2,6 +2,7 @@
  * sensors measure, press buttons, look at LEDs, read bus traces. Only in
  * the simulator build. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "board.h"
@@ -451,4 +452,46 @@ int sim_print(lua_State *L) {
   const char *s = lua_tolstring(L, -1, &len);
   hal_console_write(s, len);
   return 0;
+}
+
+/* io.write while the default output is the process's stdout: the same
+ * bytes as one console write (so the window's pane and the REPL see
+ * them, as with print); to any other file, the stock io.write (upvalue 1). */
+static int sim_io_write(lua_State *L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, "_IO_output"); /* liolib's default output */
+  luaL_Stream *out = luaL_testudata(L, -1, LUA_FILEHANDLE);
+  lua_pop(L, 1);
+  if (!out || out->f != stdout) {
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+  }
+  int n = lua_gettop(L);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (int i = 1; i <= n; i++) {
+    luaL_checklstring(L, i, NULL); /* io.write's check: strings and numbers */
+    lua_pushvalue(L, i);
+    luaL_addvalue(&b);
+  }
+  luaL_pushresult(&b);
+  size_t len;
+  const char *text = lua_tolstring(L, -1, &len);
+  fflush(stdout); /* bytes the stock io.write buffered come first */
+  if (len) hal_console_write(text, len);
+  lua_getfield(L, LUA_REGISTRYINDEX, "_IO_output");
+  return 1;
+}
+
+void sim_console_io(lua_State *L) {
+  lua_pushcfunction(L, sim_print);
+  lua_setglobal(L, "print");
+  int top = lua_gettop(L);
+  if (lua_getglobal(L, "io") == LUA_TTABLE && lua_getfield(L, -1, "write") == LUA_TFUNCTION &&
+      lua_tocfunction(L, -1) != sim_io_write) {
+    lua_pushcclosure(L, sim_io_write, 1);
+    lua_setfield(L, -2, "write");
+  }
+  lua_settop(L, top);
 }

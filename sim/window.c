@@ -926,10 +926,8 @@ bool winmod_screenshot(const char *path, char *err, size_t errlen) {
 }
 
 
-static void install_print(lua_State *L) {
-  lua_pushcfunction(L, sim_print); /* print() through the console: the pane shows it too */
-  lua_setglobal(L, "print");
-}
+/* print() and io.write() through the console: the pane shows them too. */
+static void install_print(lua_State *L) { sim_console_io(L); }
 
 /* ---- start and end ---- */
 

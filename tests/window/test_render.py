@@ -98,6 +98,26 @@ def test_known_state_known_pixels():
     assert any(max(px) > 0xA0 for px in row), "no text in the console pane"
 
 
+def test_io_write_reaches_the_console_pane():
+    # io.write to stdout goes through the console like print (once, in
+    # order); to another file it stays the stock io.write
+    png, lay = os.path.join(TMP, "w.png"), os.path.join(TMP, "w.json")
+    out = os.path.join(TMP, "w.txt")
+    app = ('io.write("written ", 42, "\\n") '
+           'local f = io.open(%r, "w") io.output(f) io.write("to file") io.output(io.stdout) f:close() '
+           'print(io.write("x") == io.stdout, pcall(io.write, {}))' % out)
+    p = run(app, BOARD, "--screenshot", png, "--layout-json", lay)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "written 42\nxtrue\tfalse\tbad argument #1 to 'io.write' " \
+        "(string expected, got table)\n", p.stdout
+    with open(out) as f:
+        assert f.read() == "to file"
+    w, h, rows = winlib.read_png(png)
+    con = winlib.widget(winlib.load_layout(lay), "console", "")
+    row = [rows[con["y"] + 10][x] for x in range(con["x"] + 6, con["x"] + 100)]
+    assert any(max(px) > 0xA0 for px in row), "io.write's text is not in the console pane"
+
+
 def test_pwm_led_is_drawn_at_its_duty():
     """A pin toggling fast: the LED at its brightness (the part's duty over
     the last 20 ms), the other one at its level."""
