@@ -462,27 +462,23 @@ static size_t vhw_bme280_describe(const vhw_part_t *p, const uint8_t *tx, const 
   if (!n || !outlen) return 0;
   char nb[16];
   size_t k = 0;
-#define VHW_PUT(...)                                                                        \
-  do {                                                                                      \
-    if (k < outlen) k += (size_t)snprintf(out + k, outlen - k, __VA_ARGS__);                \
-  } while (0)
   if (tx[0] & 0x80) {
     unsigned reg = tx[0] | 0x80u;
-    VHW_PUT("read 0x%02x %s%s =", reg, vhw_bme280_reg_name(reg, nb, sizeof nb),
-            len > 2 ? ".." : "");
-    for (size_t i = 1; i < n && i < 17; i++) VHW_PUT(" %02x", rx[i]);
-    if (len > 17) VHW_PUT(" ..");
+    vhw_text_put(out, outlen, &k, "read 0x%02x %s%s =", reg,
+                 vhw_bme280_reg_name(reg, nb, sizeof nb), len > 2 ? ".." : "");
+    for (size_t i = 1; i < n && i < 17; i++) vhw_text_put(out, outlen, &k, " %02x", rx[i]);
+    if (len > 17) vhw_text_put(out, outlen, &k, " ..");
   } else {
-    VHW_PUT("write");
+    vhw_text_put(out, outlen, &k, "write");
     for (size_t i = 0; i + 1 < n; i += 2) {
       unsigned reg = tx[i] | 0x80u;
-      VHW_PUT(" %s=0x%02x", vhw_bme280_reg_name(reg, nb, sizeof nb), tx[i + 1]);
+      vhw_text_put(out, outlen, &k, " %s=0x%02x", vhw_bme280_reg_name(reg, nb, sizeof nb),
+                   tx[i + 1]);
       if (i + 2 < n && tx[i + 2] & 0x80) break; /* a read after writes: not the chip's way */
     }
-    if (len < 2) VHW_PUT(" (no data)");
+    if (len < 2) vhw_text_put(out, outlen, &k, " (no data)");
   }
-#undef VHW_PUT
-  return k < outlen ? k : outlen - 1;
+  return vhw_text_len(k, outlen);
 }
 
 static const vhw_ops_t vhw_bme280_ops = {

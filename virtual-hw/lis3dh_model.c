@@ -367,14 +367,13 @@ static size_t vhw_lis3dh_describe(const vhw_part_t *p, const uint8_t *tx, const 
   unsigned reg = tx[0] & 0x3Fu;
   bool inc = (tx[0] & 0x40) != 0;
   const char *name = vhw_lis3dh_reg_name(reg, nb, sizeof nb);
-  k += (size_t)snprintf(out, outlen, "%s 0x%02x %s%s %s", tx[0] & 0x80 ? "read" : "write", reg,
-                        name, inc && len > 2 ? ".." : "", tx[0] & 0x80 ? "=" : "<-");
+  vhw_text_put(out, outlen, &k, "%s 0x%02x %s%s %s", tx[0] & 0x80 ? "read" : "write", reg, name,
+               inc && len > 2 ? ".." : "", tx[0] & 0x80 ? "=" : "<-");
   const uint8_t *d = tx[0] & 0x80 ? rx : tx;
-  for (size_t i = 1; i < n && i < 17 && k < outlen; i++)
-    k += (size_t)snprintf(out + k, outlen - k, " %02x", d[i]);
-  if (len > 17 && k < outlen) k += (size_t)snprintf(out + k, outlen - k, " ..");
-  if (len < 2 && k < outlen) k += (size_t)snprintf(out + k, outlen - k, " (no data)");
-  return k < outlen ? k : outlen - 1;
+  for (size_t i = 1; i < n && i < 17; i++) vhw_text_put(out, outlen, &k, " %02x", d[i]);
+  if (len > 17) vhw_text_put(out, outlen, &k, " ..");
+  if (len < 2) vhw_text_put(out, outlen, &k, " (no data)");
+  return vhw_text_len(k, outlen);
 }
 
 static const vhw_ops_t vhw_lis3dh_ops = {

@@ -1,5 +1,7 @@
 #include "vhw.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +21,17 @@ vhw_part_t *vhw_part_alloc(size_t size, const vhw_ops_t *ops, const vhw_env_t *e
 uint64_t vhw_now(const vhw_part_t *p) {
   return p->env.now_us ? p->env.now_us(p->env.ctx) : 0;
 }
+
+void vhw_text_put(char *out, size_t outlen, size_t *k, const char *fmt, ...) {
+  if (*k >= outlen) return;
+  va_list ap;
+  va_start(ap, fmt);
+  int w = vsnprintf(out + *k, outlen - *k, fmt, ap);
+  va_end(ap);
+  if (w > 0) *k += (size_t)w;
+}
+
+size_t vhw_text_len(size_t k, size_t outlen) { return k < outlen ? k : outlen - 1; }
 
 const vhw_model_t *vhw_model_find(const char *type) {
   for (const vhw_model_t *m = vhw_models; m->type; m++)

@@ -119,5 +119,11 @@ const vhw_model_t *vhw_model_find(const char *type);
 /* Helpers for models. */
 vhw_part_t *vhw_part_alloc(size_t size, const vhw_ops_t *ops, const vhw_env_t *env);
 uint64_t vhw_now(const vhw_part_t *p);
+/* Append to a bounded text (spi_describe): writes at out + *k, moves *k;
+ * past outlen it writes nothing more. Return value for spi_describe:
+ * vhw_text_len(*k, outlen). */
+void vhw_text_put(char *out, size_t outlen, size_t *k, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+size_t vhw_text_len(size_t k, size_t outlen);
 
 #endif
