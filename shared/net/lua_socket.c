@@ -85,6 +85,10 @@ typedef struct conn {
     struct udp_pcb *udp;
   } pcb;
   sched_waitq_t rq, wq; /* readers/acceptors; writers/connectors */
+  /* Plain TCP: the fewest queued bytes that let a waiting reader finish
+   * or drain (the least over the readers waiting since the last wake-up),
+   * so a receive(65536) is not resumed for every segment of a stream. */
+  size_t rx_need;
   uint64_t timeout_us;  /* per blocking call; UINT64_MAX: none */
   ip_addr_t lip, rip;   /* TCP: kept for after the pcb is gone */
   u16_t lport, rport;
@@ -157,6 +161,7 @@ static conn_t *conn_new(uint8_t kind) {
   c->kind = kind;
   c->rq.keepalive = c->wq.keepalive = true;
   c->timeout_us = UINT64_MAX;
+  c->rx_need = SIZE_MAX; /* no reader waits */
   return c;
 }
 
@@ -421,7 +426,10 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err) 
   }
 #endif
   if (!rx_push(c, p)) return ERR_MEM; /* lwIP keeps it and offers it again */
-  sched_wake(&c->rq, -1);
+  if (c->cin || c->u.rx.len >= c->rx_need || c->u.rx.n == SOCK_RX_CHAINS) {
+    c->rx_need = SIZE_MAX; /* the woken readers say again what they need */
+    sched_wake(&c->rq, -1);
+  }
   return ERR_OK;
 }
 
@@ -818,6 +826,12 @@ static int recv_step(lua_State *L, conn_t *c) {
   uint64_t left = deadline_left(L, R_DEADLINE);
   if (left == 0) return recv_fail(L, c, "timeout", nocr);
   if (c->tls_nomem && left > 10000) left = 10000; /* no event will tell memory is back */
+  /* What lets this receive go on: its count, or the drain mark; a line
+   * may end in any segment (need 1: another reader may have taken what
+   * is queued now, so the need cannot be relative to it). */
+  size_t need = kind == PAT_LINE ? 1 : rx_drain_at(c);
+  if (kind == PAT_COUNT && want < need) need = want;
+  if (need < c->rx_need) c->rx_need = need;
   return sched_wait_on(L, &c->rq, left, 0, recv_k, "sock:receive");
 }
 

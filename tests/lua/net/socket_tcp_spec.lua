@@ -137,6 +137,40 @@ describe("socket (TCP over loopback)", function()
     srv:close()
   end)
 
+  it("a count arriving in small pieces, and two readers of one socket, each get theirs", function()
+    -- A waiting receive is woken only once it can finish (its count, the
+    -- drain mark, a line's LF): pieces below the count must not lose it,
+    -- and a line reader next to a count reader must still see its LF.
+    local srv, c, s = pair()
+    c:setoption("nodelay", true)
+    local counted = task.spawn(function() return s:receive(3000) end)
+    task.yield()
+    local want = {}
+    for i = 1, 30 do
+      want[i] = string.rep(string.char(65 + i % 26), 100)
+      assert(c:send(want[i]))
+      task.sleep(1)
+    end
+    local _, got = counted:join()
+    assert.is_true(got == table.concat(want), "the 3000 bytes, in order")
+    -- Two readers: the count reader takes 5 bytes, then the line reader
+    -- (waiting since before) must wake for a LF that comes alone.
+    s:settimeout(2000) -- a missed wake-up fails, not hangs
+    local liner = task.spawn(function() return s:receive("*l") end)
+    local five = task.spawn(function() return s:receive(5) end)
+    task.yield()
+    assert(c:send("12345"))
+    assert.are.same({true, "12345"}, {five:join()})
+    task.sleep(5)
+    local t0 = require("sys").uptime()
+    assert(c:send("tail\n"))
+    assert.are.same({true, "tail"}, {liner:join()})
+    assert.is_true(require("sys").uptime() - t0 < 1000, "the line reader woke only at its timeout")
+    c:close()
+    s:close()
+    srv:close()
+  end)
+
   it("send takes string.sub-like ranges and returns the last index sent", function()
     local srv, c, s = pair()
     assert.are.equal(6, c:send("0123456789", 3, 6))
