@@ -18,6 +18,8 @@ static struct {
   uint64_t steps;    /* Lua instructions this run (counted by the hook) */
   uint64_t deadline; /* wall clock (us) the run must end by */
   int over;          /* budget spent: unwind everything, stop the loop */
+  rt_memstats_t *mem; /* the state's heap figures (its failed allocations) */
+  size_t fails0;      /* failed allocations before this run */
   int quiet;
   int verbose; /* FUZZ_VERBOSE: uncaught task errors on stderr */
 } FB;
@@ -31,7 +33,8 @@ static uint64_t wall_us(void) {
 }
 
 bool fuzz_over_budget(void) {
-  if (!FB.over && (FB.steps > FUZZ_BUDGET || wall_us() > FB.deadline)) {
+  if (!FB.over && (FB.steps > FUZZ_BUDGET || wall_us() > FB.deadline ||
+                   (FB.mem && FB.mem->fails - FB.fails0 > FUZZ_OOM_MAX))) {
     FB.over = 1;
     sched_stop();
   }
@@ -131,14 +134,14 @@ lua_State *fuzz_boot(size_t mem_limit, const char *app_dir) {
   FB.steps = 0;
   FB.over = 0;
   FB.deadline = wall_us() + FUZZ_WALL_US;
-  if (mem_limit) {
-    rt_memstats_t *m = rt_memstats(L);
-    m->limit = m->used + mem_limit;
-  }
+  FB.mem = rt_memstats(L);
+  FB.fails0 = FB.mem->fails;
+  if (mem_limit) FB.mem->limit = FB.mem->used + mem_limit;
   return L;
 }
 
 void fuzz_shutdown(lua_State *L) {
+  FB.mem = NULL;
   rt_memstats(L)->limit = 0; /* closing must not fail for want of heap */
   cli_shutdown(L);
 }
@@ -157,6 +160,8 @@ sched_result_t fuzz_run(lua_State *L, uint64_t us) {
   FB.steps = 0;
   FB.over = 0;
   FB.deadline = wall_us() + FUZZ_WALL_US;
+  FB.mem = rt_memstats(L);
+  FB.fails0 = FB.mem->fails;
   lua_sethook(L, budget_hook, LUA_MASKCOUNT, FUZZ_HOOK_EVERY);
   sched_result_t r = sched_run(L, sched_now() + us);
   lua_settop(L, 0); /* an error message, if any */

@@ -22,7 +22,8 @@ void fuzz_shutdown(lua_State *L);
 int fuzz_spawn(lua_State *L, const char *code, size_t len, const char *name);
 
 /* Run the loop until nothing is left, `us` of virtual time has passed or
- * the budget is spent (instructions or wall-clock time, reset first). */
+ * the budget is spent (instructions, wall-clock time or failed
+ * allocations, reset first). */
 sched_result_t fuzz_run(lua_State *L, uint64_t us);
 
 /* True (and the loop stopped) once this run's budget is spent; an idle
@@ -31,5 +32,9 @@ bool fuzz_over_budget(void);
 
 #define FUZZ_BUDGET 500000u    /* Lua instructions per run */
 #define FUZZ_WALL_US 1000000u  /* wall-clock time per run (sanitizers are slow) */
+/* Failed allocations per run (the heap cap): Lua runs a full collection
+ * before each one fails, which no instruction count sees; a program that
+ * retries at a full heap thousands of times has shown that path enough. */
+#define FUZZ_OOM_MAX 256u
 
 #endif
