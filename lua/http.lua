@@ -336,8 +336,9 @@ end
 ---------------------------------------------------------------- heads
 
 -- A head: the first line, then header lines up to an empty line. Returns
--- first_line, headers (names lower case; repeated names joined with ", ")
--- or nil, err, status (the status a server answers with).
+-- first_line, headers (names lower case; repeated names joined with ", "),
+-- the Set-Cookie values in order (a list: they cannot be joined, RFC 6265
+-- 3 / RFC 9110 5.3) or nil, err, status (the status a server answers with).
 local function read_head(conn, max_header, fold)
   local budget = max_header or M.MAX_HEADER
   local first, err
@@ -357,7 +358,7 @@ local function read_head(conn, max_header, fold)
   if find(first, fold and "[%z\1-\8\10-\31\127]" or "[%z\1-\31\127]") then
     return nil, "malformed head: control character in the first line", 400
   end
-  local headers, n, last = {}, 0, nil
+  local headers, n, last, cookies = {}, 0, nil, {}
   while true do
     local line
     line, err = conn:line(budget)
@@ -381,6 +382,7 @@ local function read_head(conn, max_header, fold)
         return nil, "malformed head: control character in header '" .. last .. "'", 400
       end
       headers[last] = headers[last] .. " " .. more
+      if last == "set-cookie" then cookies[#cookies] = cookies[#cookies] .. " " .. more end
       goto continue
     end
     local name, value = match(line, "^([^:]*):[ \t]*(.-)[ \t]*$")
@@ -393,10 +395,11 @@ local function read_head(conn, max_header, fold)
     name = lower(name)
     local old = headers[name]
     headers[name] = old and (old .. ", " .. value) or value
+    if name == "set-cookie" then cookies[#cookies + 1] = value end
     last = name
     ::continue::
   end
-  return first, headers
+  return first, headers, cookies
 end
 
 -- The body's framing from the headers: "chunked", a length, or "close"
@@ -567,7 +570,7 @@ end
 
 -- A response head: status, reason, version, headers or nil, err.
 local function read_response_head(conn, max_header)
-  local first, headers = read_head(conn, max_header, true)
+  local first, headers, cookies = read_head(conn, max_header, true)
   if not first then
     if headers == "head too large" or headers == "request line too long"
         or headers == "too many header lines" then
@@ -586,7 +589,7 @@ local function read_response_head(conn, max_header)
   end
   code = tointeger(tonumber(code))
   if not code or code < 100 or code > 599 then return nil, "malformed response: bad status line" end
-  return code, reason, "1." .. minor, headers
+  return code, reason, "1." .. minor, headers, cookies
 end
 
 ---------------------------------------------------------------- parsers on strings
@@ -617,7 +620,7 @@ function M.parse_response(text, limits)
   check_string("http.parse_response", 1, text)
   limits = check_limits("http.parse_response", limits)
   local conn = new_conn(nil, text)
-  local status, reason, version, headers = read_response_head(conn, limits.max_header)
+  local status, reason, version, headers, cookies = read_response_head(conn, limits.max_header)
   if not status then return nil, reason end
   local frame = 0
   if not no_body(status, limits.head) then
@@ -628,7 +631,8 @@ function M.parse_response(text, limits)
   local emit, result = collector()
   local ok, e = read_body(conn, frame, emit, limits.max_body or M.MAX_BODY, limits.max_header)
   if not ok then return nil, e end
-  return { status = status, reason = reason, version = version, headers = headers, body = result() }
+  return { status = status, reason = reason, version = version, headers = headers, body = result(),
+    set_cookie = cookies }
 end
 
 -- The chunked decoder alone: "5\r\nhello\r\n0\r\n\r\n" -> "hello" | nil, err
@@ -721,9 +725,10 @@ end
 -- as RFC 9112 9.5 asks, instead of reporting only the send's error.
 local function early_response(conn, r)
   conn.deadline = math.min(conn.deadline or math.huge, now() + 1000)
-  local status, reason, version, headers = read_response_head(conn, r.max_header)
+  local status, reason, version, headers, cookies = read_response_head(conn, r.max_header)
   if not status or status < 200 then return nil end
-  local resp = { status = status, reason = reason, version = version, headers = headers, body = "" }
+  local resp = { status = status, reason = reason, version = version, headers = headers, body = "",
+    set_cookie = cookies }
   local frame = no_body(status, r.method == "HEAD") and 0 or framing(headers, false, version)
   if frame then
     local emit, result = collector()
@@ -801,10 +806,10 @@ local function exchange(conn, r, u, follow)
       return nil, err
     end
   end
-  local status, reason, version, headers
+  local status, reason, version, headers, cookies
   conn.got = 0
   for _ = 1, 10 do -- interim 1xx responses are skipped
-    status, reason, version, headers = read_response_head(conn, r.max_header)
+    status, reason, version, headers, cookies = read_response_head(conn, r.max_header)
     if not status then
       if reason == "closed" or (conn.got == 0 and reason == "connection reset") then
         return nil, "connection closed before the response", true
@@ -815,7 +820,8 @@ local function exchange(conn, r, u, follow)
     status = nil
   end
   if not status then return nil, "malformed response: too many interim responses" end
-  local resp = { status = status, reason = reason, version = version, headers = headers }
+  local resp = { status = status, reason = reason, version = version, headers = headers,
+    set_cookie = cookies }
   local frame = 0
   if not no_body(status, r.method == "HEAD") then
     local e
@@ -1055,9 +1061,18 @@ function Response:status(code)
   return self
 end
 
---- res:header(name, value) -> res
+--- res:header(name, value | {value, ...}) -> res
+-- A list gives one header line per value, in order (several Set-Cookie:
+-- RFC 6265 3 forbids joining them).
 function Response:header(name, value)
-  local v = rethrow(pcall(check_header, "res:header", 1, name, value))
+  local v
+  if type(value) == "table" and getmetatable(value) == nil then
+    if #value == 0 then argfail("res:header", 2, "header '%s': an empty list of values", tostring(name)) end
+    v = {}
+    for i = 1, #value do v[i] = rethrow(pcall(check_header, "res:header", 1, name, value[i])) end
+  else
+    v = rethrow(pcall(check_header, "res:header", 1, name, value))
+  end
   self._headers[lower(name)] = { name, v }
   return self
 end
@@ -1076,7 +1091,13 @@ local function head_text(self, extra)
   self._headers.connection = nil
   self._headers.date = nil
   local lines = { status_line(self._status), date_line() }
-  for _, nv in pairs(self._headers) do lines[#lines + 1] = nv[1] .. ": " .. nv[2] .. "\r\n" end
+  for _, nv in pairs(self._headers) do
+    if type(nv[2]) == "table" then
+      for _, v in ipairs(nv[2]) do lines[#lines + 1] = nv[1] .. ": " .. v .. "\r\n" end
+    else
+      lines[#lines + 1] = nv[1] .. ": " .. nv[2] .. "\r\n"
+    end
+  end
   lines[#lines + 1] = extra
   return concat(lines)
 end
@@ -1171,6 +1192,7 @@ end
 local function compile_route(key, fn)
   if type(key) ~= "string" then error("http.server: route keys must be strings like 'GET /status'", 0) end
   local method, path = match(key, "^(%S+) (/%S*)$")
+  if not method and key == "OPTIONS *" then method, path = "OPTIONS", "*" end -- the server itself
   if not method or not (method == "*" or find(method, TOKEN)) then
     error("http.server: bad route '" .. key .. "' (expected 'METHOD /path', e.g. 'GET /status')", 0)
   end
@@ -1184,6 +1206,9 @@ local function compile_route(key, fn)
 end
 
 local function route_match(rt, segs, path)
+  -- "OPTIONS *" asks about the server, not a resource: only a route for
+  -- "*" itself answers it, no pattern (RFC 9110 9.3.7)
+  if path == "*" or rt.path == "*" then return rt.path == path and {} or nil end
   if not rt.dynamic then return rt.path == path and {} or nil end
   local params = {}
   for i, s in ipairs(rt.segs) do
@@ -1255,6 +1280,20 @@ local function dispatch(srv, conn, req)
   local res = setmetatable({ _status = 200, _headers = {}, _conn = conn, _req = req, _keep = req.keep,
     _timeout = srv.timeout }, Response)
   local rt, params, allowed = find_route(srv, req.method, req.path)
+  if not rt and req.path == "*" then
+    -- OPTIONS * without its own route: what the server's routes allow
+    local set = { OPTIONS = true }
+    for _, r in ipairs(srv.routes) do
+      if r.method ~= "*" then set[r.method] = true end
+      if r.method == "GET" then set.HEAD = true end
+    end
+    local list = {}
+    for m in pairs(set) do list[#list + 1] = m end
+    table.sort(list)
+    res:header("Allow", concat(list, ", "))
+    res:status(200):send()
+    return res._keep
+  end
   if not rt then
     if params == 405 then res:header("Allow", allowed) end
     res:status(params):send(fmt("%d %s\n", params, reasons[params]))
@@ -1350,7 +1389,14 @@ local function serve(srv, sock)
     end
     req.body = result()
     req.frame = nil
-    if not dispatch(srv, conn, req) then break end
+    if not dispatch(srv, conn, req) then
+      -- Connection: close (asked, HTTP/1.0, or a failed stream): the same
+      -- half-close and drain as after an error answer, so that a request
+      -- the client pipelined behind this one cannot reset the answer
+      -- (RFC 9112 9.6)
+      linger_close(conn)
+      break
+    end
   end
   sock:close()
 end

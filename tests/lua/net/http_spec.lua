@@ -333,6 +333,81 @@ describe("http client and server", function()
     srv:close()
   end)
 
+  it("answers OPTIONS * for the server itself, never through a pattern route", function()
+    local hits = 0
+    local srv = serve({
+      ["GET /a"] = function() return "a" end,
+      ["POST /b"] = function() return "b" end,
+      ["* /*"] = function() hits = hits + 1 return "any" end,
+    })
+    local out = raw(srv.port, "OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert.truthy(out:find("^HTTP/1%.1 200 "), out)
+    assert.truthy(out:find("\r\nAllow: GET, HEAD, OPTIONS, POST\r\n", 1, true), out)
+    assert.truthy(out:find("\r\nContent%-Length: 0\r\n"), out)
+    assert.are.equal(0, hits, "the '* /*' route answered OPTIONS *")
+    srv:close()
+    -- a route of its own answers it
+    srv = serve({["OPTIONS *"] = function(_, res) res:header("Allow", "GET") return 204 end,
+      ["* /*"] = function() hits = hits + 1 return "any" end})
+    out = raw(srv.port, "OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert.truthy(out:find("^HTTP/1%.1 204 "), out)
+    assert.truthy(out:find("\r\nAllow: GET\r\n", 1, true), out)
+    out = raw(srv.port, "OPTIONS /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert.truthy(out:find("any$"), out)
+    assert.are.equal(1, hits)
+    srv:close()
+  end)
+
+  it("sends and receives several Set-Cookie lines, never joined", function()
+    local c1 = "id=a3fWa; Expires=Wed, 21 Oct 2026 07:28:00 GMT; Path=/"
+    local c2 = "theme=dark"
+    local srv, base = serve({
+      ["GET /login"] = function(_, res)
+        res:header("Set-Cookie", {c1, c2})
+        return "ok"
+      end,
+    })
+    local r = assert(http.get(base .. "/login"))
+    assert.are.equal(200, r.status)
+    assert.are.same({c1, c2}, r.set_cookie)
+    assert.are.equal(c1 .. ", " .. c2, r.headers["set-cookie"]) -- joined: not for parsing
+    local out = raw(srv.port, "GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert.truthy(out:find("\r\nSet-Cookie: " .. c1 .. "\r\n", 1, true), out)
+    assert.truthy(out:find("\r\nSet%-Cookie: theme=dark\r\n"), out)
+    assert.are.same({}, assert(http.get(base .. "/nothing")).set_cookie)
+    srv:close()
+    -- each value of a list is checked like a single one
+    srv, base = serve({["GET /bad"] = function(_, res)
+      local _, e1 = pcall(res.header, res, "Set-Cookie", {"a=1", "b=2\r\nX-Injected: 1"})
+      local _, e2 = pcall(res.header, res, "Set-Cookie", {})
+      local _, e3 = pcall(res.header, res, "Set-Cookie", {"a=1", 5, {}})
+      return e1 .. "|" .. e2 .. "|" .. e3
+    end})
+    local body = assert(http.get(base .. "/bad")).body
+    assert.truthy(body:find("contains a control character", 1, true), body)
+    assert.truthy(body:find("an empty list of values", 1, true), body)
+    assert.truthy(body:find("must be a string, got table", 1, true), body)
+    assert.truthy(http.parse_response("HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nContent-Length: 0\r\n"
+      .. "Set-Cookie: b=2; Expires=Thu, 01 Jan 2026 00:00:00 GMT\r\n\r\n"))
+    assert.are.same({"a=1", "b=2; Expires=Thu, 01 Jan 2026 00:00:00 GMT"},
+      http.parse_response("HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nContent-Length: 0\r\n"
+        .. "Set-Cookie: b=2; Expires=Thu, 01 Jan 2026 00:00:00 GMT\r\n\r\n").set_cookie)
+    srv:close()
+  end)
+
+  it("half-closes and drains after a Connection: close answer (pipelined data cannot reset it)", function()
+    local srv = serve({["GET /a"] = function() return string.rep("A", 3000) end})
+    -- the second request (and its 64 KB body) is still unread when the
+    -- server is done with the first, which asked for the close
+    local text = "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+      .. "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 65536\r\n\r\n" .. string.rep("x", 65536)
+    local out, err = raw(srv.port, text)
+    assert.is_nil(err, "the answer ended with " .. tostring(err))
+    assert.truthy(out:find("^HTTP/1%.1 200 "), out:sub(1, 200))
+    assert.truthy(out:find(string.rep("A", 3000) .. "$"), "the body arrived whole")
+    srv:close()
+  end)
+
   it("checks its arguments", function()
     local cases = {
       {function() http.request("http://x/") end,
