@@ -2,7 +2,10 @@
 -- bundle into firmware. Specs written for it also run under real Busted in
 -- the simulator (tests/lua/portable/*_spec.lua).
 --
---   describe, it, pending, before_each, after_each
+--   describe, it, pending, before_each, after_each, setup/teardown (and
+--   Busted's names for them: lazy_/strict_setup, lazy_/strict_teardown):
+--   once for a block, before its first test and after its last; a block
+--   without tests runs neither)
 --   assert.<chain>: equal/equals, same, true, false, truthy, falsy, nil,
 --   error/errors (has_error), error_matches, matches, near; chains may
 --   use is/are/has/was and not/no, e.g. assert.are.equal, assert.is_not_nil,
@@ -148,7 +151,7 @@ end
 
 function M.run(source, chunkname)
   chunkname = chunkname or "=spec"
-  local root = {before = {}, after = {}}
+  local root = {before = {}, after = {}, setup = {}, teardown = {}}
   local current, tests = root, {}
   local env = setmetatable({}, {__index = _G})
   local function full(name)
@@ -157,7 +160,7 @@ function M.run(source, chunkname)
     return table.concat(parts, " ")
   end
   function env.describe(name, fn)
-    local b = {name = name, parent = current, before = {}, after = {}}
+    local b = {name = name, parent = current, before = {}, after = {}, setup = {}, teardown = {}}
     local saved = current
     current = b
     local ok, err = xpcall(fn, with_traceback)
@@ -170,6 +173,10 @@ function M.run(source, chunkname)
   function env.pending(name) tests[#tests + 1] = {name = full(name), block = current, pending = true} end
   function env.before_each(fn) table.insert(current.before, fn) end
   function env.after_each(fn) table.insert(current.after, fn) end
+  local function setup(fn) table.insert(current.setup, fn) end
+  local function teardown(fn) table.insert(current.teardown, fn) end
+  env.setup, env.lazy_setup, env.strict_setup = setup, setup, setup
+  env.teardown, env.lazy_teardown, env.strict_teardown = teardown, teardown, teardown
   env.assert = M.assert
 
   say("# %s", (chunkname:gsub("^[@=]", "")))
@@ -181,12 +188,60 @@ function M.run(source, chunkname)
     tests[#tests + 1] = {name = "compiling " .. chunkname, err = cerr}
   end
 
+  -- Each block's last test (its own or a nested block's): its teardown
+  -- runs after that one.
+  for n, t in ipairs(tests) do
+    local b = t.block
+    while b do b.last = n; b = b.parent end
+  end
+  local function blocks_of(t)
+    local c, b = {}, t.block
+    while b do table.insert(c, 1, b); b = b.parent end
+    return c
+  end
+  -- setup of each enclosing block not set up yet, outermost first; a
+  -- failed one fails every test of its block
+  local function set_up(c)
+    for _, blk in ipairs(c) do
+      if not blk.set_up then
+        blk.set_up = true
+        for _, f in ipairs(blk.setup) do
+          if not blk.setup_err then
+            local ok, e = xpcall(f, with_traceback)
+            if not ok then blk.setup_err = e end
+          end
+        end
+      end
+      if blk.setup_err then return blk.setup_err end
+    end
+  end
+  local function tear_down(c, n)
+    local err
+    for i = #c, 1, -1 do
+      local blk = c[i]
+      if blk.last == n and blk.set_up then
+        for _, f in ipairs(blk.teardown) do
+          local ok, e = xpcall(f, with_traceback)
+          if not ok and not err then err = e end
+        end
+      end
+    end
+    return err
+  end
+
   local passed, failed, errors, pend = 0, 0, 0, 0
   for n, t in ipairs(tests) do
     local err = t.err
+    local c = t.block and blocks_of(t)
+    if not err and not t.pending and c then err = set_up(c) end
     if not err and t.pending then
       pend = pend + 1
       say("ok %d - %s # SKIP pending", n, t.name)
+      local e = c and tear_down(c, n) -- a pending test may be its block's last
+      if e then
+        errors = errors + 1
+        comment("error in teardown: " .. tostring(e))
+      end
     else
       if not err then
         -- before_each outermost first, the test, after_each innermost first
@@ -207,6 +262,10 @@ function M.run(source, chunkname)
           end
         end
         err = not ok and e or nil
+      end
+      if c then
+        local e = tear_down(c, n)
+        if err == nil then err = e end
       end
       if err == nil then
         passed = passed + 1
