@@ -1228,6 +1228,16 @@ local function route_match(rt, segs, path)
   return params
 end
 
+-- An Allow header's value from a set of methods (HEAD with GET: the GET
+-- route serves it).
+local function allow_list(set)
+  if set.GET then set.HEAD = true end
+  local list = {}
+  for m in pairs(set) do list[#list + 1] = m end
+  table.sort(list)
+  return concat(list, ", ")
+end
+
 -- The handler for method + path: fn, params | nil, status, allowed.
 local function find_route(srv, method, path)
   local segs = {}
@@ -1245,13 +1255,7 @@ local function find_route(srv, method, path)
   local rt, params = try(method)
   if not rt and method == "HEAD" then rt, params = try("GET") end
   if rt then return rt, params end
-  if next(allowed) then
-    if allowed.GET then allowed.HEAD = true end -- HEAD is served by the GET route
-    local list = {}
-    for m in pairs(allowed) do list[#list + 1] = m end
-    table.sort(list)
-    return nil, 405, concat(list, ", ")
-  end
+  if next(allowed) then return nil, 405, allow_list(allowed) end
   return nil, 404
 end
 
@@ -1285,12 +1289,8 @@ local function dispatch(srv, conn, req)
     local set = { OPTIONS = true }
     for _, r in ipairs(srv.routes) do
       if r.method ~= "*" then set[r.method] = true end
-      if r.method == "GET" then set.HEAD = true end
     end
-    local list = {}
-    for m in pairs(set) do list[#list + 1] = m end
-    table.sort(list)
-    res:header("Allow", concat(list, ", "))
+    res:header("Allow", allow_list(set))
     res:status(200):send()
     return res._keep
   end

@@ -245,9 +245,7 @@ function M.run(source, chunkname)
     else
       if not err then
         -- before_each outermost first, the test, after_each innermost first
-        local chain_ = {}
-        local b = t.block
-        while b do table.insert(chain_, 1, b); b = b.parent end
+        local chain_ = c
         local ok, e = true, nil
         for _, blk in ipairs(chain_) do
           for _, f in ipairs(blk.before) do
