@@ -850,8 +850,17 @@ static void *wheel_alloc(void *ud, void *p, size_t osize, size_t nsize) {
 
 void **sched_alloc_group(void) { return S.in_wheel ? NULL : S.group; }
 
+/* The state is closing (this is one of its last finalizers; the objects
+ * are freed next). `os.exit(code, true)` closes it from inside a running
+ * task: forget the task, so a tick or an interrupt arriving while the
+ * process exits touches no freed thread. */
 static int wheel_gc(lua_State *L) {
-  if (L == S.main) tw_free(&S.wheel); /* not a newer state's wheel */
+  if (L != S.main) return 0; /* not a newer state's wheel */
+  tw_free(&S.wheel);
+  S.cur_co = NULL;
+  S.current = NULL;
+  S.counting = 0;
+  S.intr_hook = 0;
   return 0;
 }
 

@@ -97,6 +97,12 @@ setmetatable(M, {__call = function(_, options)
     reset()
     return nil, true
   end)
+  -- Busted then calls os.exit: the report is out before anything the
+  -- process does while it exits (the stock handlers never flush it).
+  busted.subscribe({"exit"}, function()
+    io.stdout:flush()
+    return nil, true
+  end)
   return handler
 end})
 

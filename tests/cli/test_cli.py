@@ -578,6 +578,9 @@ end)
         self.assertNotIn("line 100\n", r.stdout)
         self.assertIn("line 101\n", r.stdout)
         self.assertIn("line 600", r.stdout)
+        # the spec's process failed, it did not crash while exiting
+        self.assertNotIn("crashed", r.stderr)
+        self.assertNotIn("Sanitizer", r.stderr)
 
     def test_log_of_a_test_ended_by_a_task_error(self):
         d = self.spec_dir("logtaskerr", {"t_spec.lua": """
