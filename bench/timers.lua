@@ -14,12 +14,12 @@ for i = 1, select("#", ...) do sizes[i] = math.tointeger(tonumber((select(i, ...
 if #sizes == 0 then sizes = {100, 1000, 10000, 100000} end
 
 local WAKEUPS = 300000 -- per window
-local WINDOWS = 5
+local WINDOWS = 3       -- per size and round
+local ROUNDS = 3        -- every size once per round, the rounds one after another
 
--- ns per wake-up with n sleeping tasks: wall time (median and lowest of
--- the windows; the lowest is the least disturbed by other processes on a
--- shared machine) and the process's CPU time (median).
-local function wakeup_cost(n)
+-- Wall time (ns) per wake-up in each of WINDOWS windows with n sleeping
+-- tasks, and the process's CPU time per wake-up in each.
+local function windows(n)
   local count, stop = 0, false
   local tasks = {}
   for i = 1, n do
@@ -44,10 +44,7 @@ local function wakeup_cost(n)
   stop = true
   for i = 1, n do tasks[i]:cancel() end
   collectgarbage()
-  table.sort(r)
-  table.sort(cpu)
-  local mid = (WINDOWS + 1) // 2
-  return r[mid], r[1], cpu[mid]
+  return r, cpu
 end
 
 local function switch_cost()
@@ -61,18 +58,41 @@ local function switch_cost()
   return (now() - t0) / k
 end
 
+local function median(t)
+  table.sort(t)
+  local m = (#t + 1) // 2
+  return #t % 2 == 1 and t[m] or (t[m] + t[m + 1]) / 2
+end
+
+local function min_of(t) return math.min(table.unpack(t)) end
+local function max_of(t) return math.max(table.unpack(t)) end
+
+-- The host's speed drifts (other processes, a shared VM's neighbours):
+-- sizes are measured in rounds, each round every size once, and a size's
+-- ratio is the median over rounds of its cost against the first size's
+-- cost in the same round.
 switch_cost() -- warm up
 local base = {}
-local results, lowest, cpus = {}, {}, {}
-for i, n in ipairs(sizes) do
-  base[i] = switch_cost()
-  results[i], lowest[i], cpus[i] = wakeup_cost(n)
+local all, cpus, round_cost = {}, {}, {}
+for i = 1, #sizes do all[i], cpus[i], round_cost[i] = {}, {}, {} end
+for round = 1, ROUNDS do
+  base[round] = switch_cost()
+  for i, n in ipairs(sizes) do
+    local r, cpu = windows(n)
+    for _, v in ipairs(r) do all[i][#all[i] + 1] = v end
+    for _, v in ipairs(cpu) do cpus[i][#cpus[i] + 1] = v end
+    round_cost[i][round] = median(r)
+  end
 end
-table.sort(base)
-local sw = base[(#base + 1) // 2]
-print(string.format("task switch (task.yield, 2 tasks), baseline: %.1f ns", sw))
+local sw = median(base)
+print(string.format("task switch (task.yield, 2 tasks), baseline: %.1f ns (%d rounds of %d windows per size)",
+  sw, ROUNDS, WINDOWS))
 for i, n in ipairs(sizes) do
+  local ratios = {}
+  for round = 1, ROUNDS do ratios[round] = round_cost[i][round] / round_cost[1][round] end
+  local lo, hi = min_of(ratios), max_of(ratios)
+  local cost = median(all[i])
   print(string.format("%7d sleeping tasks: %7.1f ns per wake-up  %.2fx a task switch  %.2fx the %d-task one"
-    .. "  (lowest window %.1f ns, CPU %.1f ns)",
-    n, results[i], results[i] / sw, results[i] / results[1], sizes[1], lowest[i], cpus[i]))
+    .. " (rounds %.2f-%.2f)  (lowest window %.1f ns, CPU %.1f ns)",
+    n, cost, cost / sw, median(ratios), sizes[1], lo, hi, min_of(all[i]), median(cpus[i])))
 end
