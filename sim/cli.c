@@ -138,6 +138,11 @@ static int boot_protected(lua_State *L) {
   sched_set_budget(o->task_budget);
   signals_start_ticks();
   if (!modreg_open(L, &C.mcfg)) return lua_error(L); /* heap too small to boot */
+  /* print as one console write (it flushes, as the stock one does): the
+   * console's tail then holds it for a picture made later, with or
+   * without a window (sim.screenshot). */
+  lua_pushcfunction(L, sim_print);
+  lua_setglobal(L, "print");
   return 0;
 }
 

@@ -7,6 +7,7 @@
 #ifdef __linux__
 #include <sys/prctl.h>
 #endif
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,7 +225,37 @@ static host_console_fn console_tap;
 
 void host_set_console_tap(host_console_fn fn) { console_tap = fn; }
 
+/* The console's tail: a byte ring (total counts every byte ever written). */
+static struct {
+  char ring[HOST_CONSOLE_TAIL];
+  uint64_t total;
+} tail;
+
+static void tail_add(const char *buf, size_t len) {
+  if (len > HOST_CONSOLE_TAIL) { /* only the end can survive */
+    buf += len - HOST_CONSOLE_TAIL;
+    tail.total += len - HOST_CONSOLE_TAIL;
+    len = HOST_CONSOLE_TAIL;
+  }
+  size_t at = (size_t)(tail.total % HOST_CONSOLE_TAIL);
+  size_t first = HOST_CONSOLE_TAIL - at < len ? HOST_CONSOLE_TAIL - at : len;
+  memcpy(tail.ring + at, buf, first);
+  memcpy(tail.ring, buf + first, len - first);
+  tail.total += len;
+}
+
+size_t host_console_tail(char *out, size_t cap) {
+  size_t kept = tail.total < HOST_CONSOLE_TAIL ? (size_t)tail.total : HOST_CONSOLE_TAIL;
+  size_t n = kept < cap ? kept : cap;
+  size_t at = (size_t)((tail.total - n) % HOST_CONSOLE_TAIL);
+  size_t first = HOST_CONSOLE_TAIL - at < n ? HOST_CONSOLE_TAIL - at : n;
+  memcpy(out, tail.ring + at, first);
+  memcpy(out + first, tail.ring, n - first);
+  return n;
+}
+
 void hal_console_write(const char *buf, size_t len) {
+  tail_add(buf, len);
   if (console_tap) console_tap(buf, len);
   if (console_hook) {
     console_hook(buf, len);

@@ -44,5 +44,10 @@ void host_set_console_hook(host_console_fn fn);
 /* A copy of all console output, wherever it goes (the window's console
  * pane). NULL: none. */
 void host_set_console_tap(host_console_fn fn);
+/* The last bytes of console output (up to HOST_CONSOLE_TAIL), oldest
+ * first, into out[0..cap); returns how many. A window or a picture made
+ * after the output was written shows it from here. */
+#define HOST_CONSOLE_TAIL 8192
+size_t host_console_tail(char *out, size_t cap);
 
 #endif

@@ -131,6 +131,23 @@ static void console_tap(const char *buf, size_t len) {
   }
 }
 
+/* The console pane from what was written before the tap was set (boot
+ * lines, or everything when a picture is made without a window). */
+static void con_from_tail(void) {
+  win_snap_t *s = &W.stage;
+  s->con_n = s->con_first = 0;
+  memset(s->con_partial, 0, sizeof s->con_partial);
+  char *buf = malloc(HOST_CONSOLE_TAIL);
+  if (!buf) return;
+  size_t n = host_console_tail(buf, HOST_CONSOLE_TAIL), from = 0;
+  if (n == HOST_CONSOLE_TAIL) { /* it may start inside a line: from the next one */
+    while (from < n && buf[from] != '\n') from++;
+    if (from < n) from++;
+  }
+  console_tap(buf + from, n - from);
+  free(buf);
+}
+
 /* ---- snapshot (scheduler thread) ---- */
 
 /* Until a model lists its quantities, these ranges (the datasheets'
@@ -883,6 +900,7 @@ static int render_main(void *ud) {
 /* ---- offscreen (scheduler thread) ---- */
 
 bool winmod_screenshot(const char *path, char *err, size_t errlen) {
+  if (!W.started) con_from_tail(); /* no window: no tap saw the output */
   snap_fill();
   W.px_changed = true; /* the stage's pixels are fresh: publish them next time */
   int w = WIN_DEFAULT_W, h = WIN_DEFAULT_H;
@@ -939,6 +957,7 @@ bool winmod_start(lua_State *L, const window_opts_t *o, char *err, size_t errlen
   W.L = L;
   W.efd = -1;
   W.started = true;
+  con_from_tail();
   host_set_console_tap(console_tap);
   snap_fill();
   if (o->screenshot) install_print(L);

@@ -118,6 +118,30 @@ def test_io_write_reaches_the_console_pane():
     assert any(max(px) > 0xA0 for px in row), "io.write's text is not in the console pane"
 
 
+def test_sim_screenshot_shows_the_console_so_far():
+    """sim.screenshot without a window or --screenshot: the console pane
+    shows what print and the log wrote before it, one line each."""
+    png, lay = os.path.join(TMP, "con.png"), os.path.join(TMP, "con.json")
+    a = os.path.join(TMP, "con.lua")
+    with open(a, "w") as f:
+        f.write('print("printed first") log.info("logged second") '
+                'require("sim").screenshot(arg[1])')
+    p = subprocess.run([LUAOS, "run", a, "--headless", "--layout-json", lay, "--", png],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("printed first\n"), p.stdout
+    _, _, rows = winlib.read_png(png)
+    con = winlib.widget(winlib.load_layout(lay), "console", "")
+
+    def lit(line):  # a text row of the pane (15 px each, from y + 4)
+        y = con["y"] + 4 + 15 * line
+        return any(max(rows[yy][x]) > 0xA0 for yy in range(y, y + 12)
+                   for x in range(con["x"] + 6, con["x"] + 200))
+    assert lit(0), "print's line is not in the console pane"
+    assert lit(1), "the log line is not in the console pane"
+    assert not lit(2), "a third line in the console pane"
+
+
 def test_pwm_led_is_drawn_at_its_duty():
     """A pin toggling fast: the LED at its brightness (the part's duty over
     the last 20 ms), the other one at its level."""
