@@ -62,30 +62,55 @@ void win_layout(const win_snap_t *s, int w, int h, win_layout_t *l) {
   l->h = h;
   int con_h = h / 4 < 120 ? 120 : h / 4;
   int mid_top = HEADER_H + 6, mid_bot = h - con_h - PAD;
-  /* Right column: the display at the largest integer zoom that fits, then
-   * the SPI view and the network pane. */
+  /* Right column: the displays at the largest integer zoom at which they
+   * fit, one above the other, or side by side when stacked they would not
+   * fit at zoom 1; then the SPI view and the network pane. (A display the
+   * board file places goes where it says.) */
   int right_w = RIGHT_MIN;
   l->scr_scale = 1;
-  if (s->scr_part >= 0 && s->scr_w > 0 && s->scr_h > 0) {
+  int maxw = 0, maxh = 0, sumw = 0, sumh = 0, free_n = 0;
+  for (int k = 0; k < s->nscr; k++) {
+    if (s->parts[s->scr[k].part].has_pos) continue;
+    const ws_screen_t *c = &s->scr[k];
+    if (c->w > maxw) maxw = c->w;
+    if (c->h > maxh) maxh = c->h;
+    sumw += c->w;
+    sumh += c->h;
+    free_n++;
+  }
+  int gap = 20 + PAD; /* a caption and a space between two displays */
+  int room_h = (mid_bot - mid_top) * 6 / 10, room_w = w * 45 / 100;
+  bool row = free_n > 1 && sumh + (free_n - 1) * gap > room_h;
+  if (free_n > 0) {
+    int need_w = row ? sumw : maxw, need_h = row ? maxh : sumh;
+    int fixed_w = row ? (free_n - 1) * PAD : 0, fixed_h = row ? 0 : (free_n - 1) * gap;
     int k = 1;
-    while ((k + 1) * s->scr_w <= w * 45 / 100 && (k + 1) * s->scr_h <= (mid_bot - mid_top) * 6 / 10)
-      k++;
+    while ((k + 1) * need_w + fixed_w <= room_w && (k + 1) * need_h + fixed_h <= room_h) k++;
     l->scr_scale = k;
-    if (k * s->scr_w + 2 * PAD > right_w) right_w = k * s->scr_w + 2 * PAD;
+    if (k * need_w + fixed_w + 2 * PAD > right_w) right_w = k * need_w + fixed_w + 2 * PAD;
   }
   int rx = w - right_w - PAD / 2;
-  int ry = mid_top;
-  if (s->scr_part >= 0 && s->scr_w > 0) {
-    const ws_part_t *p = &s->parts[s->scr_part];
-    int sx = rx + PAD, sy = ry + 20;
+  int ry = mid_top, colx = rx + PAD, row_bottom = ry;
+  for (int k = 0; k < s->nscr; k++) {
+    const ws_screen_t *c = &s->scr[k];
+    const ws_part_t *p = &s->parts[c->part];
+    int sx, sy;
     if (p->has_pos) {
       sx = PAD + p->x;
       sy = mid_top + p->y + 20;
+    } else if (row) {
+      sx = colx;
+      sy = ry + 20;
+      colx += c->w * l->scr_scale + PAD;
+      if (sy + c->h * l->scr_scale + PAD > row_bottom) row_bottom = sy + c->h * l->scr_scale + PAD;
     } else {
-      ry = sy + s->scr_h * l->scr_scale + PAD;
+      sx = rx + PAD;
+      sy = ry + 20;
+      ry = sy + c->h * l->scr_scale + PAD;
     }
-    add(l, WW_SCREEN, s->scr_part, 0, sx, sy, s->scr_w * l->scr_scale, s->scr_h * l->scr_scale);
+    add(l, WW_SCREEN, c->part, k, sx, sy, c->w * l->scr_scale, c->h * l->scr_scale);
   }
+  if (row) ry = row_bottom;
   add(l, WW_CONSOLE, -1, 0, PAD, h - con_h, w - 2 * PAD, con_h - PAD / 2);
 
   /* Left: parts the board file placed first; then the other chips in
@@ -243,17 +268,23 @@ typedef struct text_entry {
   char s[];
 } text_entry_t;
 
+/* A display's texture and its pixels in 0x00RRGGBB, redone when its
+ * generation moves. */
+typedef struct {
+  SDL_Texture *tex;
+  int w, h;
+  uint32_t *rgb;
+  uint32_t gen;
+  bool valid;
+} win_glass_t;
+
 struct win_draw {
   SDL_Renderer *r;
   double scale;
   TTF_Font *font[F_N];
   text_entry_t *bucket[WD_BUCKETS];
   unsigned frame;
-  SDL_Texture *scr_tex;
-  int scr_w, scr_h;
-  uint32_t *scr_rgb; /* the glass in 0x00RRGGBB */
-  uint32_t scr_gen;  /* generation in scr_tex */
-  bool scr_valid;
+  win_glass_t glass[WS_MAX_SCREENS];
 };
 
 static SDL_mutex *ttf_lock; /* FreeType's library is shared by all contexts */
@@ -322,8 +353,10 @@ static void sweep_text(win_draw_t *d, bool all) {
 void win_draw_free(win_draw_t *d) {
   if (!d) return;
   sweep_text(d, true);
-  if (d->scr_tex) SDL_DestroyTexture(d->scr_tex);
-  free(d->scr_rgb);
+  for (int k = 0; k < WS_MAX_SCREENS; k++) {
+    if (d->glass[k].tex) SDL_DestroyTexture(d->glass[k].tex);
+    free(d->glass[k].rgb);
+  }
   SDL_LockMutex(ttf_lock);
   for (int i = 0; i < F_N; i++)
     if (d->font[i]) TTF_CloseFont(d->font[i]);
@@ -514,48 +547,51 @@ static void draw_fault(win_draw_t *d, const win_snap_t *s, const ww_widget_t *w)
 static void draw_screen(win_draw_t *d, const win_snap_t *s, const uint16_t *px,
                         const ww_widget_t *w) {
   const ws_part_t *p = &s->parts[w->part];
+  const ws_screen_t *c = &s->scr[w->idx];
+  win_glass_t *g = &d->glass[w->idx];
   char buf[96];
-  snprintf(buf, sizeof buf, "%s (%s) %dx%d%s", p->name, p->type, s->scr_w, s->scr_h,
-           s->scr_on ? "" : "  [off]");
+  snprintf(buf, sizeof buf, "%s (%s) %dx%d%s", p->name, p->type, c->w, c->h,
+           c->on ? "" : "  [off]");
   text(d, F_SMALL, w->x, w->y - 16, C_DIM, w->w, buf);
   SDL_Rect dst = {(int)(w->x * d->scale), (int)(w->y * d->scale), 0, 0};
   /* Whole device pixels per screen pixel, never a blend of two. */
-  int k = (int)(w->w / s->scr_w * d->scale);
+  int k = (int)(w->w / c->w * d->scale);
   if (k < 1) k = 1;
-  dst.w = s->scr_w * k;
-  dst.h = s->scr_h * k;
-  if (!s->scr_on || !px) {
+  dst.w = c->w * k;
+  dst.h = c->h * k;
+  if (!c->on || !px) {
     color(d, 0x050505);
     SDL_RenderFillRect(d->r, &dst);
     return;
   }
-  if (!d->scr_tex || d->scr_w != s->scr_w || d->scr_h != s->scr_h) {
-    if (d->scr_tex) SDL_DestroyTexture(d->scr_tex);
-    free(d->scr_rgb);
-    d->scr_rgb = malloc((size_t)s->scr_w * (size_t)s->scr_h * sizeof *d->scr_rgb);
-    d->scr_tex = d->scr_rgb ? SDL_CreateTexture(d->r, SDL_PIXELFORMAT_RGB888,
-                                                SDL_TEXTUREACCESS_STREAMING, s->scr_w, s->scr_h)
-                            : NULL;
-    d->scr_w = s->scr_w;
-    d->scr_h = s->scr_h;
-    d->scr_valid = false;
-    if (d->scr_tex) SDL_SetTextureScaleMode(d->scr_tex, SDL_ScaleModeNearest);
+  px += ws_screen_offset(s, w->idx);
+  if (!g->tex || g->w != c->w || g->h != c->h) {
+    if (g->tex) SDL_DestroyTexture(g->tex);
+    free(g->rgb);
+    g->rgb = malloc((size_t)c->w * (size_t)c->h * sizeof *g->rgb);
+    g->tex = g->rgb ? SDL_CreateTexture(d->r, SDL_PIXELFORMAT_RGB888,
+                                        SDL_TEXTUREACCESS_STREAMING, c->w, c->h)
+                    : NULL;
+    g->w = c->w;
+    g->h = c->h;
+    g->valid = false;
+    if (g->tex) SDL_SetTextureScaleMode(g->tex, SDL_ScaleModeNearest);
   }
-  if (!d->scr_tex) return;
-  if (!d->scr_valid || d->scr_gen != s->scr_gen) {
+  if (!g->tex) return;
+  if (!g->valid || g->gen != c->gen) {
     /* RGB565 to 8 bits a channel by repeating the top bits into the low
      * ones (0x1F -> 0xFF, 0x10 -> 0x84): our formula, not the blitter's,
      * so the PNG's pixels are known exactly (docs/simulator.md). */
-    size_t n = (size_t)s->scr_w * (size_t)s->scr_h;
+    size_t n = (size_t)c->w * (size_t)c->h;
     for (size_t i = 0; i < n; i++) {
-      uint32_t v = px[i], r = v >> 11, g = (v >> 5) & 0x3F, b = v & 0x1F;
-      d->scr_rgb[i] = (r << 3 | r >> 2) << 16 | (g << 2 | g >> 4) << 8 | (b << 3 | b >> 2);
+      uint32_t v = px[i], r = v >> 11, gg = (v >> 5) & 0x3F, b = v & 0x1F;
+      g->rgb[i] = (r << 3 | r >> 2) << 16 | (gg << 2 | gg >> 4) << 8 | (b << 3 | b >> 2);
     }
-    SDL_UpdateTexture(d->scr_tex, NULL, d->scr_rgb, s->scr_w * 4);
-    d->scr_gen = s->scr_gen;
-    d->scr_valid = true;
+    SDL_UpdateTexture(g->tex, NULL, g->rgb, c->w * 4);
+    g->gen = c->gen;
+    g->valid = true;
   }
-  SDL_RenderCopy(d->r, d->scr_tex, NULL, &dst);
+  SDL_RenderCopy(d->r, g->tex, NULL, &dst);
 }
 
 static void draw_spi(win_draw_t *d, const win_snap_t *s, const ww_widget_t *w) {

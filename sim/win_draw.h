@@ -64,7 +64,7 @@ typedef struct win_draw win_draw_t;
 /* Fonts at `scale` times their logical size. NULL with a message. */
 win_draw_t *win_draw_new(SDL_Renderer *r, double scale, char *err, size_t errlen);
 void win_draw_free(win_draw_t *d);
-/* One frame; `px` the display's pixels (scr_w * scr_h RGB565) or NULL. */
+/* One frame; `px` the displays' pixels (s->scr[], one after the other, RGB565) or NULL. */
 void win_draw_frame(win_draw_t *d, const win_snap_t *s, const uint16_t *px,
                     const win_layout_t *l, const win_ui_t *ui);
 /* Colour of an LED at brightness b (0..1): what the frame fills it with. */

@@ -6,6 +6,7 @@
 #define SIM_WIN_SNAP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "board.h"
@@ -14,6 +15,15 @@
 #define WS_LINE 120      /* characters per text line */
 #define WS_SPI_LINES 12  /* transactions shown per bus */
 #define WS_CON_LINES 48  /* console lines kept */
+#define WS_MAX_SCREENS 4 /* displays drawn (the first four of the board) */
+
+typedef struct {
+  int part;      /* index into parts */
+  int w, h;
+  bool on;
+  uint32_t gen;  /* its pixels changed */
+} ws_screen_t;
+
 #define WS_MAX_FAULTS 4
 
 typedef enum { WK_LED, WK_BUTTON, WK_SWITCH, WK_SENSOR, WK_DISPLAY, WK_OTHER } ws_kind_t;
@@ -64,11 +74,19 @@ typedef struct {
   int con_first, con_n;
   char con_partial[WS_LINE];
   bool repl;
-  /* the display's glass (the first part with a screen) */
-  int scr_part; /* index into parts, -1: none */
-  int scr_w, scr_h;
-  bool scr_on;
-  uint32_t scr_gen;
+  /* the displays' glass: the parts with a screen, in board order; their
+   * pixels sit in one buffer, screen k right after screen k-1 */
+  int nscr;
+  ws_screen_t scr[WS_MAX_SCREENS];
+  uint32_t scr_gen; /* any screen's pixels changed */
 } win_snap_t;
+
+/* Where screen k's pixels start in the buffer, and the buffer's length. */
+static inline size_t ws_screen_offset(const win_snap_t *s, int k) {
+  size_t o = 0;
+  for (int i = 0; i < k; i++) o += (size_t)s->scr[i].w * (size_t)s->scr[i].h;
+  return o;
+}
+static inline size_t ws_screen_pixels(const win_snap_t *s) { return ws_screen_offset(s, s->nscr); }
 
 #endif

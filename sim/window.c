@@ -59,7 +59,7 @@ static struct {
   win_snap_t stage, last;
   uint16_t *stage_px;
   size_t stage_px_cap;
-  uint32_t last_px_gen;
+  uint32_t last_px_gen[WS_MAX_SCREENS];
   bool px_changed;
   uint64_t last_pub_ns;
   size_t spi_seen;
@@ -356,37 +356,52 @@ static void spi_fill(win_snap_t *s) {
 }
 
 static void screen_fill(win_snap_t *s) {
-  s->scr_part = -1;
-  for (int i = 0; i < board_part_count(); i++) {
+  const vhw_screen_t *scr[WS_MAX_SCREENS];
+  int n = 0;
+  bool same = W.stage_px != NULL;
+  for (int i = 0; i < board_part_count() && n < WS_MAX_SCREENS; i++) {
     vhw_part_t *p = board_part(i);
     if (!p->ops->screen) continue;
-    const vhw_screen_t *scr = p->ops->screen(p);
-    if (!scr || scr->width <= 0 || scr->height <= 0 || scr->width > WIN_MAX_SCREEN ||
-        scr->height > WIN_MAX_SCREEN || !scr->pixels)
+    const vhw_screen_t *c = p->ops->screen(p);
+    if (!c || c->width <= 0 || c->height <= 0 || c->width > WIN_MAX_SCREEN ||
+        c->height > WIN_MAX_SCREEN || !c->pixels)
       continue;
-    s->scr_part = i;
-    s->scr_on = scr->on;
-    if (scr->generation == W.last_px_gen && scr->width == s->scr_w && scr->height == s->scr_h &&
-        W.stage_px)
-      return;
-    size_t need = (size_t)scr->width * (size_t)scr->height;
-    if (need > W.stage_px_cap) {
-      uint16_t *np = realloc(W.stage_px, need * sizeof *np);
-      if (!np) {
-        s->scr_part = -1;
-        return;
-      }
-      W.stage_px = np;
-      W.stage_px_cap = need;
-    }
-    memcpy(W.stage_px, scr->pixels, need * sizeof *W.stage_px);
-    s->scr_w = scr->width;
-    s->scr_h = scr->height;
-    W.last_px_gen = scr->generation;
-    s->scr_gen++;
-    W.px_changed = true;
-    return;
+    ws_screen_t *o = &s->scr[n];
+    if (n >= s->nscr || o->part != i || o->w != c->width || o->h != c->height ||
+        W.last_px_gen[n] != c->generation)
+      same = false;
+    o->part = i;
+    o->on = c->on;
+    scr[n++] = c;
   }
+  if (n != s->nscr) same = false;
+  s->nscr = n;
+  if (same || n == 0) return;
+  size_t need = 0;
+  for (int k = 0; k < n; k++) need += (size_t)scr[k]->width * (size_t)scr[k]->height;
+  if (need > W.stage_px_cap) {
+    uint16_t *np = realloc(W.stage_px, need * sizeof *np);
+    if (!np) {
+      s->nscr = 0;
+      return;
+    }
+    W.stage_px = np;
+    W.stage_px_cap = need;
+  }
+  size_t at = 0;
+  for (int k = 0; k < n; k++) {
+    ws_screen_t *o = &s->scr[k];
+    size_t len = (size_t)scr[k]->width * (size_t)scr[k]->height;
+    memcpy(W.stage_px + at, scr[k]->pixels, len * sizeof *W.stage_px);
+    at += len;
+    if (o->w != scr[k]->width || o->h != scr[k]->height || W.last_px_gen[k] != scr[k]->generation)
+      o->gen++;
+    o->w = scr[k]->width;
+    o->h = scr[k]->height;
+    W.last_px_gen[k] = scr[k]->generation;
+  }
+  s->scr_gen++;
+  W.px_changed = true;
 }
 
 static void snap_fill(void) {
@@ -466,8 +481,8 @@ static void publish(void) {
   }
   SDL_LockMutex(W.lock);
   memcpy(&W.shared, &W.stage, sizeof W.stage);
-  if (W.px_changed && W.stage.scr_part >= 0) {
-    size_t need = (size_t)W.stage.scr_w * (size_t)W.stage.scr_h;
+  if (W.px_changed && W.stage.nscr > 0) {
+    size_t need = ws_screen_pixels(&W.stage);
     if (need > W.shared_px_cap) {
       uint16_t *np = realloc(W.shared_px, need * sizeof *np);
       if (np) {
@@ -608,7 +623,7 @@ typedef struct {
   win_layout_t lay;
   win_ui_t ui;
   int drag; /* slider widget being dragged, -1 */
-  char layout_for[64];
+  char layout_for[128];
   bool shoot; /* F12: read the next frame back */
 } render_t;
 
@@ -617,8 +632,8 @@ static void copy_snapshot(render_t *r) {
   if (W.shared_seq != r->seq) {
     r->seq = W.shared_seq;
     memcpy(&r->snap, &W.shared, sizeof r->snap);
-    if (W.shared_px_gen != r->px_gen && r->snap.scr_part >= 0) {
-      size_t need = (size_t)r->snap.scr_w * (size_t)r->snap.scr_h;
+    if (W.shared_px_gen != r->px_gen && r->snap.nscr > 0) {
+      size_t need = ws_screen_pixels(&r->snap);
       if (need > r->px_cap) {
         uint16_t *np = realloc(r->px, need * sizeof *np);
         if (np) {
@@ -691,9 +706,12 @@ static void render_frame(render_t *r) {
   SDL_LockMutex(W.lock);
   W.draw_ns += dt;
   SDL_UnlockMutex(W.lock);
-  char sig[64];
-  snprintf(sig, sizeof sig, "%dx%d@%d/%d:%dx%d", ww, wh, r->snap.nparts, r->snap.scr_part,
-           r->snap.scr_w, r->snap.scr_h);
+  char sig[128];
+  /* (the screens' parts and sizes) */
+  int sl = snprintf(sig, sizeof sig, "%dx%d@%d", ww, wh, r->snap.nparts);
+  for (int k = 0; k < r->snap.nscr && sl > 0 && (size_t)sl < sizeof sig; k++)
+    sl += snprintf(sig + sl, sizeof sig - (size_t)sl, "/%d:%dx%d", r->snap.scr[k].part,
+                   r->snap.scr[k].w, r->snap.scr[k].h);
   if (W.o.layout_json && strcmp(sig, r->layout_for) != 0) {
     char err[200];
     if (!win_layout_json(&r->snap, &r->lay, scale, W.o.layout_json, err, sizeof err))
@@ -928,7 +946,7 @@ bool winmod_screenshot(const char *path, char *err, size_t errlen) {
   bool ok = lay != NULL;
   if (ok) {
     win_layout(&W.stage, w, h, lay);
-    win_draw_frame(d, &W.stage, W.stage.scr_part >= 0 ? W.stage_px : NULL, lay, NULL);
+    win_draw_frame(d, &W.stage, W.stage.nscr > 0 ? W.stage_px : NULL, lay, NULL);
     SDL_RenderFlush(ren);
     ok = win_png_write(path, surf->pixels, surf->w, surf->h, surf->pitch, err, errlen);
     if (ok && W.o.layout_json && !W.windowed)

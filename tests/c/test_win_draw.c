@@ -20,8 +20,10 @@ static int failures;
 
 #define SW 40
 #define SH 30
+#define SW2 24 /* a second display, another size */
+#define SH2 16
 
-static uint16_t px[SW * SH];
+static uint16_t px[SW * SH + SW2 * SH2]; /* both displays, one after the other */
 
 /* What SDL makes of an RGB565 pixel in a 32-bit surface: each channel's
  * bits repeated into the low ones (0x1F -> 0xFF). */
@@ -47,15 +49,25 @@ static void make_snap(win_snap_t *s) {
   l->has_color = true;
   l->color = 0x10A0F0;
   l->level = 1;
-  s->scr_part = 0;
-  s->scr_w = SW;
-  s->scr_h = SH;
-  s->scr_on = true;
+  s->nscr = 1;
+  s->scr[0] = (ws_screen_t){.part = 0, .w = SW, .h = SH, .on = true};
   for (int y = 0; y < SH; y++)
     for (int x = 0; x < SW; x++) px[y * SW + x] = (uint16_t)(x * 0x0841u ^ y * 0x1234u);
   px[0] = 0xF800;        /* pure red */
   px[1] = 0x07E0;        /* pure green */
   px[SW * SH - 1] = 0x001F; /* pure blue */
+  for (int i = 0; i < SW2 * SH2; i++) px[SW * SH + i] = (uint16_t)(0xFFFFu - i * 37u);
+}
+
+/* The board gets a second display (part 2). */
+static void add_second_screen(win_snap_t *s) {
+  ws_part_t *d = &s->parts[2];
+  snprintf(d->name, sizeof d->name, "lcd2");
+  snprintf(d->type, sizeof d->type, "fakescreen");
+  d->kind = WK_DISPLAY;
+  s->nparts = 3;
+  s->nscr = 2;
+  s->scr[1] = (ws_screen_t){.part = 2, .w = SW2, .h = SH2, .on = true};
 }
 
 static uint32_t at(SDL_Surface *s, int x, int y) {
@@ -85,27 +97,45 @@ static void check_screen(const win_snap_t *snap, int w, int h, double scale) {
   win_layout_t lay;
   SDL_Surface *s;
   render(snap, w, h, scale, &lay, &s);
-  int i = -1;
-  for (int k = 0; k < lay.n; k++)
-    if (lay.wd[k].kind == WW_SCREEN) i = k;
+  int seen = 0, i = -1;
+  for (int j = 0; j < lay.n; j++) {
+    if (lay.wd[j].kind != WW_SCREEN) continue;
+    const ww_widget_t *wd = &lay.wd[j];
+    const ws_screen_t *c = &snap->scr[wd->idx];
+    const uint16_t *sp = px + ws_screen_offset(snap, wd->idx);
+    if (wd->idx == 0) i = j;
+    seen++;
+    CHECK(wd->part == c->part);
+    int k = (int)(lay.scr_scale * scale);
+    CHECK(wd->w == c->w * lay.scr_scale && wd->h == c->h * lay.scr_scale);
+    int x0 = (int)(wd->x * scale), y0 = (int)(wd->y * scale);
+    int bad = 0;
+    for (int y = 0; y < c->h * k; y++)
+      for (int x = 0; x < c->w * k; x++)
+        if (at(s, x0 + x, y0 + y) != expand(sp[(y / k) * c->w + x / k]) && bad++ < 3)
+          fprintf(stderr, "screen %d pixel (%d,%d) at zoom %d: %06x, want %06x\n", wd->idx,
+                  x / k, y / k, k, at(s, x0 + x, y0 + y), expand(sp[(y / k) * c->w + x / k]));
+    CHECK(bad == 0);
+    /* The click finds the screen where it is drawn. */
+    CHECK(win_hit(&lay, wd->x + 1, wd->y + 1) == j);
+    /* No two screens overlap. */
+    for (int m = 0; m < j; m++)
+      if (lay.wd[m].kind == WW_SCREEN)
+        CHECK(wd->y >= lay.wd[m].y + lay.wd[m].h || wd->y + wd->h <= lay.wd[m].y ||
+              wd->x >= lay.wd[m].x + lay.wd[m].w || wd->x + wd->w <= lay.wd[m].x);
+  }
+  CHECK(seen == snap->nscr);
   CHECK(i >= 0);
   if (i < 0) return;
-  const ww_widget_t *wd = &lay.wd[i];
-  int k = (int)(lay.scr_scale * scale);
-  CHECK(wd->w == SW * lay.scr_scale && wd->h == SH * lay.scr_scale);
-  int x0 = (int)(wd->x * scale), y0 = (int)(wd->y * scale);
-  int bad = 0;
-  for (int y = 0; y < SH * k; y++)
-    for (int x = 0; x < SW * k; x++)
-      if (at(s, x0 + x, y0 + y) != expand(px[(y / k) * SW + x / k]) && bad++ < 3)
-        fprintf(stderr, "screen pixel (%d,%d) at zoom %d: %06x, want %06x\n", x / k, y / k, k,
-                at(s, x0 + x, y0 + y), expand(px[(y / k) * SW + x / k]));
-  CHECK(bad == 0);
-  CHECK(at(s, x0, y0) == 0xFF0000 && at(s, x0 + k, y0) == 0x00FF00);
-  /* Just outside the glass: not the image. */
-  CHECK(at(s, x0 + SW * k, y0) != expand(px[SW - 1]) || expand(px[SW - 1]) == at(s, x0 + SW * k + 1, y0));
-  /* The click finds the screen where it is drawn. */
-  CHECK(win_hit(&lay, wd->x + 1, wd->y + 1) == i);
+  {
+    const ww_widget_t *wd = &lay.wd[i];
+    int k = (int)(lay.scr_scale * scale);
+    int x0 = (int)(wd->x * scale), y0 = (int)(wd->y * scale);
+    CHECK(at(s, x0, y0) == 0xFF0000 && at(s, x0 + k, y0) == 0x00FF00);
+    /* Just outside the glass: not the image. */
+    CHECK(at(s, x0 + SW * k, y0) != expand(px[SW - 1]) ||
+          expand(px[SW - 1]) == at(s, x0 + SW * k + 1, y0));
+  }
   /* The LED is drawn in its colour at full brightness. */
   for (int j = 0; j < lay.n; j++)
     if (lay.wd[j].kind == WW_LED) {
@@ -127,12 +157,19 @@ int main(void) {
   win_layout(&snap, 480, 360, &lay);
   CHECK(lay.scr_scale >= 1);
   /* The screen switched off: dark glass, none of the image. */
-  snap.scr_on = false;
+  snap.scr[0].on = false;
   SDL_Surface *s;
   render(&snap, 1000, 700, 1, &lay, &s);
   for (int k = 0; k < lay.n; k++)
     if (lay.wd[k].kind == WW_SCREEN) CHECK(at(s, lay.wd[k].x, lay.wd[k].y) == 0x050505);
   SDL_FreeSurface(s);
+  /* Two displays: both drawn, pixel-exact, one above the other, at every
+   * size (the first switched on again). */
+  snap.scr[0].on = true;
+  add_second_screen(&snap);
+  check_screen(&snap, 1000, 700, 1);
+  check_screen(&snap, 480, 360, 1);
+  check_screen(&snap, 1000, 700, 2);
   if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
   else printf("win_draw: ok\n");
   return failures ? 1 : 0;

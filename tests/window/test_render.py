@@ -275,6 +275,54 @@ def test_display_glass_pixel_exact():
     assert bad == 0, "%d pixels differ from the frame buffer" % bad
 
 
+TWO_LCD_BOARD = """
+return {
+  name = "twolcd", gpio = 8, spi = 1,
+  pins = { DC1 = 1, RST1 = 2, DC2 = 3, RST2 = 4 },
+  parts = {
+    { type = "ili9341", name = "lcd_a", bus = 0, cs = 0, dc = "DC1", reset = "RST1" },
+    { type = "ili9341", name = "lcd_b", bus = 0, cs = 1, dc = "DC2", reset = "RST2" },
+  },
+}
+"""
+
+TWO_LCD_APP = """
+local ili9341 = require("ili9341")
+local a = ili9341.new(0, 0, { dc = "DC1", reset = "RST1" })
+local b = ili9341.new(0, 1, { dc = "DC2", reset = "RST2" })
+a:fill(ili9341.RED)
+b:fill(ili9341.BLUE)
+b:rect(0, 0, 20, 10, ili9341.WHITE)
+"""
+
+
+def test_two_displays_both_drawn():
+    """A board with two displays: each in the picture, pixel for pixel,
+    where the layout says, and apart."""
+    if not os.path.exists("lua/ili9341.lua"):
+        print("     (no lua/ili9341.lua: skipped)")
+        return
+    png, lay = os.path.join(TMP, "two.png"), os.path.join(TMP, "two.json")
+    p = run(TWO_LCD_APP, TWO_LCD_BOARD, "--screenshot", png, "--layout-json", lay)
+    assert p.returncode == 0, p.stderr
+    layout = winlib.load_layout(lay)
+    top, bottom = winlib.widget(layout, "screen", "lcd_a"), winlib.widget(layout, "screen", "lcd_b")
+    k = layout["screen_scale"]
+    assert (top["w"], top["h"]) == (240 * k, 320 * k) == (bottom["w"], bottom["h"])
+    # apart (stacked or, as two 240x320 in the default window, side by side)
+    assert (top["y"] + top["h"] <= bottom["y"] or bottom["y"] + bottom["h"] <= top["y"] or
+            top["x"] + top["w"] <= bottom["x"] or bottom["x"] + bottom["w"] <= top["x"])
+    assert bottom["x"] + bottom["w"] <= layout["width"] and top["y"] + top["h"] <= layout["height"]
+    _, _, rows = winlib.read_png(png)
+    red, blue, white = (255, 0, 0), (0, 0, 255), (255, 255, 255)
+    for x, y in ((0, 0), (239, 319), (120, 160)):
+        assert rows[top["y"] + y * k][top["x"] + x * k] == red, (x, y)
+    assert rows[bottom["y"]][bottom["x"]] == white
+    assert rows[bottom["y"] + 9 * k][bottom["x"] + 19 * k] == white
+    assert rows[bottom["y"] + 10 * k][bottom["x"] + 20 * k] == blue
+    assert rows[bottom["y"] + 319 * k][bottom["x"] + 239 * k] == blue
+
+
 def main():
     probe = subprocess.run([LUAOS, "run", "/dev/null", "--headless", "--screenshot",
                             os.path.join(TMP, "probe.png")], capture_output=True, text=True)
