@@ -632,8 +632,8 @@ static void copy_snapshot(render_t *r) {
   if (W.shared_seq != r->seq) {
     r->seq = W.shared_seq;
     memcpy(&r->snap, &W.shared, sizeof r->snap);
-    if (W.shared_px_gen != r->px_gen && r->snap.nscr > 0) {
-      size_t need = ws_screen_pixels(&r->snap);
+    size_t need = ws_screen_pixels(&r->snap);
+    if (W.shared_px_gen != r->px_gen && need > 0 && need <= W.shared_px_cap) {
       if (need > r->px_cap) {
         uint16_t *np = realloc(r->px, need * sizeof *np);
         if (np) {
@@ -641,9 +641,13 @@ static void copy_snapshot(render_t *r) {
           r->px_cap = need;
         }
       }
-      if (need <= r->px_cap) memcpy(r->px, W.shared_px, need * sizeof *r->px);
-      r->px_gen = W.shared_px_gen;
+      if (need <= r->px_cap) {
+        memcpy(r->px, W.shared_px, need * sizeof *r->px);
+        r->px_gen = W.shared_px_gen;
+      }
     }
+    /* Pixels that did not fit a buffer: no glass rather than a short read. */
+    if (need > W.shared_px_cap || need > r->px_cap) r->snap.nscr = 0;
   }
   SDL_UnlockMutex(W.lock);
 }
